@@ -1,0 +1,159 @@
+import { readFile } from 'node:fs/promises';
+import {
+  ConfidentialClientApplication,
+  LogLevel,
+  ManagedIdentityApplication,
+  type Configuration,
+} from '@azure/msal-node';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import { backoffDelay, sleep } from '../graph/backoff.js';
+
+export interface TokenProvider {
+  getToken(): Promise<string>;
+}
+
+/** A credential the directory refused: retrying cannot help, the operator must fix it. */
+export class CredentialError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'CredentialError';
+  }
+}
+
+interface MsalishError {
+  errorCode?: string;
+  errorMessage?: string;
+  message?: string;
+}
+
+/** AADSTS codes and OAuth errors that mean the request itself is wrong, so retrying is pointless. */
+const PERMANENT = [
+  'invalid_client',
+  'unauthorized_client',
+  'invalid_request',
+  'invalid_scope',
+  'invalid_grant',
+  'invalid_resource',
+];
+
+function describe(error: unknown): { code: string; message: string; permanent: boolean } {
+  const e = error as MsalishError;
+  const code = e.errorCode ?? 'unknown';
+  const text = `${e.errorMessage ?? ''} ${e.message ?? ''}`;
+  const aadsts = text.match(/AADSTS\d+/)?.[0];
+  const permanent =
+    PERMANENT.includes(code) || /AADSTS(7000215|700027|700016|90002|7000222|500011)/.test(text);
+  const message = aadsts
+    ? `${code} (${aadsts}): ${firstLine(text, aadsts)}`
+    : `${code}: ${e.message ?? 'token request failed'}`;
+  return { code, message, permanent };
+}
+
+function firstLine(text: string, aadsts: string): string {
+  const start = text.indexOf(aadsts);
+  return text
+    .slice(start)
+    .split(/\r?\n|\\r\\n| - /)[0]!
+    .trim();
+}
+
+function msalSystem(log: Logger): Configuration['system'] {
+  return {
+    loggerOptions: {
+      logLevel: LogLevel.Error,
+      piiLoggingEnabled: false,
+      loggerCallback: (_level, message) => log.warn({ msal: message }, 'msal'),
+    },
+  };
+}
+
+function confidentialClient(config: Config, log: Logger): ConfidentialClientApplication {
+  const host = config.authorityHost;
+  const tenant = config.tenantId;
+  // Fixed metadata: msal then makes exactly one request per token (the POST), for Microsoft's
+  // clouds and for any other host (an emulator, a sovereign cloud) alike.
+  const auth: Configuration['auth'] = {
+    clientId: config.clientId,
+    authority: `${host}/${tenant}`,
+    knownAuthorities: [new URL(host).host],
+    authorityMetadata: JSON.stringify({
+      token_endpoint: `${host}/${tenant}/oauth2/v2.0/token`,
+      issuer: `${host}/${tenant}/v2.0`,
+      authorization_endpoint: `${host}/${tenant}/oauth2/v2.0/authorize`,
+      jwks_uri: `${host}/${tenant}/discovery/v2.0/keys`,
+      end_session_endpoint: `${host}/${tenant}/oauth2/v2.0/logout`,
+    }),
+  };
+  const cred = config.credential;
+  if (cred.kind === 'secret') auth.clientSecret = cred.secret;
+  else if (cred.kind === 'certificate') {
+    auth.clientCertificate = {
+      thumbprintSha256: cred.thumbprintSha256,
+      privateKey: cred.privateKey,
+      x5c: cred.certificate,
+    };
+  } else if (cred.kind === 'workload-identity') {
+    // The kubelet rotates the projected token: read it for every token request.
+    const file = cred.tokenFile;
+    auth.clientAssertion = async () => (await readFile(file, 'utf8')).trim();
+  }
+  return new ConfidentialClientApplication({ auth, system: msalSystem(log) });
+}
+
+export interface TokenProviderOptions {
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * Tokens for Graph. msal-node does not retry token requests itself, so transient failures (network,
+ * 5xx, throttling) are retried here with exponential backoff; a refused credential is not.
+ */
+export function createTokenProvider(
+  config: Config,
+  log: Logger,
+  options: TokenProviderOptions = {},
+): TokenProvider {
+  const maxAttempts = options.maxAttempts ?? config.settings.graph.maxAttempts;
+  const base = options.baseDelayMs ?? config.settings.graph.retryBaseDelayMs;
+  const cap = options.maxDelayMs ?? config.settings.graph.retryMaxDelayMs;
+  const scope = `${config.graphUrl}/.default`;
+  let acquire: () => Promise<string | undefined>;
+  if (config.credential.kind === 'managed-identity') {
+    const clientId = config.credential.clientId;
+    const app = new ManagedIdentityApplication({
+      ...(clientId ? { managedIdentityIdParams: { userAssignedClientId: clientId } } : {}),
+      system: msalSystem(log),
+    });
+    acquire = async () => (await app.acquireToken({ resource: config.graphUrl })).accessToken;
+  } else {
+    const app = confidentialClient(config, log);
+    acquire = async () => (await app.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken;
+  }
+  return {
+    async getToken() {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const token = await acquire();
+          if (!token) throw new CredentialError('the token endpoint returned no access token', 'no_token');
+          return token;
+        } catch (error) {
+          if (error instanceof CredentialError) throw error;
+          const { code, message, permanent } = describe(error);
+          if (permanent) throw new CredentialError(`the directory refused the credential: ${message}`, code);
+          if (attempt >= maxAttempts) {
+            throw new CredentialError(`token endpoint failed ${attempt} times: ${message}`, code);
+          }
+          const delay = backoffDelay(attempt, base, cap);
+          log.warn({ attempt, delayMs: delay, error: message }, 'token request failed, retrying');
+          await sleep(delay);
+        }
+      }
+    },
+  };
+}

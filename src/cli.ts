@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerDiagnoseCommands } from './cli/diagnose.js';
+import { registerEmulatorCommand } from './cli/emulator.js';
+import { registerInspectCommands } from './cli/inspect.js';
+import { registerMappingsCommands } from './cli/mappings.js';
+import { registerSyncCommands } from './cli/sync.js';
+import { CommandFailed, EXIT_CONFIG, EXIT_FAILED, exitCodeFor } from './cli/common.js';
+import { ConfigError } from './config/index.js';
+
+const program = new Command('entrasync')
+  .description('Pull users assigned to a Microsoft Entra ID application into a local SQLite user store')
+  .version('0.1.0')
+  .exitOverride()
+  .showHelpAfterError(false);
+
+registerSyncCommands(program);
+registerInspectCommands(program);
+registerDiagnoseCommands(program);
+registerMappingsCommands(program);
+registerEmulatorCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end here with code 0; usage errors are exit 2.
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_CONFIG;
+  } else if (error instanceof ConfigError) {
+    process.stderr.write(`entrasync: configuration error: ${error.message}\n`);
+    process.exitCode = EXIT_CONFIG;
+  } else if (error instanceof CommandFailed) {
+    process.stderr.write(`entrasync: ${error.message}\n`);
+    process.exitCode = EXIT_FAILED;
+  } else {
+    process.stderr.write(`entrasync: ${(error as Error).message}\n`);
+    process.exitCode = exitCodeFor(error);
+  }
+}

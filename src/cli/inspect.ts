@@ -1,0 +1,111 @@
+import type { Command } from 'commander';
+import { buildStatus } from '../sync/status.js';
+import { toScimResource } from '../sync/export.js';
+import { print, printJson, withStore } from './common.js';
+
+function statusText(s: ReturnType<typeof buildStatus>): string {
+  const lines = [
+    `Users in store: ${s.users.total} (active ${s.users.active}, inactive ${s.users.inactive}, linked to Entra ${s.users.linked}, local ${s.users.local})`,
+    `Delta state: ${s.deltaState.usersSavedAt ? `saved ${s.deltaState.usersSavedAt} (${s.deltaState.usersAgeSeconds}s ago)` : 'none (next cycle is initial)'}`,
+    `Pending users: ${s.pendingUsers}`,
+    s.cycleRunning ? `A cycle is running: ${s.cycleRunning.owner}` : 'No cycle running',
+    s.lastError
+      ? `Last error (cycle ${s.lastError.cycleId}, ${s.lastError.at}): ${s.lastError.message}`
+      : 'Last error: none',
+    '',
+    'Recent cycles:',
+  ];
+  for (const c of s.lastCycles) {
+    const counts = Object.entries(c.counts)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    lines.push(
+      `  ${c.startedAt}  ${c.kind.padEnd(11)} ${c.status.padEnd(9)} ${c.durationMs ?? '-'} ms  ${c.graphRequests} requests  ${counts || 'no changes'}${c.error ? `  error: ${c.error}` : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+interface AuditFlags {
+  json?: boolean;
+  cycle?: string;
+  user?: string;
+  action?: string;
+  since?: string;
+  limit?: string;
+}
+
+export function registerInspectCommands(program: Command): void {
+  program
+    .command('status')
+    .description(
+      'current status: recent cycles with counts and duration, users in the store, delta state age, last error',
+    )
+    .option('--json', 'print the status document as JSON')
+    .action((flags: { json?: boolean }) =>
+      withStore((store) => {
+        const status = buildStatus(store);
+        if (flags.json) printJson(status);
+        else print(statusText(status));
+      }),
+    );
+
+  program
+    .command('audit')
+    .description(
+      'the change log, like the provisioning logs: action, status and modified properties (old -> new)',
+    )
+    .option('--json', 'print JSON')
+    .option('--cycle <id>', 'only this cycle')
+    .option('--user <userName>', 'only this userName (case-insensitive)')
+    .option('--action <action>', 'create | link | update | disable | enable | delete | skip | error')
+    .option('--since <iso-time>', 'only entries at or after this time')
+    .option('--limit <n>', 'at most this many entries (newest)', '100')
+    .action((flags: AuditFlags) =>
+      withStore((store) => {
+        const limit = Number(flags.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit expects a positive whole number');
+        if (flags.since && Number.isNaN(Date.parse(flags.since)))
+          throw new Error('--since expects an ISO-8601 time');
+        const entries = store.audit.query({
+          cycleId: flags.cycle,
+          userName: flags.user,
+          action: flags.action,
+          since: flags.since ? new Date(flags.since).toISOString() : undefined,
+          limit,
+        });
+        if (flags.json) return printJson(entries);
+        for (const e of entries) {
+          print(
+            `${e.at}  ${e.action.padEnd(8)} ${e.status.padEnd(8)} ${e.userName ?? e.entraId ?? '-'}${e.reason ? `  (${e.reason})` : ''}`,
+          );
+          for (const m of e.modified)
+            print(`    ${m.target}: ${JSON.stringify(m.oldValue)} -> ${JSON.stringify(m.newValue)}`);
+        }
+        if (entries.length === 0) print('No audit entries match.');
+      }),
+    );
+
+  program
+    .command('users')
+    .description('the user store')
+    .command('export')
+    .description('print the store as a JSON array of SCIM 2.0 User resources')
+    .action(() =>
+      withStore((store) => {
+        const rows = store.db.prepare('SELECT id FROM users ORDER BY user_name').iterate() as Iterable<{
+          id: string;
+        }>;
+        process.stdout.write('[');
+        let first = true;
+        for (const { id } of rows) {
+          const user = store.users.get(id);
+          if (!user) continue;
+          process.stdout.write(`${first ? '\n' : ',\n'}${JSON.stringify(toScimResource(user))}`);
+          first = false;
+        }
+        process.stdout.write(first ? ']\n' : '\n]\n');
+      }),
+    );
+}

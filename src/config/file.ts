@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { mappingDefinitionSchema } from '../mapping/index.js';
+import { ConfigError } from './errors.js';
+
+const positiveInt = z.number().int().positive();
+
+export const settingsFileSchema = z
+  .object({
+    mappings: z.array(mappingDefinitionSchema).min(1),
+    targetActions: z
+      .object({ create: z.boolean(), update: z.boolean(), delete: z.boolean() })
+      .strict()
+      .default({ create: true, update: true, delete: true }),
+    scope: z
+      .object({ expandNestedGroups: z.boolean().default(false) })
+      .strict()
+      .default({ expandNestedGroups: false }),
+    graph: z
+      .object({
+        maxAttempts: positiveInt.max(20).default(6),
+        retryBaseDelayMs: z.number().int().min(0).default(1000),
+        retryMaxDelayMs: z.number().int().min(0).default(60_000),
+      })
+      .strict()
+      .default({ maxAttempts: 6, retryBaseDelayMs: 1000, retryMaxDelayMs: 60_000 }),
+    sync: z
+      .object({
+        batchSize: positiveInt.max(10_000).default(500),
+        lockTtlSeconds: positiveInt.default(60),
+      })
+      .strict()
+      .default({ batchSize: 500, lockTtlSeconds: 60 }),
+  })
+  .strict();
+
+export type SettingsFile = z.infer<typeof settingsFileSchema>;
+
+/** Reads and validates the YAML settings file; every problem names its key path. */
+export function loadSettingsFile(path: string): SettingsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError('ENTRASYNC_CONFIG', `cannot read ${path}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (error) {
+    throw new ConfigError('ENTRASYNC_CONFIG', `${path} is not valid YAML: ${(error as Error).message}`);
+  }
+  const result = settingsFileSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    throw new ConfigError(`${path}: ${key.replace(/^\./, '') || '(root)'}`, issue.message);
+  }
+  return result.data;
+}

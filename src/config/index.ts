@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+import { loadSettingsFile, type SettingsFile } from './file.js';
+
+export { ConfigError } from './errors.js';
+
+export type Credential =
+  | { kind: 'secret'; secret: string }
+  | { kind: 'certificate'; file: string; privateKey: string; certificate: string; thumbprintSha256: string }
+  | { kind: 'workload-identity'; tokenFile: string }
+  | { kind: 'managed-identity'; clientId?: string };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  tenantId: string;
+  clientId: string;
+  credential: Credential;
+  servicePrincipalId?: string;
+  scope: 'assigned' | 'all';
+  authorityHost: string;
+  graphUrl: string;
+  dbPath: string;
+  configFile: string;
+  logLevel: LogLevel;
+  settings: SettingsFile;
+}
+
+/** What the store and the offline commands need: no identity, no secret. */
+export interface LocalConfig {
+  dbPath: string;
+  configFile: string;
+  logLevel: LogLevel;
+  settings: SettingsFile;
+}
+
+type Env = Record<string, string | undefined>;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function value(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === '' ? undefined : v;
+}
+
+function required(env: Env, name: string, what: string): string {
+  const v = value(env, name);
+  if (!v) throw new ConfigError(name, `is required: ${what}`);
+  return v;
+}
+
+function httpsOrigin(env: Env, name: string, fallback: string): string {
+  const raw = value(env, name) ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `expected an https URL such as ${fallback}, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:') throw new ConfigError(name, `must use https (got ${url.protocol}//)`);
+  if (url.pathname !== '/' || url.search) {
+    throw new ConfigError(name, `expected an origin without a path, such as ${fallback}`);
+  }
+  return url.origin;
+}
+
+function readSecretFile(name: string, path: string): string {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    if (!text) throw new ConfigError(name, `file ${path} is empty`);
+    return text;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(name, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+function certificateCredential(path: string): Credential {
+  const name = 'ENTRASYNC_CLIENT_CERTIFICATE_FILE';
+  const pem = readSecretFile(name, path);
+  const certificate = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
+  const privateKey = pem.match(
+    /-----BEGIN (RSA )?PRIVATE KEY-----[\s\S]+?-----END (RSA )?PRIVATE KEY-----/,
+  )?.[0];
+  if (!certificate || !privateKey) {
+    throw new ConfigError(
+      name,
+      'expected one PEM file holding both the certificate and its unencrypted private key',
+    );
+  }
+  const der = Buffer.from(certificate.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const thumbprintSha256 = createHashHex('sha256', der);
+  return { kind: 'certificate', file: path, privateKey, certificate, thumbprintSha256 };
+}
+
+function createHashHex(algorithm: string, data: Buffer): string {
+  return createHash(algorithm).update(data).digest('hex');
+}
+
+function credential(env: Env): Credential {
+  const explicit = value(env, 'ENTRASYNC_CREDENTIAL');
+  const secret = value(env, 'ENTRASYNC_CLIENT_SECRET');
+  const secretFile = value(env, 'ENTRASYNC_CLIENT_SECRET_FILE');
+  const certFile = value(env, 'ENTRASYNC_CLIENT_CERTIFICATE_FILE');
+  const kinds = ['secret', 'certificate', 'workload-identity', 'managed-identity'];
+  if (explicit && !kinds.includes(explicit)) {
+    throw new ConfigError('ENTRASYNC_CREDENTIAL', `expected one of ${kinds.join(', ')}, got "${explicit}"`);
+  }
+  if (secret && secretFile) {
+    throw new ConfigError(
+      'ENTRASYNC_CLIENT_SECRET_FILE',
+      'set either ENTRASYNC_CLIENT_SECRET or _FILE, not both',
+    );
+  }
+  const kind = explicit ?? (certFile ? 'certificate' : secret || secretFile ? 'secret' : undefined);
+  switch (kind) {
+    case 'secret':
+      if (secretFile) return { kind, secret: readSecretFile('ENTRASYNC_CLIENT_SECRET_FILE', secretFile) };
+      if (secret) return { kind, secret };
+      throw new ConfigError('ENTRASYNC_CLIENT_SECRET', 'is required for the secret credential (or _FILE)');
+    case 'certificate':
+      return certificateCredential(
+        required(env, 'ENTRASYNC_CLIENT_CERTIFICATE_FILE', 'PEM with certificate and key'),
+      );
+    case 'workload-identity':
+      return {
+        kind,
+        tokenFile: required(env, 'AZURE_FEDERATED_TOKEN_FILE', 'the projected service account token file'),
+      };
+    case 'managed-identity':
+      return { kind, clientId: value(env, 'ENTRASYNC_CLIENT_ID') };
+    default:
+      throw new ConfigError(
+        'ENTRASYNC_CLIENT_SECRET',
+        'no credential configured: set ENTRASYNC_CLIENT_SECRET, ENTRASYNC_CLIENT_SECRET_FILE or ENTRASYNC_CLIENT_CERTIFICATE_FILE, or ENTRASYNC_CREDENTIAL',
+      );
+  }
+}
+
+function guid(env: Env, name: string, optional: true): string | undefined;
+function guid(env: Env, name: string, optional?: false): string;
+function guid(env: Env, name: string, optional = false): string | undefined {
+  const v = optional ? value(env, name) : required(env, name, 'a GUID');
+  if (v !== undefined && !GUID.test(v)) throw new ConfigError(name, `expected a GUID, got "${v}"`);
+  return v;
+}
+
+/** Settings that need no identity: the store, the mappings, logging. */
+export function loadLocalConfig(env: Env = process.env, cwd = process.cwd()): LocalConfig {
+  const logLevel = (value(env, 'ENTRASYNC_LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(
+      'ENTRASYNC_LOG_LEVEL',
+      `expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`,
+    );
+  }
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
+  const configFile = abs(value(env, 'ENTRASYNC_CONFIG') ?? defaultConfigFile());
+  const dbPath = abs(value(env, 'ENTRASYNC_DB') ?? './data/entrasync.db');
+  return { dbPath, configFile, logLevel, settings: loadSettingsFile(configFile) };
+}
+
+/** config/default.yaml of the installation, so the CLI works from any working directory. */
+function defaultConfigFile(): string {
+  return new URL('../../config/default.yaml', import.meta.url).pathname;
+}
+
+/** Everything, validated at start-up; the first problem found is thrown as a ConfigError. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const local = loadLocalConfig(env, cwd);
+  const cred = credential(env);
+  const tenantId = required(env, 'ENTRASYNC_TENANT_ID', 'the directory (tenant) id or a verified domain');
+  const clientId =
+    cred.kind === 'managed-identity'
+      ? (guid(env, 'ENTRASYNC_CLIENT_ID', true) ?? '')
+      : guid(env, 'ENTRASYNC_CLIENT_ID');
+  const servicePrincipalId = guid(env, 'ENTRASYNC_SERVICE_PRINCIPAL_ID', true);
+  if (cred.kind === 'managed-identity' && !servicePrincipalId) {
+    throw new ConfigError('ENTRASYNC_SERVICE_PRINCIPAL_ID', 'is required with a managed identity');
+  }
+  const scope = value(env, 'ENTRASYNC_SCOPE') ?? 'assigned';
+  if (scope !== 'assigned' && scope !== 'all') {
+    throw new ConfigError('ENTRASYNC_SCOPE', `expected "assigned" or "all", got "${scope}"`);
+  }
+  return {
+    ...local,
+    tenantId,
+    clientId,
+    credential: cred,
+    servicePrincipalId,
+    scope,
+    authorityHost: httpsOrigin(env, 'ENTRASYNC_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
+    graphUrl: httpsOrigin(env, 'ENTRASYNC_GRAPH_URL', 'https://graph.microsoft.com'),
+  };
+}

@@ -1,0 +1,91 @@
+import type { AssignmentRecord, PrincipalType } from './assignments.js';
+import type { DeltaTokens } from './delta-tokens.js';
+import type { Directory } from './directory.js';
+import type { FaultSpec, Faults } from './faults.js';
+import type { GroupRecord } from './groups.js';
+import type { FederatedIssuer, Identity } from './identity.js';
+import type { LoggedRequest, RequestLog } from './request-log.js';
+import type { UserRecord } from './users.js';
+
+/** In-process control of the emulated tenant; /_ctl exposes the same operations over HTTP. */
+export interface TenantControl {
+  createUser(u: Partial<UserRecord> & { userPrincipalName: string }): UserRecord;
+  updateUser(id: string, patch: Record<string, unknown>): UserRecord;
+  softDeleteUser(id: string): void;
+  restoreUser(id: string): UserRecord;
+  hardDeleteUser(id: string): void;
+  getUser(id: string): UserRecord | undefined;
+  /** Id of the user in slot `index` (bulkCreateUsers returns slot numbers). */
+  userIdAt(index: number): string;
+  createGroup(g: {
+    displayName: string;
+    id?: string;
+    members?: string[];
+    [property: string]: unknown;
+  }): GroupRecord;
+  updateGroup(id: string, patch: Record<string, unknown>): GroupRecord;
+  deleteGroup(id: string): void;
+  getGroup(id: string): GroupRecord | undefined;
+  addMember(groupId: string, memberId: string): void;
+  removeMember(groupId: string, memberId: string): void;
+  assign(principalId: string, principalType: PrincipalType, appRoleId?: string): AssignmentRecord;
+  unassign(principalId: string): void;
+  bulkCreateUsers(
+    n: number,
+    opts?: { assignEvery?: number; prefix?: string },
+  ): { first: number; count: number };
+  setFaults(f: FaultSpec): void;
+  clearFaults(): void;
+  expireDeltaTokens(): void;
+  resetDeltaTokens(): void;
+  /** Adds app roles to the app; tokens issued afterwards carry them (existing tokens keep theirs). */
+  grantPermissions(roles: string[]): void;
+  /** Replaces the app's granted roles. */
+  setPermissions(roles: string[]): void;
+  revokePermissions(roles: string[]): void;
+  /** Returns the certificate's SHA-256 thumbprint (hex), as msal's `thumbprintSha256` wants it. */
+  registerCertificate(pem: string): string;
+  registerFederatedIssuer(f: FederatedIssuer): void;
+  requests(): LoggedRequest[];
+  clearRequests(): void;
+}
+
+export function createControl(
+  dir: Directory,
+  identity: Identity,
+  faults: Faults,
+  tokens: DeltaTokens,
+  log: RequestLog,
+): TenantControl {
+  return {
+    createUser: (u) => dir.createUser(u),
+    updateUser: (id, patch) => dir.updateUser(id, patch),
+    softDeleteUser: (id) => dir.softDeleteUser(id),
+    restoreUser: (id) => dir.restoreUser(id),
+    hardDeleteUser: (id) => dir.hardDeleteUser(id),
+    getUser: (id) => dir.getUser(id),
+    userIdAt: (i) => dir.userIdAt(i),
+    createGroup: (g) => dir.createGroup(g),
+    updateGroup: (id, patch) => dir.updateGroup(id, patch),
+    deleteGroup: (id) => dir.deleteGroup(id),
+    getGroup: (id) => dir.getGroup(id),
+    addMember: (g, m) => dir.addMember(g, m),
+    removeMember: (g, m) => dir.removeMember(g, m),
+    assign: (p, t, r) => dir.assign(p, t, r),
+    unassign: (p) => dir.unassign(p),
+    bulkCreateUsers: (n, o) => dir.bulkCreateUsers(n, o),
+    setFaults: (f) => faults.set(f),
+    clearFaults: () => faults.clear(),
+    expireDeltaTokens: () => tokens.expireAll(),
+    resetDeltaTokens: () => tokens.resetAll(),
+    grantPermissions: (roles) => roles.forEach((r) => identity.permissions.add(r)),
+    setPermissions: (roles) => {
+      identity.permissions = new Set(roles);
+    },
+    revokePermissions: (roles) => roles.forEach((r) => identity.permissions.delete(r)),
+    registerCertificate: (pem) => identity.registerCertificate(pem),
+    registerFederatedIssuer: (f) => identity.registerFederatedIssuer(f),
+    requests: () => log.list(),
+    clearRequests: () => log.clear(),
+  };
+}

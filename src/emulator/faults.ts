@@ -1,0 +1,89 @@
+export interface FaultRule {
+  /** The next N matching requests (with `every`: at most N times). */
+  count?: number;
+  /** Every Kth matching request. */
+  every?: number;
+  /** Which requests match; default '/v1.0/' (Graph only, never /_ctl). */
+  pathPrefix?: string;
+}
+
+export interface FaultSpec {
+  throttle?: FaultRule & { status?: 429 | 503 | 504; retryAfter?: number | null };
+  resetConnections?: FaultRule;
+  latencyMs?: number;
+  token?: { count: number; status?: number; retryAfter?: number };
+  /** users/delta and groups/delta re-send objects and replay the last changes (graph-semantics §1.6). */
+  duplicates?: boolean;
+  malformedPage?: { count: number; pathPrefix?: string };
+}
+
+export type FaultDecision =
+  { kind: 'reset' } | { kind: 'throttle'; status: number; retryAfter: number | null } | { kind: 'malformed' };
+
+class Rule {
+  private seen = 0;
+  private fired = 0;
+  constructor(private readonly r: FaultRule) {}
+
+  /** With neither count nor every the fault is permanent until cleared. */
+  fires(path: string): boolean {
+    if (!path.startsWith(this.r.pathPrefix ?? '/v1.0/')) return false;
+    this.seen++;
+    if (this.r.count !== undefined && this.fired >= this.r.count) return false;
+    if (this.r.every !== undefined && this.seen % this.r.every !== 0) return false;
+    this.fired++;
+    return true;
+  }
+}
+
+export class Faults {
+  private spec: FaultSpec = {};
+  private throttle?: Rule | undefined;
+  private reset?: Rule | undefined;
+  private malformed?: Rule | undefined;
+  private tokenLeft = 0;
+
+  set(spec: FaultSpec): void {
+    this.spec = { ...spec };
+    this.throttle = spec.throttle ? new Rule(spec.throttle) : undefined;
+    this.reset = spec.resetConnections ? new Rule(spec.resetConnections) : undefined;
+    this.malformed = spec.malformedPage ? new Rule(spec.malformedPage) : undefined;
+    this.tokenLeft = spec.token?.count ?? 0;
+  }
+
+  clear(): void {
+    this.set({});
+  }
+
+  get latencyMs(): number {
+    return this.spec.latencyMs ?? 0;
+  }
+
+  get duplicates(): boolean {
+    return this.spec.duplicates === true;
+  }
+
+  decide(path: string): FaultDecision | undefined {
+    if (this.reset?.fires(path)) return { kind: 'reset' };
+    if (this.throttle?.fires(path)) {
+      const t = this.spec.throttle!;
+      return {
+        kind: 'throttle',
+        status: t.status ?? 429,
+        retryAfter: t.retryAfter === undefined ? 1 : t.retryAfter,
+      };
+    }
+    if (this.malformed?.fires(path)) return { kind: 'malformed' };
+    return undefined;
+  }
+
+  /** A token-endpoint failure to answer instead of a token, if one is due. */
+  takeTokenFault(): { status: number; retryAfter?: number } | undefined {
+    if (this.tokenLeft <= 0) return undefined;
+    this.tokenLeft--;
+    const t = this.spec.token!;
+    return t.retryAfter === undefined
+      ? { status: t.status ?? 503 }
+      : { status: t.status ?? 503, retryAfter: t.retryAfter };
+  }
+}

@@ -1,0 +1,234 @@
+import type { AssignmentRecord } from './assignments.js';
+import type { DeltaResult, DeltaSettings } from './delta-common.js';
+import { badRequest, graphError, notFound } from './errors.js';
+import { groupsDelta } from './groups-delta.js';
+import { GRAPH_JSON, sendJson, type Ctx } from './http.js';
+import { DEFAULT_USER_SELECT, usersDelta } from './users-delta.js';
+import { parseSelect } from './delta-common.js';
+import { UserState } from './users.js';
+
+const DIRECTORY = ['Directory.Read.All', 'Directory.ReadWrite.All'];
+const NEEDS = {
+  users: ['User.Read.All', 'User.ReadWrite.All', ...DIRECTORY],
+  groups: ['GroupMember.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', ...DIRECTORY],
+  servicePrincipals: ['Application.Read.All', 'Application.ReadWrite.All', ...DIRECTORY],
+  any: [] as string[],
+};
+
+function requirePermission(roles: string[], need: keyof typeof NEEDS): void {
+  const allowed = NEEDS[need];
+  if (allowed.length && !roles.some((r) => allowed.includes(r)))
+    throw graphError(
+      403,
+      'Authorization_RequestDenied',
+      'Insufficient privileges to complete the operation.',
+    );
+}
+
+function send(ctx: Ctx, body: unknown, headers: Record<string, string> = {}): void {
+  sendJson(ctx, 200, body, { 'x-ms-resource-unit': '1', ...headers }, GRAPH_JSON);
+}
+
+function sendDelta(ctx: Ctx, r: DeltaResult): void {
+  send(ctx, r.body, r.minimalApplied ? { 'Preference-Applied': 'return=minimal' } : {});
+}
+
+/** Graph v1.0. The bearer token is checked before anything else, as Graph does. */
+export function handleGraph(ctx: Ctx): void {
+  const { core, req } = ctx;
+  const claims = core.identity.verifyAccessToken(req.headers.authorization);
+  if (req.method !== 'GET')
+    throw graphError(405, 'Request_BadRequest', `The HTTP method '${req.method}' is not allowed.`);
+  const path = ctx.path.slice('/v1.0'.length).replace(/\/$/, '');
+  const q = ctx.url.searchParams;
+  const dir = core.directory;
+  const minimal = /(^|[,;\s])return=minimal\b/i.test(String(req.headers.prefer ?? ''));
+  const settings: DeltaSettings = {
+    origin: core.origin,
+    tokens: core.tokens,
+    pageSize: core.pageSize,
+    memberPageSize: core.memberPageSize,
+    duplicates: core.faults.duplicates,
+  };
+  const roles = claims.roles;
+
+  if (path === '/users/delta' || path === '/users/microsoft.graph.delta') {
+    requirePermission(roles, 'users');
+    return sendDelta(ctx, usersDelta(dir, q, minimal, settings));
+  }
+  if (path === '/groups/delta' || path === '/groups/microsoft.graph.delta') {
+    requirePermission(roles, 'groups');
+    return sendDelta(ctx, groupsDelta(dir, q, minimal, settings));
+  }
+  if (path === '/organization') return send(ctx, organization(ctx));
+
+  let m = /^\/users\/([^/]+)$/.exec(path);
+  if (m) {
+    requirePermission(roles, 'users');
+    const i = dir.users.indexOf(m[1]!);
+    if (i === undefined || dir.users.state(i) !== UserState.Active) throw notFound(m[1]!);
+    const sel = parseSelect(q);
+    return send(ctx, {
+      '@odata.context': `${core.origin}/v1.0/$metadata#users${sel ? `(${sel.join(',')})` : ''}/$entity`,
+      ...userView(dir.users.props(i), sel),
+    });
+  }
+  m = /^\/directory\/deletedItems\/(.+)$/.exec(path);
+  if (m) {
+    requirePermission(roles, 'users');
+    return send(ctx, deletedItems(ctx, m[1]!));
+  }
+  m = /^\/servicePrincipals(?:\(appId='([^']*)'\)|\/([^/(]+))(\/appRoleAssignedTo)?$/.exec(path);
+  if (m) {
+    requirePermission(roles, 'servicePrincipals');
+    const id = core.identity;
+    const found =
+      m[1] !== undefined ? m[1].toLowerCase() === id.clientId : m[2]!.toLowerCase() === id.servicePrincipalId;
+    if (!found) throw notFound(m[1] ?? m[2]!);
+    if (m[3]) return send(ctx, appRoleAssignedTo(ctx));
+    return send(ctx, servicePrincipal(ctx));
+  }
+  throw graphError(
+    404,
+    'Request_ResourceNotFound',
+    `Resource not found for the segment '${path.split('/')[1] ?? ''}'.`,
+  );
+}
+
+/** GET /users/{id} returns every selected property, null when unset (unlike delta, which omits it). */
+function userView(props: Record<string, unknown>, sel: string[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const n of sel ?? DEFAULT_USER_SELECT)
+    if (n !== 'id') out[n] = props[n] ?? (n === 'businessPhones' ? [] : null);
+  out.id = props.id;
+  return out;
+}
+
+function deletedItems(ctx: Ctx, rest: string): Record<string, unknown> {
+  const { core } = ctx;
+  const users = core.directory.users;
+  if (rest === 'microsoft.graph.user') {
+    const value = [...users.deletedDateTime].map(([i, when]) => ({
+      '@odata.type': '#microsoft.graph.user',
+      ...userView(users.props(i), undefined),
+      deletedDateTime: when,
+    }));
+    return { '@odata.context': `${core.origin}/v1.0/$metadata#directoryObjects/microsoft.graph.user`, value };
+  }
+  const i = users.indexOf(rest);
+  if (i === undefined || users.state(i) !== UserState.SoftDeleted) throw notFound(rest);
+  return {
+    '@odata.context': `${core.origin}/v1.0/$metadata#directoryObjects/$entity`,
+    '@odata.type': '#microsoft.graph.user',
+    ...userView(users.props(i), parseSelect(ctx.url.searchParams)),
+    deletedDateTime: users.deletedDateTime.get(i),
+  };
+}
+
+function organization(ctx: Ctx): Record<string, unknown> {
+  const id = ctx.core.identity;
+  return {
+    '@odata.context': `${ctx.core.origin}/v1.0/$metadata#organization`,
+    value: [
+      {
+        id: id.tenantId,
+        displayName: 'Contoso (entrasync emulator)',
+        tenantType: 'AAD',
+        countryLetterCode: 'US',
+        preferredLanguage: 'en',
+        verifiedDomains: [
+          {
+            capabilities: 'Email, OfficeCommunicationsOnline',
+            isDefault: true,
+            isInitial: true,
+            name: id.domain,
+            type: 'Managed',
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function servicePrincipal(ctx: Ctx): Record<string, unknown> {
+  const id = ctx.core.identity;
+  return {
+    '@odata.context': `${ctx.core.origin}/v1.0/$metadata#servicePrincipals/$entity`,
+    id: id.servicePrincipalId,
+    appId: id.clientId,
+    appDisplayName: id.appDisplayName,
+    displayName: id.appDisplayName,
+    accountEnabled: true,
+    appRoleAssignmentRequired: true,
+    servicePrincipalType: 'Application',
+    signInAudience: 'AzureADMyOrg',
+    appOwnerOrganizationId: id.tenantId,
+    servicePrincipalNames: [id.clientId],
+    appRoles: [],
+    tags: ['WindowsAzureActiveDirectoryIntegratedApp'],
+  };
+}
+
+/**
+ * Assignments in a stable order: explicit ones, then the implicit ones of bulk ranges. The cursor
+ * is a position (explicit index, or a user slot), so paging costs nothing per outstanding link.
+ */
+function appRoleAssignedTo(ctx: Ctx): Record<string, unknown> {
+  const { core } = ctx;
+  const dir = core.directory;
+  const q = ctx.url.searchParams;
+  const skip = q.get('$skiptoken');
+  const st = skip !== null ? core.tokens.decode(skip, 'assignments', core.origin) : undefined;
+  const top = q.has('$top') ? Number(q.get('$top')) : (st?.o ?? core.assignmentPageSize);
+  if (!Number.isInteger(top) || top < 1 || top > 999)
+    throw badRequest("Invalid value for '$top'; it must be 1-999.");
+  let phase = st?.k === 'n' ? 1 : 0;
+  let c = st?.c ?? 0;
+  const page: Record<string, unknown>[] = [];
+  const item = (a: AssignmentRecord): void => {
+    const name = dir.principalName(a);
+    if (name === undefined) return;
+    page.push({
+      id: a.id,
+      deletedDateTime: null,
+      appRoleId: a.appRoleId,
+      createdDateTime: a.createdDateTime,
+      principalDisplayName: name,
+      principalId: a.principalId,
+      principalType: a.principalType,
+      resourceDisplayName: core.identity.appDisplayName,
+      resourceId: core.identity.servicePrincipalId,
+    });
+  };
+  if (phase === 0) {
+    const explicit = [...dir.assignments.explicit.values()];
+    for (; c < explicit.length && page.length < top; c++) item(explicit[c]!);
+    if (c >= explicit.length) {
+      phase = 1;
+      c = 0;
+    }
+  }
+  if (phase === 1) {
+    const ranges = dir.users.ranges.filter((r) => r.assignEvery > 0);
+    for (const r of ranges) {
+      if (page.length >= top) break;
+      if (c >= r.first + r.count) continue;
+      let i = Math.max(c, r.first);
+      i += (r.assignEvery - ((i - r.first) % r.assignEvery)) % r.assignEvery;
+      for (; i < r.first + r.count && page.length < top; i += r.assignEvery)
+        if (!dir.assignments.virtualOff.has(i)) item(dir.virtualAssignment(i));
+      c = i;
+    }
+    if (page.length < top || !ranges.some((r) => c < r.first + r.count)) c = -1;
+  }
+  const body: Record<string, unknown> = {
+    '@odata.context': `${core.origin}/v1.0/$metadata#servicePrincipals('${core.identity.servicePrincipalId}')/appRoleAssignedTo`,
+  };
+  if (c !== -1) {
+    const token = core.tokens.encode({ r: 'assignments', k: phase === 1 ? 'n' : 'i', s: 0, e: 0, c, o: top });
+    body['@odata.nextLink'] =
+      `${core.origin}/v1.0/servicePrincipals/${core.identity.servicePrincipalId}/appRoleAssignedTo?$skiptoken=${token}`;
+  }
+  body.value = page;
+  return body;
+}

@@ -1,0 +1,191 @@
+/**
+ * SCIM target paths of the User resource supported as mapping targets, and reading/writing them.
+ * Decision: attribute names and filter values are matched case-insensitively (SCIM attribute names are
+ * case-insensitive) and normalised to the canonical spelling, e.g. `Emails[Type eq "Work"].Value` →
+ * `emails[type eq "work"].value`.
+ */
+import type { ScimUserResource, ScimValue } from './types.js';
+
+export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+
+export type ScimType = 'string' | 'boolean';
+
+export type TargetPath =
+  | { kind: 'simple'; canonical: string; attr: string; type: ScimType }
+  | { kind: 'complex'; canonical: string; attr: string; sub: string; type: ScimType }
+  | { kind: 'multi'; canonical: string; attr: string; filterType: string; sub: string; type: ScimType }
+  | { kind: 'enterprise'; canonical: string; attr: string; type: ScimType };
+
+const SIMPLE = [
+  'userName',
+  'displayName',
+  'nickName',
+  'title',
+  'userType',
+  'preferredLanguage',
+  'locale',
+  'timezone',
+  'profileUrl',
+  'active',
+  'externalId',
+];
+const NAME_SUBS = [
+  'givenName',
+  'familyName',
+  'formatted',
+  'middleName',
+  'honorificPrefix',
+  'honorificSuffix',
+];
+const MULTI: Record<string, { types: string[]; subs: string[] }> = {
+  emails: { types: ['work', 'home', 'other'], subs: ['value'] },
+  phoneNumbers: { types: ['work', 'mobile', 'fax'], subs: ['value'] },
+  addresses: {
+    types: ['work', 'home'],
+    subs: ['streetAddress', 'locality', 'region', 'postalCode', 'country', 'formatted'],
+  },
+};
+const ENTERPRISE = ['employeeNumber', 'costCenter', 'organization', 'division', 'department'];
+
+const canon = (list: string[], name: string): string | undefined =>
+  list.find((x) => x.toLowerCase() === name.toLowerCase());
+
+export class TargetPathError extends Error {}
+
+const FILTERED = /^([A-Za-z]+)\[\s*type\s+eq\s+"([^"]*)"\s*\]\.([A-Za-z]+)$/i;
+
+/** Parses and validates a target path; throws TargetPathError saying what is wrong. */
+export function parseTargetPath(raw: string): TargetPath {
+  const path = raw.trim();
+  if (path.toLowerCase() === 'id') {
+    throw new TargetPathError('"id" is the target\'s primary key and must not be mapped');
+  }
+  if (path.toLowerCase().startsWith(ENTERPRISE_SCHEMA.toLowerCase() + ':')) {
+    const attr = path.slice(ENTERPRISE_SCHEMA.length + 1);
+    if (attr.toLowerCase() === 'manager' || attr.toLowerCase().startsWith('manager.')) {
+      throw new TargetPathError('the enterprise "manager" attribute is a reference and is out of scope');
+    }
+    const c = canon(ENTERPRISE, attr);
+    if (!c)
+      throw new TargetPathError(
+        `unknown enterprise extension attribute "${attr}" (expected ${ENTERPRISE.join(', ')})`,
+      );
+    return { kind: 'enterprise', canonical: `${ENTERPRISE_SCHEMA}:${c}`, attr: c, type: 'string' };
+  }
+  const m = FILTERED.exec(path);
+  if (m) {
+    const attr = canon(Object.keys(MULTI), m[1] ?? '');
+    const spec = attr ? MULTI[attr] : undefined;
+    if (!attr || !spec)
+      throw new TargetPathError(
+        `unknown multi-valued attribute "${m[1]}" (expected emails, phoneNumbers or addresses)`,
+      );
+    const filterType = canon(spec.types, m[2] ?? '');
+    if (!filterType)
+      throw new TargetPathError(`${attr} supports type "${spec.types.join('", "')}", not "${m[2]}"`);
+    const sub = canon(spec.subs, m[3] ?? '');
+    if (!sub)
+      throw new TargetPathError(`${attr} has no sub-attribute "${m[3]}" (expected ${spec.subs.join(', ')})`);
+    return {
+      kind: 'multi',
+      canonical: `${attr}[type eq "${filterType}"].${sub}`,
+      attr,
+      filterType,
+      sub,
+      type: 'string',
+    };
+  }
+  const dot = path.indexOf('.');
+  if (dot > 0 && !path.includes('[')) {
+    const head = path.slice(0, dot);
+    const sub = canon(NAME_SUBS, path.slice(dot + 1));
+    if (head.toLowerCase() === 'name' && sub) {
+      return { kind: 'complex', canonical: `name.${sub}`, attr: 'name', sub, type: 'string' };
+    }
+    if (head.toLowerCase() === 'manager')
+      throw new TargetPathError('"manager" is a reference and is out of scope');
+  }
+  const simple = canon(SIMPLE, path);
+  if (simple)
+    return {
+      kind: 'simple',
+      canonical: simple,
+      attr: simple,
+      type: simple === 'active' ? 'boolean' : 'string',
+    };
+  throw new TargetPathError(`unknown target "${raw}"`);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function findElement(list: unknown, filterType: string): Record<string, unknown> | undefined {
+  if (!Array.isArray(list)) return undefined;
+  return list.find(
+    (e): e is Record<string, unknown> =>
+      isRecord(e) && typeof e.type === 'string' && e.type.toLowerCase() === filterType.toLowerCase(),
+  );
+}
+
+function asScim(v: unknown): ScimValue | null {
+  if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return v;
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  return null;
+}
+
+/** Reads the value at a target path; null when absent. Throws TargetPathError for an unsupported path. */
+export function readPath(resource: ScimUserResource, p: TargetPath): ScimValue | null {
+  switch (p.kind) {
+    case 'simple':
+      return asScim(resource[p.attr]);
+    case 'complex': {
+      const o = resource[p.attr];
+      return isRecord(o) ? asScim(o[p.sub]) : null;
+    }
+    case 'enterprise': {
+      const o = resource[ENTERPRISE_SCHEMA];
+      return isRecord(o) ? asScim(o[p.attr]) : null;
+    }
+    case 'multi':
+      return asScim(findElement(resource[p.attr], p.filterType)?.[p.sub]);
+  }
+}
+
+/** Writes a value at a target path, creating containers as needed. Mutates `resource` (callers clone first). */
+export function writePath(resource: ScimUserResource, p: TargetPath, value: ScimValue): void {
+  switch (p.kind) {
+    case 'simple':
+      resource[p.attr] = value;
+      return;
+    case 'complex':
+    case 'enterprise': {
+      const key = p.kind === 'complex' ? p.attr : ENTERPRISE_SCHEMA;
+      const sub = p.kind === 'complex' ? p.sub : p.attr;
+      const o = resource[key];
+      if (isRecord(o)) o[sub] = value;
+      else resource[key] = { [sub]: value };
+      if (p.kind === 'enterprise') addSchema(resource, ENTERPRISE_SCHEMA);
+      return;
+    }
+    case 'multi': {
+      let list = resource[p.attr];
+      if (!Array.isArray(list)) {
+        list = [];
+        resource[p.attr] = list;
+      }
+      const el = findElement(list, p.filterType);
+      if (el) el[p.sub] = value;
+      else (list as unknown[]).push({ type: p.filterType, [p.sub]: value });
+      return;
+    }
+  }
+}
+
+export function addSchema(resource: ScimUserResource, schema: string): void {
+  const s = resource.schemas;
+  const list = Array.isArray(s) ? s.filter((x): x is string => typeof x === 'string') : [];
+  if (!list.includes(USER_SCHEMA)) list.unshift(USER_SCHEMA);
+  if (!list.includes(schema)) list.push(schema);
+  resource.schemas = list;
+}

@@ -1,0 +1,153 @@
+import {
+  MappingEvaluationError,
+  projectMappings,
+  readScimValue,
+  type EvaluatedMapping,
+  type ScimUserResource,
+} from '../mapping/index.js';
+import type { StoreUser } from '../store/index.js';
+import type { PlanSettings, PlannedAction, StoreLookup, UserFacts } from './types.js';
+
+/**
+ * Decides what happens to one Entra user, as Entra's provisioning would (graph-semantics §6.4–6.6).
+ * Pure: facts and lookups in, one action out; nothing is written here.
+ */
+export function planUser(facts: UserFacts, settings: PlanSettings, lookup: StoreLookup): PlannedAction {
+  const { entraId, source, linked } = facts;
+  const skip = (reason: string, quiet = false, release?: boolean): PlannedAction => ({
+    kind: 'skip',
+    entraId,
+    row: linked,
+    reason,
+    quiet,
+    release,
+  });
+
+  if (facts.hardDeleted) {
+    if (!linked) return skip('hard-deleted in Entra, never provisioned', true);
+    if (source?.released) return skip('hard-deleted in Entra; no longer managed since it left scope');
+    if (!settings.actions.delete) return skip('hard-deleted in Entra; the delete action is off');
+    return { kind: 'delete', entraId, row: linked };
+  }
+  if (!source) return skip('not listed by Graph', true);
+
+  const enabled = source.attributes.accountEnabled !== false;
+  const isSoftDeleted = !facts.inScope || source.softDeleted || !enabled;
+  const cause = !facts.inScope ? 'scope' : source.softDeleted ? 'soft-delete' : !enabled ? 'disabled' : null;
+
+  if (linked && source.released && !facts.inScope) return skip('no longer managed since it left scope', true);
+  if (!linked && isSoftDeleted) {
+    const why = {
+      scope: 'not in scope (not assigned)',
+      'soft-delete': 'soft-deleted in Entra',
+      disabled: 'disabled in Entra; disabled users are not created',
+    }[cause!];
+    return skip(why, true);
+  }
+
+  let evaluated: EvaluatedMapping[];
+  try {
+    evaluated = settings.mappings.evaluate(
+      { attributes: source.attributes, isSoftDeleted },
+      { ...settings.evaluation, mode: linked ? 'update' : 'create' },
+    );
+  } catch (error) {
+    if (!(error instanceof MappingEvaluationError)) throw error;
+    return { kind: 'error', entraId, row: linked, reason: error.message, userName: linked?.userName ?? null };
+  }
+  if (evaluated.some((e) => e.skipObject)) return skip('the mappings skip this object (IgnoreObjectFlow)');
+
+  if (linked) return planLinked(facts, linked, evaluated, cause, settings, lookup);
+  return planFirstSight(entraId, evaluated, settings, lookup);
+}
+
+function planFirstSight(
+  entraId: string,
+  evaluated: EvaluatedMapping[],
+  settings: PlanSettings,
+  lookup: StoreLookup,
+): PlannedAction {
+  const { resource } = projectMappings(null, evaluated, 'create');
+  const userName = readScimValue(resource, 'userName');
+  const fail = (reason: string): PlannedAction => ({
+    kind: 'error',
+    entraId,
+    row: null,
+    reason,
+    userName: typeof userName === 'string' ? userName : null,
+  });
+  if (typeof userName !== 'string' || userName === '') return fail('the userName mapping produced no value');
+
+  // Matching: the first matching attribute, in precedence order, that finds a row wins.
+  for (const { target } of settings.mappings.matching) {
+    const value = readScimValue(resource, target);
+    if (value === null || Array.isArray(value)) continue;
+    const candidates = lookup.unlinkedBy(target, String(value));
+    if (candidates.length > 1) {
+      return fail(`${target} "${String(value)}" matches ${candidates.length} local users; make it unique`);
+    }
+    const row = candidates[0];
+    if (row) {
+      const linked = projectMappings(row.resource, evaluated, 'update');
+      const conflict = userNameConflict(linked.resource, row, lookup);
+      if (conflict) return fail(conflict);
+      return {
+        kind: 'link',
+        entraId,
+        row,
+        resource: linked.resource,
+        modified: linked.modified,
+        matchedOn: target,
+      };
+    }
+  }
+  const owner = lookup.byUserName(userName);
+  if (owner) {
+    return fail(
+      owner.externalId
+        ? `userName "${userName}" already belongs to another Entra user (${owner.externalId})`
+        : `userName "${userName}" already belongs to a local user that no matching attribute links to`,
+    );
+  }
+  if (!settings.actions.create) {
+    return { kind: 'skip', entraId, row: null, reason: 'the create action is off', quiet: false };
+  }
+  return { kind: 'create', entraId, resource };
+}
+
+function planLinked(
+  facts: UserFacts,
+  row: StoreUser,
+  evaluated: EvaluatedMapping[],
+  cause: string | null,
+  settings: PlanSettings,
+  lookup: StoreLookup,
+): PlannedAction {
+  const { entraId } = facts;
+  const { resource, modified } = projectMappings(row.resource, evaluated, 'update');
+  // Back in scope: Entra manages the user again.
+  const release = facts.inScope && facts.source?.released ? false : undefined;
+  if (modified.length === 0) return { kind: 'skip', entraId, row, reason: 'unchanged', quiet: true, release };
+  if (!settings.actions.update)
+    return { kind: 'skip', entraId, row, reason: 'the update action is off', quiet: false };
+  const conflict = userNameConflict(resource, row, lookup);
+  if (conflict) return { kind: 'error', entraId, row, reason: conflict, userName: row.userName };
+  const wasActive = row.active;
+  const isActive = resource.active !== false;
+  const kind = wasActive && !isActive ? 'disable' : !wasActive && isActive ? 'enable' : 'update';
+  return {
+    kind,
+    entraId,
+    row,
+    resource,
+    modified,
+    release: kind === 'disable' && cause === 'scope' ? true : release,
+  };
+}
+
+function userNameConflict(resource: ScimUserResource, row: StoreUser, lookup: StoreLookup): string | null {
+  const userName = readScimValue(resource, 'userName');
+  if (typeof userName !== 'string' || userName.toLowerCase() === row.userName.toLowerCase()) return null;
+  const owner = lookup.byUserName(userName);
+  return owner && owner.id !== row.id ? `userName "${userName}" already belongs to another user` : null;
+}

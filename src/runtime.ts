@@ -1,0 +1,53 @@
+import { createTokenProvider, type TokenProviderOptions } from './auth/index.js';
+import type { Config } from './config/index.js';
+import { ConfigError } from './config/index.js';
+import { GraphApi } from './graph/api.js';
+import { createGraphClient, type GraphStats } from './graph/client.js';
+import type { Logger } from './log.js';
+import { compileMappings, MappingConfigError, type CompiledMappings } from './mapping/index.js';
+import { Store } from './store/index.js';
+
+export interface Runtime {
+  config: Config;
+  log: Logger;
+  store: Store;
+  api: GraphApi;
+  mappings: CompiledMappings;
+  close(): void;
+}
+
+/** Mapping problems are configuration errors: they name the mapping and exit 2. */
+export function compileConfiguredMappings(config: Pick<Config, 'configFile' | 'settings'>): CompiledMappings {
+  try {
+    return compileMappings(config.settings.mappings);
+  } catch (error) {
+    if (error instanceof MappingConfigError) {
+      throw new ConfigError(
+        `${config.configFile}: mappings[${error.mappingIndex}].${error.field}`,
+        error.message,
+      );
+    }
+    throw error;
+  }
+}
+
+export function createGraphApi(config: Config, log: Logger, tokenOptions?: TokenProviderOptions): GraphApi {
+  const stats: GraphStats = { requests: 0, throttled: 0 };
+  const tokens = createTokenProvider(config, log, tokenOptions);
+  const client = createGraphClient({ graphUrl: config.graphUrl, tokens, log, stats });
+  const { maxAttempts, retryBaseDelayMs, retryMaxDelayMs } = config.settings.graph;
+  return new GraphApi(
+    client,
+    { maxAttempts, baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs },
+    log,
+    stats,
+  );
+}
+
+/** Wires the stages for one process: validated config in, ready parts out. */
+export function createRuntime(config: Config, log: Logger): Runtime {
+  const mappings = compileConfiguredMappings(config);
+  const store = Store.open(config.dbPath);
+  const api = createGraphApi(config, log);
+  return { config, log, store, api, mappings, close: () => store.close() };
+}

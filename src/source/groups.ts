@@ -1,0 +1,49 @@
+import type { GraphApi } from '../graph/api.js';
+import type { DeltaPage, GroupChange, MemberChange } from './types.js';
+import { isObjectId } from './validate.js';
+
+export const INITIAL_GROUPS_URL = '/groups/delta?$select=displayName,members';
+
+/**
+ * One groups/delta round. Only memberships matter for scope; a large group repeats across pages
+ * with a slice of its members each time, so every page is applied as it comes.
+ */
+export async function* groupsDeltaRound(
+  api: GraphApi,
+  link: string | null,
+): AsyncGenerator<DeltaPage<GroupChange>> {
+  const headers: Record<string, string> = link ? { Prefer: 'return=minimal' } : {};
+  for await (const page of api.pages<unknown>(link ?? INITIAL_GROUPS_URL, headers)) {
+    yield { items: page.value.map(toGroupChange), deltaLink: page.deltaLink };
+  }
+}
+
+function memberType(odataType: unknown): MemberChange['type'] {
+  if (odataType === '#microsoft.graph.user') return 'user';
+  if (odataType === '#microsoft.graph.group') return 'group';
+  return 'other';
+}
+
+export function toGroupChange(raw: unknown): GroupChange {
+  if (typeof raw !== 'object' || raw === null)
+    return { kind: 'invalid', id: null, problem: 'a group item is not an object' };
+  const item = raw as Record<string, unknown>;
+  if (!isObjectId(item.id)) return { kind: 'invalid', id: null, problem: 'a group item has no valid id' };
+  if (item['@removed'] !== undefined) return { kind: 'removed', id: item.id };
+  const rawMembers = item['members@delta'] ?? [];
+  if (!Array.isArray(rawMembers))
+    return { kind: 'invalid', id: item.id, problem: 'members@delta is not an array' };
+  const members: MemberChange[] = [];
+  for (const m of rawMembers) {
+    const member = m as Record<string, unknown> | null;
+    if (!member || !isObjectId(member.id)) {
+      return { kind: 'invalid', id: item.id, problem: 'a member of members@delta has no valid id' };
+    }
+    members.push({
+      id: member.id,
+      type: memberType(member['@odata.type']),
+      removed: member['@removed'] !== undefined,
+    });
+  }
+  return { kind: 'upsert', id: item.id, members };
+}

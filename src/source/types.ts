@@ -1,0 +1,30 @@
+/** What the source readers hand to the sync stage: Graph's answers, validated, one item at a time. */
+
+export type AttributeValue = string | number | boolean | null | string[] | Record<string, unknown>;
+
+export type UserChange =
+  | { kind: 'upsert'; id: string; attributes: Record<string, AttributeValue> }
+  | { kind: 'removed'; id: string; reason: 'changed' | 'deleted' }
+  | { kind: 'invalid'; id: string | null; problem: string };
+
+export interface MemberChange {
+  id: string;
+  type: 'user' | 'group' | 'other';
+  removed: boolean;
+}
+
+export type GroupChange =
+  | { kind: 'upsert'; id: string; members: MemberChange[] }
+  | { kind: 'removed'; id: string }
+  | { kind: 'invalid'; id: string | null; problem: string };
+
+export interface Assignment {
+  principalId: string;
+  principalType: 'User' | 'Group' | 'ServicePrincipal';
+}
+
+/** One page of a delta round; only the last page of a round carries the deltaLink. */
+export interface DeltaPage<T> {
+  items: T[];
+  deltaLink?: string;
+}

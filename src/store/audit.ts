@@ -1,0 +1,91 @@
+import type { Db } from './db.js';
+
+export interface ModifiedValue {
+  target: string;
+  oldValue: unknown;
+  newValue: unknown;
+}
+
+export interface AuditEntry {
+  seq: number;
+  cycleId: string;
+  at: string;
+  action: string;
+  status: 'success' | 'failure' | 'skipped';
+  entraId: string | null;
+  userId: string | null;
+  userName: string | null;
+  modified: ModifiedValue[];
+  reason: string | null;
+}
+
+export interface AuditQuery {
+  cycleId?: string;
+  userName?: string;
+  action?: string;
+  since?: string;
+  limit?: number;
+}
+
+interface Row {
+  seq: number;
+  cycle_id: string;
+  at: string;
+  action: string;
+  status: AuditEntry['status'];
+  entra_id: string | null;
+  user_id: string | null;
+  user_name: string | null;
+  modified: string;
+  reason: string | null;
+}
+
+/** Append-only, like Entra's provisioning logs: one row per change, written with the change itself. */
+export class AuditLog {
+  private readonly insertStmt;
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason)
+       VALUES (@cycleId, @at, @action, @status, @entraId, @userId, @userName, @modified, @reason)`,
+    );
+  }
+
+  append(entry: Omit<AuditEntry, 'seq' | 'at'>): void {
+    this.insertStmt.run({ ...entry, at: new Date().toISOString(), modified: JSON.stringify(entry.modified) });
+  }
+
+  query(q: AuditQuery): AuditEntry[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.cycleId) {
+      where.push('cycle_id = ?');
+      params.push(q.cycleId);
+    }
+    if (q.userName) {
+      where.push('user_name = ? COLLATE NOCASE');
+      params.push(q.userName);
+    }
+    if (q.action) {
+      where.push('action = ?');
+      params.push(q.action);
+    }
+    if (q.since) {
+      where.push('at >= ?');
+      params.push(q.since);
+    }
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, q.limit ?? 100) as Row[];
+    return rows.reverse().map((r) => ({
+      seq: r.seq,
+      cycleId: r.cycle_id,
+      at: r.at,
+      action: r.action,
+      status: r.status,
+      entraId: r.entra_id,
+      userId: r.user_id,
+      userName: r.user_name,
+      modified: JSON.parse(r.modified) as ModifiedValue[],
+      reason: r.reason,
+    }));
+  }
+}

@@ -1,0 +1,97 @@
+import type { Db } from './db.js';
+
+export type CycleKind = 'initial' | 'incremental' | 'forced' | 'on-demand';
+export type CycleStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
+
+export interface CycleRecord {
+  id: string;
+  kind: CycleKind;
+  dryRun: boolean;
+  startedAt: string;
+  endedAt: string | null;
+  status: CycleStatus;
+  counts: Record<string, number>;
+  graphRequests: number;
+  error: string | null;
+}
+
+interface Row {
+  id: string;
+  kind: CycleKind;
+  dry_run: number;
+  started_at: string;
+  ended_at: string | null;
+  status: CycleStatus;
+  counts: string;
+  graph_requests: number;
+  error: string | null;
+}
+
+const toRecord = (r: Row): CycleRecord => ({
+  id: r.id,
+  kind: r.kind,
+  dryRun: r.dry_run === 1,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  status: r.status,
+  counts: JSON.parse(r.counts) as Record<string, number>,
+  graphRequests: r.graph_requests,
+  error: r.error,
+});
+
+export class CycleLog {
+  constructor(private readonly db: Db) {}
+
+  start(id: string, kind: CycleKind, dryRun: boolean): void {
+    this.db
+      .prepare(`INSERT INTO cycles (id, kind, dry_run, started_at, status) VALUES (?, ?, ?, ?, 'running')`)
+      .run(id, kind, dryRun ? 1 : 0, new Date().toISOString());
+  }
+
+  setKind(id: string, kind: CycleKind): void {
+    this.db.prepare('UPDATE cycles SET kind = ? WHERE id = ?').run(kind, id);
+  }
+
+  finish(
+    id: string,
+    status: CycleStatus,
+    counts: Record<string, number>,
+    graphRequests: number,
+    error?: string,
+  ) {
+    this.db
+      .prepare(
+        'UPDATE cycles SET ended_at = ?, status = ?, counts = ?, graph_requests = ?, error = ? WHERE id = ?',
+      )
+      .run(new Date().toISOString(), status, JSON.stringify(counts), graphRequests, error ?? null, id);
+  }
+
+  /** Cycles left 'running' by a process that died; called while holding the cycle lease. */
+  markAbandoned(): number {
+    return this.db
+      .prepare(
+        `UPDATE cycles SET status = 'aborted', ended_at = ?, error = 'the process ended during the cycle' WHERE status = 'running'`,
+      )
+      .run(new Date().toISOString()).changes;
+  }
+
+  recent(limit: number): CycleRecord[] {
+    return (
+      this.db.prepare('SELECT * FROM cycles ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as Row[]
+    ).map(toRecord);
+  }
+
+  lastSucceeded(): CycleRecord | null {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM cycles WHERE status = 'succeeded' AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1`,
+      )
+      .get() as Row | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  get(id: string): CycleRecord | null {
+    const row = this.db.prepare('SELECT * FROM cycles WHERE id = ?').get(id) as Row | undefined;
+    return row ? toRecord(row) : null;
+  }
+}

@@ -1,0 +1,43 @@
+import { AuditLog } from './audit.js';
+import { CycleLog } from './cycles.js';
+import { openStore, type Db, type OpenOptions } from './db.js';
+import { Mirror } from './mirror.js';
+import { SyncState } from './state.js';
+import { UserTable } from './users.js';
+
+export type { Db } from './db.js';
+export type { StoreUser } from './users.js';
+export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
+export type { CycleRecord, CycleKind, CycleStatus } from './cycles.js';
+export type { MirroredUser } from './mirror.js';
+export { CycleLease } from './lock.js';
+
+/** The SQLite store, one object per table family. */
+export class Store {
+  readonly users: UserTable;
+  readonly mirror: Mirror;
+  readonly state: SyncState;
+  readonly cycles: CycleLog;
+  readonly audit: AuditLog;
+
+  constructor(readonly db: Db) {
+    this.users = new UserTable(db);
+    this.mirror = new Mirror(db);
+    this.state = new SyncState(db);
+    this.cycles = new CycleLog(db);
+    this.audit = new AuditLog(db);
+  }
+
+  static open(path: string, options?: OpenOptions): Store {
+    return new Store(openStore(path, options));
+  }
+
+  /** Runs `fn` in a transaction (a savepoint when one is already open, as in a dry run). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

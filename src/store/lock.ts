@@ -1,0 +1,81 @@
+import type { Db } from './db.js';
+
+export interface LeaseHolder {
+  owner: string;
+  expiresAt: number;
+}
+
+/**
+ * A lease in the database: one cycle at a time across processes (the daemon and a CLI command).
+ * A lease is renewed while its cycle runs; one whose process died simply expires.
+ */
+export class CycleLease {
+  private renewTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly db: Db,
+    readonly owner: string,
+    private readonly ttlMs: number,
+    private readonly name = 'cycle',
+  ) {}
+
+  /** Takes the lease if it is free or expired; otherwise returns who holds it. */
+  tryAcquire(): LeaseHolder | null {
+    const now = Date.now();
+    return this.db
+      .transaction((): LeaseHolder | null => {
+        const row = this.db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
+          { owner: string; expires_at: number } | undefined;
+        if (row && row.owner !== this.owner && row.expires_at > now)
+          return { owner: row.owner, expiresAt: row.expires_at };
+        this.db
+          .prepare(
+            `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at`,
+          )
+          .run(this.name, this.owner, now + this.ttlMs);
+        return null;
+      })
+      .immediate();
+  }
+
+  /** Waits for the lease, calling `onWait` once with the holder when it has to wait. */
+  async acquire(onWait: (holder: LeaseHolder) => void, pollMs = 500, timeoutMs = Infinity): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let told = false;
+    for (;;) {
+      const holder = this.tryAcquire();
+      if (!holder) break;
+      if (!told) {
+        onWait(holder);
+        told = true;
+      }
+      if (Date.now() > deadline) throw new Error(`the cycle lease is still held by ${holder.owner}`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+    this.renewTimer = setInterval(() => this.renew(), Math.max(1000, this.ttlMs / 3));
+    this.renewTimer.unref();
+  }
+
+  private renew(): void {
+    try {
+      this.db
+        .prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?')
+        .run(Date.now() + this.ttlMs, this.name, this.owner);
+    } catch {
+      // A busy database delays the renewal to the next tick; the TTL leaves room for that.
+    }
+  }
+
+  release(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    this.db.prepare('DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner);
+  }
+
+  holder(): LeaseHolder | null {
+    const row = this.db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
+      { owner: string; expires_at: number } | undefined;
+    return row && row.expires_at > Date.now() ? { owner: row.owner, expiresAt: row.expires_at } : null;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Versioned schema. `users` is the interface the application reads (README, "Reading the store"):
+ * its columns only ever grow, and every column but user_name has a default so the application can
+ * insert its own local users. The other tables are entrasync's own bookkeeping.
+ */
+export const MIGRATIONS: string[] = [
+  // 1: the user store, the mirror of Graph, delta state, cycles, audit, the cycle lease.
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+    external_id TEXT UNIQUE,
+    user_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT,
+    email TEXT,
+    active INTEGER NOT NULL DEFAULT 1,
+    scim TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  );
+  CREATE INDEX users_email ON users (email COLLATE NOCASE);
+
+  -- What Graph last told us about each user: the selected attributes, soft-deleted or not.
+  -- released = 1 after the user was disabled for leaving scope: Entra no longer manages such a user.
+  CREATE TABLE source_users (
+    entra_id TEXT PRIMARY KEY NOT NULL,
+    attributes TEXT NOT NULL,
+    soft_deleted INTEGER NOT NULL DEFAULT 0,
+    released INTEGER NOT NULL DEFAULT 0,
+    generation INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+
+  CREATE TABLE group_members (
+    group_id TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    member_type TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_id, member_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX group_members_member ON group_members (member_id);
+
+  CREATE TABLE assignments (principal_id TEXT PRIMARY KEY NOT NULL, principal_type TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE assignments_listing (principal_id TEXT PRIMARY KEY NOT NULL, principal_type TEXT NOT NULL) WITHOUT ROWID;
+  -- Groups whose direct members are in scope (the assigned ones, plus nested ones when expanded).
+  CREATE TABLE scope_groups (group_id TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+
+  -- Users whose facts changed and who still need a plan; durable, so a crash loses none.
+  -- failed_cycle: the cycle in which planning or applying this user last failed; it is retried in
+  -- the next cycle, not again in the same one.
+  CREATE TABLE pending_users (entra_id TEXT PRIMARY KEY NOT NULL, failed_cycle TEXT) WITHOUT ROWID;
+
+  CREATE TABLE sync_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+
+  CREATE TABLE cycles (
+    id TEXT PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL,
+    dry_run INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    counts TEXT NOT NULL DEFAULT '{}',
+    graph_requests INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+  );
+  CREATE INDEX cycles_started ON cycles (started_at);
+
+  CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    cycle_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status TEXT NOT NULL,
+    entra_id TEXT,
+    user_id TEXT,
+    user_name TEXT,
+    modified TEXT NOT NULL DEFAULT '[]',
+    reason TEXT
+  );
+  CREATE INDEX audit_cycle ON audit (cycle_id);
+  CREATE INDEX audit_user ON audit (user_name COLLATE NOCASE);
+  CREATE INDEX audit_entra ON audit (entra_id);
+
+  CREATE TABLE locks (name TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+  `,
+];

@@ -1,0 +1,287 @@
+import type { AttributeValue } from '../source/types.js';
+import type { Db } from './db.js';
+
+/** What Graph last said about one user. */
+export interface MirroredUser {
+  entraId: string;
+  attributes: Record<string, AttributeValue>;
+  softDeleted: boolean;
+  released: boolean;
+  generation: number;
+}
+
+interface SourceRow {
+  entra_id: string;
+  attributes: string;
+  soft_deleted: number;
+  released: number;
+  generation: number;
+}
+
+/**
+ * The local mirror of Graph: users, group memberships, assignments, and the users whose facts
+ * changed since they were last planned. Scope changes never touch a user object in Graph, and
+ * `return=minimal` sends only what changed, so the facts must be kept here.
+ */
+export class Mirror {
+  private readonly getUserStmt;
+  private readonly upsertUserStmt;
+  private readonly softDeleteStmt;
+  private readonly releaseStmt;
+  private readonly deleteUserStmt;
+  private readonly deleteMembershipsOfStmt;
+  private readonly addMemberStmt;
+  private readonly removeMemberStmt;
+  private readonly membersOfGroupStmt;
+  private readonly removeGroupStmt;
+  private readonly addPendingStmt;
+  private readonly removePendingStmt;
+  private readonly pendingBatchStmt;
+  private readonly failPendingStmt;
+  private readonly directlyAssignedStmt;
+  private readonly inScopeGroupStmt;
+
+  constructor(private readonly db: Db) {
+    this.getUserStmt = db.prepare<[string], SourceRow>('SELECT * FROM source_users WHERE entra_id = ?');
+    this.upsertUserStmt = db.prepare(
+      `INSERT INTO source_users (entra_id, attributes, soft_deleted, generation) VALUES (@id, @attributes, 0, @generation)
+       ON CONFLICT (entra_id) DO UPDATE SET attributes = excluded.attributes, soft_deleted = 0,
+       generation = max(source_users.generation, excluded.generation)`,
+    );
+    this.softDeleteStmt = db.prepare(
+      'UPDATE source_users SET soft_deleted = 1, generation = max(generation, ?) WHERE entra_id = ?',
+    );
+    this.releaseStmt = db.prepare('UPDATE source_users SET released = ? WHERE entra_id = ?');
+    this.deleteUserStmt = db.prepare('DELETE FROM source_users WHERE entra_id = ?');
+    this.deleteMembershipsOfStmt = db.prepare('DELETE FROM group_members WHERE member_id = ?');
+    this.addMemberStmt = db.prepare(
+      `INSERT INTO group_members (group_id, member_id, member_type, generation) VALUES (?, ?, ?, ?)
+       ON CONFLICT (group_id, member_id) DO UPDATE SET generation = max(generation, excluded.generation)`,
+    );
+    this.removeMemberStmt = db.prepare('DELETE FROM group_members WHERE group_id = ? AND member_id = ?');
+    this.membersOfGroupStmt = db.prepare<[string], { member_id: string; member_type: string }>(
+      'SELECT member_id, member_type FROM group_members WHERE group_id = ?',
+    );
+    this.removeGroupStmt = db.prepare('DELETE FROM group_members WHERE group_id = ?');
+    this.addPendingStmt = db.prepare('INSERT OR IGNORE INTO pending_users (entra_id) VALUES (?)');
+    this.removePendingStmt = db.prepare('DELETE FROM pending_users WHERE entra_id = ?');
+    this.pendingBatchStmt = db.prepare<[string, string, number], { entra_id: string }>(
+      `SELECT entra_id FROM pending_users WHERE entra_id > ? AND (failed_cycle IS NULL OR failed_cycle <> ?)
+       ORDER BY entra_id LIMIT ?`,
+    );
+    this.failPendingStmt = db.prepare(
+      'INSERT INTO pending_users (entra_id, failed_cycle) VALUES (?, ?) ON CONFLICT (entra_id) DO UPDATE SET failed_cycle = excluded.failed_cycle',
+    );
+    this.directlyAssignedStmt = db.prepare<[string], { n: number }>(
+      `SELECT 1 AS n FROM assignments WHERE principal_id = ? AND principal_type = 'User'`,
+    );
+    this.inScopeGroupStmt = db.prepare<[string], { n: number }>(
+      `SELECT 1 AS n FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+       WHERE gm.member_id = ? AND gm.member_type = 'user' LIMIT 1`,
+    );
+  }
+
+  getUser(entraId: string): MirroredUser | null {
+    const row = this.getUserStmt.get(entraId);
+    if (!row) return null;
+    return {
+      entraId: row.entra_id,
+      attributes: JSON.parse(row.attributes) as Record<string, AttributeValue>,
+      softDeleted: row.soft_deleted === 1,
+      released: row.released === 1,
+      generation: row.generation,
+    };
+  }
+
+  /** `merge`: absent properties keep their value (return=minimal); otherwise the object replaces them. */
+  upsertUser(
+    entraId: string,
+    attributes: Record<string, AttributeValue>,
+    merge: boolean,
+    generation: number,
+  ): void {
+    const previous = merge ? this.getUser(entraId) : null;
+    const merged = previous ? { ...previous.attributes, ...attributes } : attributes;
+    this.upsertUserStmt.run({ id: entraId, attributes: JSON.stringify(merged), generation });
+  }
+
+  softDeleteUser(entraId: string, generation: number): boolean {
+    return this.softDeleteStmt.run(generation, entraId).changes > 0;
+  }
+
+  setReleased(entraId: string, released: boolean): void {
+    this.releaseStmt.run(released ? 1 : 0, entraId);
+  }
+
+  forgetUser(entraId: string): void {
+    this.deleteUserStmt.run(entraId);
+    this.deleteMembershipsOfStmt.run(entraId);
+  }
+
+  addMember(groupId: string, memberId: string, memberType: string, generation: number): void {
+    this.addMemberStmt.run(groupId, memberId, memberType, generation);
+  }
+
+  removeMember(groupId: string, memberId: string): void {
+    this.removeMemberStmt.run(groupId, memberId);
+  }
+
+  /** Drops a deleted group; its user members become pending (they may have lost scope). */
+  removeGroup(groupId: string): void {
+    for (const m of this.membersOfGroupStmt.all(groupId))
+      if (m.member_type === 'user') this.markPending(m.member_id);
+    this.removeGroupStmt.run(groupId);
+  }
+
+  /** After a complete full groups round: memberships it did not list are gone. */
+  dropUnseenMemberships(generation: number): number {
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO pending_users (entra_id)
+         SELECT member_id FROM group_members WHERE generation < ? AND member_type = 'user'`,
+      )
+      .run(generation);
+    return this.db.prepare('DELETE FROM group_members WHERE generation < ?').run(generation).changes;
+  }
+
+  markPending(entraId: string): void {
+    this.addPendingStmt.run(entraId);
+  }
+
+  clearPending(entraId: string): void {
+    this.removePendingStmt.run(entraId);
+  }
+
+  /** Keeps a user pending after a failure; the cycle that failed does not try it again. */
+  failPending(entraId: string, cycleId: string): void {
+    this.failPendingStmt.run(entraId, cycleId);
+  }
+
+  /** Pending users after `afterId`, except those that already failed in `cycleId`. */
+  pendingAfter(afterId: string, limit: number, cycleId: string): string[] {
+    return this.pendingBatchStmt.all(afterId, cycleId, limit).map((r) => r.entra_id);
+  }
+
+  pendingCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM pending_users').get() as { n: number }).n;
+  }
+
+  /** Direct assignment, or direct membership of a group in scope. */
+  isInScope(entraId: string): { inScope: boolean; via: 'assignment' | 'group' | null } {
+    if (this.directlyAssignedStmt.get(entraId)) return { inScope: true, via: 'assignment' };
+    if (this.inScopeGroupStmt.get(entraId)) return { inScope: true, via: 'group' };
+    return { inScope: false, via: null };
+  }
+
+  // --- assignments: listed in full every cycle into assignments_listing, then swapped in ---
+
+  beginAssignmentListing(): void {
+    this.db.exec('DELETE FROM assignments_listing');
+  }
+
+  addListedAssignments(items: { principalId: string; principalType: string }[]): void {
+    const stmt = this.db.prepare(
+      'INSERT OR REPLACE INTO assignments_listing (principal_id, principal_type) VALUES (?, ?)',
+    );
+    for (const a of items) stmt.run(a.principalId, a.principalType);
+  }
+
+  /**
+   * Called only after the listing completed: users whose direct assignment appeared or vanished
+   * become pending, and the listing becomes the current assignment set.
+   */
+  commitAssignmentListing(): { added: number; removed: number } {
+    const added = this.db
+      .prepare(
+        `SELECT count(*) AS n FROM assignments_listing l
+         WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.principal_id = l.principal_id AND a.principal_type = l.principal_type)`,
+      )
+      .get() as { n: number };
+    const removed = this.db
+      .prepare(
+        `SELECT count(*) AS n FROM assignments a
+         WHERE NOT EXISTS (SELECT 1 FROM assignments_listing l WHERE l.principal_id = a.principal_id AND l.principal_type = a.principal_type)`,
+      )
+      .get() as { n: number };
+    this.db.exec(`
+      INSERT OR IGNORE INTO pending_users (entra_id)
+        SELECT principal_id FROM assignments_listing l WHERE principal_type = 'User'
+          AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.principal_id = l.principal_id AND a.principal_type = 'User')
+        UNION
+        SELECT principal_id FROM assignments a WHERE principal_type = 'User'
+          AND NOT EXISTS (SELECT 1 FROM assignments_listing l WHERE l.principal_id = a.principal_id AND l.principal_type = 'User');
+      DELETE FROM assignments;
+      INSERT INTO assignments SELECT principal_id, principal_type FROM assignments_listing;
+      DELETE FROM assignments_listing;
+    `);
+    return { added: added.n, removed: removed.n };
+  }
+
+  /**
+   * Recomputes the groups whose direct members are in scope. Members of a group that entered or
+   * left that set become pending.
+   */
+  refreshScopeGroups(expandNested: boolean): { entered: number; left: number } {
+    const source = expandNested
+      ? `WITH RECURSIVE reach(group_id) AS (
+           SELECT principal_id FROM assignments WHERE principal_type = 'Group'
+           UNION
+           SELECT gm.member_id FROM group_members gm JOIN reach r ON gm.group_id = r.group_id WHERE gm.member_type = 'group'
+         ) SELECT group_id FROM reach`
+      : `SELECT principal_id AS group_id FROM assignments WHERE principal_type = 'Group'`;
+    this.db.exec(`DROP TABLE IF EXISTS temp.next_scope_groups;
+      CREATE TEMP TABLE next_scope_groups (group_id TEXT PRIMARY KEY) WITHOUT ROWID;
+      INSERT OR IGNORE INTO next_scope_groups ${source};`);
+    const changed = `SELECT group_id FROM (SELECT group_id FROM next_scope_groups EXCEPT SELECT group_id FROM scope_groups)
+       UNION SELECT group_id FROM (SELECT group_id FROM scope_groups EXCEPT SELECT group_id FROM next_scope_groups)`;
+    const entered = (
+      this.db
+        .prepare(
+          'SELECT count(*) AS n FROM (SELECT group_id FROM next_scope_groups EXCEPT SELECT group_id FROM scope_groups)',
+        )
+        .get() as { n: number }
+    ).n;
+    const left = (
+      this.db
+        .prepare(
+          'SELECT count(*) AS n FROM (SELECT group_id FROM scope_groups EXCEPT SELECT group_id FROM next_scope_groups)',
+        )
+        .get() as { n: number }
+    ).n;
+    this.db.exec(`
+      INSERT OR IGNORE INTO pending_users (entra_id)
+        SELECT member_id FROM group_members WHERE member_type = 'user' AND group_id IN (${changed});
+      DELETE FROM scope_groups;
+      INSERT INTO scope_groups SELECT group_id FROM next_scope_groups;
+      DROP TABLE temp.next_scope_groups;
+    `);
+    return { entered, left };
+  }
+
+  isScopeGroup(groupId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM scope_groups WHERE group_id = ?').get(groupId) !== undefined;
+  }
+
+  /** Linked store rows whose Entra user the last full round did not list (or never listed). */
+  unseenLinkedUsers(generation: number, afterId: string, limit: number): string[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT u.external_id AS id FROM users u LEFT JOIN source_users s ON s.entra_id = u.external_id
+           WHERE u.external_id IS NOT NULL AND u.external_id > ? AND (s.entra_id IS NULL OR s.generation < ?)
+           ORDER BY u.external_id LIMIT ?`,
+        )
+        .all(afterId, generation, limit) as { id: string }[]
+    ).map((r) => r.id);
+  }
+
+  /** Mirror rows of users the full round did not list and that no store row links to. */
+  forgetUnseenUnlinked(generation: number): number {
+    return this.db
+      .prepare(
+        `DELETE FROM source_users WHERE generation < ?
+         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.external_id = source_users.entra_id)`,
+      )
+      .run(generation).changes;
+  }
+}

@@ -1,0 +1,46 @@
+import type { Db } from './db.js';
+
+/** Keys of sync_state. Delta links are written only together with the writes of their round. */
+export type StateKey =
+  | 'users_delta_link'
+  | 'users_delta_saved_at'
+  | 'groups_delta_link'
+  | 'groups_delta_saved_at'
+  | 'fingerprint'
+  | 'generation'
+  | 'service_principal_id';
+
+export class SyncState {
+  constructor(private readonly db: Db) {}
+
+  get(key: StateKey): string | null {
+    const row = this.db.prepare('SELECT value FROM sync_state WHERE key = ?').get(key) as
+      { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  set(key: StateKey, value: string): void {
+    this.db
+      .prepare(
+        'INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
+  }
+
+  delete(...keys: StateKey[]): void {
+    const stmt = this.db.prepare('DELETE FROM sync_state WHERE key = ?');
+    for (const k of keys) stmt.run(k);
+  }
+
+  /** A new generation number for a full enumeration; rows it lists are stamped with it. */
+  nextGeneration(): number {
+    const next = Number(this.get('generation') ?? '0') + 1;
+    this.set('generation', String(next));
+    return next;
+  }
+
+  /** Forget where the delta rounds were: the next cycle enumerates everything (resync). */
+  forgetDeltaState(): void {
+    this.delete('users_delta_link', 'users_delta_saved_at', 'groups_delta_link', 'groups_delta_saved_at');
+  }
+}

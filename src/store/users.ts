@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import type { ScimUserResource } from '../mapping/index.js';
+import { readScimValue } from '../mapping/index.js';
+import type { Db } from './db.js';
+
+/** A row of `users`: linked to Entra (externalId set) or a local user of the application. */
+export interface StoreUser {
+  id: string;
+  externalId: string | null;
+  userName: string;
+  displayName: string | null;
+  email: string | null;
+  active: boolean;
+  /** The SCIM resource as last written, with the plain columns folded in. */
+  resource: ScimUserResource;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Row {
+  id: string;
+  external_id: string | null;
+  user_name: string;
+  display_name: string | null;
+  email: string | null;
+  active: number;
+  scim: string;
+  created_at: string;
+  updated_at: string;
+}
+
+const WORK_EMAIL = 'emails[type eq "work"].value';
+
+function parseScim(text: string): ScimUserResource {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as ScimUserResource)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The application may write only the plain columns, so they win over the JSON copy. */
+function toStoreUser(row: Row): StoreUser {
+  const resource: ScimUserResource = {
+    ...parseScim(row.scim),
+    userName: row.user_name,
+    active: row.active === 1,
+  };
+  if (row.display_name !== null) resource.displayName = row.display_name;
+  else delete resource.displayName;
+  if (row.email !== null && readScimValue(resource, WORK_EMAIL) === null) {
+    const emails = Array.isArray(resource.emails) ? [...(resource.emails as unknown[])] : [];
+    emails.push({ type: 'work', value: row.email, primary: true });
+    resource.emails = emails;
+  }
+  return {
+    id: row.id,
+    externalId: row.external_id,
+    userName: row.user_name,
+    displayName: row.display_name,
+    email: row.email,
+    active: row.active === 1,
+    resource,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The plain columns the application reads, derived from the SCIM resource. */
+function columns(resource: ScimUserResource) {
+  const email = readScimValue(resource, WORK_EMAIL) ?? firstEmail(resource);
+  const displayName = readScimValue(resource, 'displayName');
+  return {
+    user_name: String(readScimValue(resource, 'userName') ?? ''),
+    display_name: displayName === null ? null : String(displayName),
+    email: email === null ? null : String(email),
+    active: resource.active === false ? 0 : 1,
+    scim: JSON.stringify(resource),
+  };
+}
+
+function firstEmail(resource: ScimUserResource): string | null {
+  const emails = resource.emails;
+  if (!Array.isArray(emails)) return null;
+  const primary = emails.find((e) => (e as { primary?: boolean }).primary) ?? emails[0];
+  const value = (primary as { value?: unknown } | undefined)?.value;
+  return typeof value === 'string' ? value : null;
+}
+
+const now = () => new Date().toISOString();
+
+export class UserTable {
+  private readonly byExternal;
+  private readonly byName;
+  private readonly byId;
+  private readonly unlinkedByName;
+  private readonly unlinkedByEmail;
+  private readonly unlinked;
+  private readonly insertStmt;
+  private readonly updateStmt;
+  private readonly deleteStmt;
+
+  constructor(private readonly db: Db) {
+    this.byExternal = db.prepare<[string], Row>('SELECT * FROM users WHERE external_id = ?');
+    this.byName = db.prepare<[string], Row>('SELECT * FROM users WHERE user_name = ?');
+    this.byId = db.prepare<[string], Row>('SELECT * FROM users WHERE id = ?');
+    this.unlinkedByName = db.prepare<[string], Row>(
+      'SELECT * FROM users WHERE external_id IS NULL AND user_name = ?',
+    );
+    this.unlinkedByEmail = db.prepare<[string], Row>(
+      'SELECT * FROM users WHERE external_id IS NULL AND email = ? COLLATE NOCASE',
+    );
+    this.unlinked = db.prepare<[], Row>('SELECT * FROM users WHERE external_id IS NULL');
+    this.insertStmt = db.prepare(
+      `INSERT INTO users (id, external_id, user_name, display_name, email, active, scim, created_at, updated_at)
+       VALUES (@id, @external_id, @user_name, @display_name, @email, @active, @scim, @at, @at)`,
+    );
+    this.updateStmt = db.prepare(
+      `UPDATE users SET external_id = @external_id, user_name = @user_name, display_name = @display_name,
+       email = @email, active = @active, scim = @scim, updated_at = @at WHERE id = @id`,
+    );
+    this.deleteStmt = db.prepare('DELETE FROM users WHERE id = ?');
+  }
+
+  findByExternalId(externalId: string): StoreUser | null {
+    const row = this.byExternal.get(externalId);
+    return row ? toStoreUser(row) : null;
+  }
+
+  findByUserName(userName: string): StoreUser | null {
+    const row = this.byName.get(userName);
+    return row ? toStoreUser(row) : null;
+  }
+
+  get(id: string): StoreUser | null {
+    const row = this.byId.get(id);
+    return row ? toStoreUser(row) : null;
+  }
+
+  /**
+   * Rows not linked to Entra whose `target` equals `value`. userName compares case-insensitively
+   * (the column's collation, as SCIM defines userName); the work email uses its indexed column; any
+   * other target is compared on the (few) unlinked rows.
+   */
+  findUnlinkedBy(target: string, value: string): StoreUser[] {
+    if (target === 'userName') return this.unlinkedByName.all(value).map(toStoreUser);
+    if (target === WORK_EMAIL) return this.unlinkedByEmail.all(value).map(toStoreUser);
+    return this.unlinked
+      .all()
+      .map(toStoreUser)
+      .filter((u) => String(readScimValue(u.resource, target) ?? '') === value);
+  }
+
+  insert(externalId: string, resource: ScimUserResource): StoreUser {
+    const id = randomUUID();
+    this.insertStmt.run({ id, external_id: externalId, ...columns(resource), at: now() });
+    return this.get(id)!;
+  }
+
+  /** Writes the resource; `externalId` links a local row (or keeps the link it has). */
+  update(
+    user: StoreUser,
+    resource: ScimUserResource,
+    externalId: string | null = user.externalId,
+  ): StoreUser {
+    this.updateStmt.run({ id: user.id, external_id: externalId, ...columns(resource), at: now() });
+    return this.get(user.id)!;
+  }
+
+  delete(id: string): void {
+    this.deleteStmt.run(id);
+  }
+
+  counts(): { total: number; active: number; linked: number } {
+    return this.db
+      .prepare(
+        `SELECT count(*) AS total, coalesce(sum(active), 0) AS active,
+         count(external_id) AS linked FROM users`,
+      )
+      .get() as { total: number; active: number; linked: number };
+  }
+}

@@ -1,0 +1,92 @@
+import { readScimValue } from '../mapping/index.js';
+import type { PlannedAction } from '../plan/types.js';
+import type { CycleContext } from './context.js';
+
+function userNameOf(action: PlannedAction): string | null {
+  if ('resource' in action) {
+    const v = readScimValue(action.resource, 'userName');
+    if (typeof v === 'string') return v;
+  }
+  if (action.kind === 'error') return action.userName;
+  return 'row' in action && action.row ? action.row.userName : null;
+}
+
+/**
+ * Writes one planned action and its audit row. Runs inside the caller's transaction, in a savepoint
+ * of its own, so a store that rejects one user's values fails that user and nothing else.
+ */
+export function applyAction(ctx: CycleContext, action: PlannedAction): PlannedAction {
+  const { store } = ctx;
+  let applied: PlannedAction = action;
+  let userId: string | null = 'row' in action && action.row ? action.row.id : null;
+  try {
+    userId = store.transaction(() => write(ctx, action)) ?? userId;
+  } catch (error) {
+    applied = {
+      kind: 'error',
+      entraId: action.entraId,
+      row: 'row' in action ? action.row : null,
+      reason: `the store rejected the change: ${(error as Error).message}`,
+      userName: userNameOf(action),
+    };
+  }
+  record(ctx, applied, userId);
+  return applied;
+}
+
+/** Returns the id of the row created, if any. */
+function write(ctx: CycleContext, action: PlannedAction): string | null {
+  const { users, mirror } = ctx.store;
+  let created: string | null = null;
+  switch (action.kind) {
+    case 'create':
+      created = users.insert(action.entraId, action.resource).id;
+      break;
+    case 'link':
+      users.update(action.row, action.resource, action.entraId);
+      break;
+    case 'update':
+    case 'disable':
+    case 'enable':
+      users.update(action.row, action.resource);
+      break;
+    case 'delete':
+      users.delete(action.row.id);
+      break;
+    case 'skip':
+    case 'error':
+      break;
+  }
+  if (action.release !== undefined) mirror.setReleased(action.entraId, action.release);
+  return created;
+}
+
+function record(ctx: CycleContext, action: PlannedAction, userId: string | null): void {
+  ctx.counts[action.kind]++;
+  ctx.onAction?.(action);
+  if (action.kind === 'skip' && action.quiet) return;
+  const userName = userNameOf(action);
+  const modified = 'modified' in action ? action.modified : [];
+  const reason = action.kind === 'skip' || action.kind === 'error' ? action.reason : null;
+  const status = action.kind === 'error' ? 'failure' : action.kind === 'skip' ? 'skipped' : 'success';
+  ctx.store.audit.append({
+    cycleId: ctx.cycleId,
+    action: action.kind,
+    status,
+    entraId: action.entraId,
+    userId,
+    userName,
+    modified,
+    reason,
+  });
+  const line = {
+    cycleId: ctx.cycleId,
+    action: action.kind,
+    userName,
+    entraId: action.entraId,
+    ...(modified.length ? { modified: modified.map((m) => m.target) } : {}),
+    ...(reason ? { reason } : {}),
+  };
+  if (action.kind === 'error') ctx.log.warn(line, 'change failed');
+  else ctx.log.info(line, action.kind === 'skip' ? 'skipped' : 'change');
+}

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/index.js';
+import type { CompiledMappings } from '../mapping/index.js';
+import type { GraphApi } from '../graph/api.js';
+import type { Logger } from '../log.js';
+import type { PlannedAction } from '../plan/types.js';
+import { resolveServicePrincipalId } from '../source/assignments.js';
+import { userSelect } from '../source/users.js';
+import { CycleLease, type CycleKind, type Store } from '../store/index.js';
+import { emptyCounts, type ActionCounts, type CycleContext } from './context.js';
+import { drainPending } from './evaluate.js';
+import { reconcileUnseen } from './reconcile.js';
+import { syncAssignments, syncGroups } from './scope.js';
+import { syncUsers } from './users.js';
+
+export interface CycleOptions {
+  /** Forget the delta state first: Entra's "restart provisioning". */
+  forced?: boolean;
+  dryRun?: boolean;
+  onAction?: (action: PlannedAction) => void;
+  now?: () => Date;
+  /** Who holds the lease, for the "waiting" message of another process. */
+  owner?: string;
+}
+
+export interface CycleResult {
+  cycleId: string;
+  kind: CycleKind;
+  status: 'succeeded' | 'failed';
+  counts: ActionCounts;
+  graphRequests: number;
+  durationMs: number;
+  error?: Error;
+}
+
+export interface CycleDeps {
+  config: Config;
+  store: Store;
+  api: GraphApi;
+  log: Logger;
+  mappings: CompiledMappings;
+}
+
+/** Everything that, when it changes, means every user must be evaluated again (Entra: new initial cycle). */
+export function syncFingerprint(config: Config, mappings: CompiledMappings): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify({
+        mappings: mappings.fingerprint,
+        select: userSelect(mappings.sourceAttributes),
+        scope: config.scope,
+        nested: config.settings.scope.expandNestedGroups,
+        actions: config.settings.targetActions,
+      }),
+    )
+    .digest('hex');
+}
+
+/**
+ * One sync cycle: scope (groups, assignments) → users round → reconciliation → pending users →
+ * the new deltaLink. A dry run does all of it inside one transaction and rolls it back.
+ */
+export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Promise<CycleResult> {
+  const { config, store, api, log } = deps;
+  const cycleId = randomUUID();
+  const owner = options.owner ?? `pid ${process.pid} cycle ${cycleId}`;
+  const lease = new CycleLease(store.db, owner, config.settings.sync.lockTtlSeconds * 1000);
+  await lease.acquire((holder) =>
+    log.info({ cycleId, holder: holder.owner }, 'another cycle is running; waiting for it to finish'),
+  );
+  const started = Date.now();
+  const requestsBefore = api.stats.requests;
+  const counts = emptyCounts();
+  let kind: CycleKind = 'incremental';
+  try {
+    store.transaction(() => store.cycles.markAbandoned());
+    if (options.dryRun) store.db.exec('BEGIN');
+    const ctx: CycleContext = {
+      cycleId,
+      store,
+      api,
+      log,
+      mappings: deps.mappings,
+      settings: config.settings,
+      scope: config.scope,
+      dryRun: !!options.dryRun,
+      counts,
+      onAction: options.onAction,
+      now: options.now ?? (() => new Date()),
+    };
+    const fingerprint = syncFingerprint(config, deps.mappings);
+    const fingerprintChanged = store.state.get('fingerprint') !== fingerprint;
+    const everSynced = store.state.get('users_delta_link') !== null;
+    kind = options.forced ? 'forced' : everSynced && !fingerprintChanged ? 'incremental' : 'initial';
+    store.transaction(() => {
+      if (options.forced) store.state.forgetDeltaState();
+      store.cycles.start(cycleId, kind, !!options.dryRun);
+    });
+    if (fingerprintChanged && everSynced && !options.forced) {
+      log.warn(
+        { cycleId },
+        'mappings or scope settings changed since the last cycle; evaluating every user again',
+      );
+    }
+    log.info({ cycleId, kind, dryRun: !!options.dryRun }, 'cycle started');
+
+    let generation: number | null = null;
+    const nextGeneration = () => (generation ??= store.transaction(() => store.state.nextGeneration()));
+
+    if (config.scope === 'assigned') {
+      const spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
+      await syncGroups(ctx, nextGeneration);
+      await syncAssignments(ctx, spId);
+    }
+    const link = kind === 'incremental' ? store.state.get('users_delta_link') : null;
+    const round = await syncUsers(ctx, link, nextGeneration);
+    if (round.full) await reconcileUnseen(ctx, round.generation);
+    drainPending(ctx);
+    store.transaction(() => {
+      store.state.set('users_delta_link', round.deltaLink);
+      store.state.set('users_delta_saved_at', new Date().toISOString());
+      store.state.set('fingerprint', fingerprint);
+    });
+    return finish('succeeded');
+  } catch (error) {
+    return finish('failed', error as Error);
+  } finally {
+    lease.release();
+  }
+
+  function finish(status: 'succeeded' | 'failed', error?: Error): CycleResult {
+    if (options.dryRun && store.db.inTransaction) store.db.exec('ROLLBACK');
+    const graphRequests = api.stats.requests - requestsBefore;
+    const durationMs = Date.now() - started;
+    if (!options.dryRun) {
+      store.transaction(() => {
+        if (!store.cycles.get(cycleId)) store.cycles.start(cycleId, kind, false);
+        store.cycles.finish(cycleId, status, counts, graphRequests, error?.message);
+      });
+    }
+    const line = { cycleId, kind, status, counts, graphRequests, durationMs, dryRun: !!options.dryRun };
+    if (error) log.error({ ...line, error: error.message, errorKind: error.name }, 'cycle failed');
+    else log.info(line, 'cycle finished');
+    return { cycleId, kind, status, counts, graphRequests, durationMs, error };
+  }
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { GraphNotFoundError } from '../graph/errors.js';
+import { planUser } from '../plan/plan.js';
+import type { PlannedAction } from '../plan/types.js';
+import { resolveServicePrincipalId } from '../source/assignments.js';
+import { userSelect } from '../source/users.js';
+import { isObjectId, userAttributes } from '../source/validate.js';
+import { CycleLease } from '../store/index.js';
+import { applyAction } from './apply.js';
+import { emptyCounts, type CycleContext } from './context.js';
+import type { CycleDeps } from './cycle.js';
+import { gatherFacts, planSettings, storeLookup } from './evaluate.js';
+import { syncAssignments } from './scope.js';
+
+export interface ProvisionStep {
+  step: 'import' | 'scope' | 'match' | 'action';
+  status: 'success' | 'skipped' | 'failure';
+  detail: string;
+}
+
+export interface ProvisionResult {
+  cycleId: string;
+  steps: ProvisionStep[];
+  action: PlannedAction | null;
+}
+
+/**
+ * Entra's "provision on demand": one user, now, with a step trace. Scope comes from a fresh listing
+ * of the assignments and the mirrored group memberships of the last cycle.
+ */
+export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<ProvisionResult> {
+  const { config, store, api, log } = deps;
+  const cycleId = randomUUID();
+  const steps: ProvisionStep[] = [];
+  const lease = new CycleLease(
+    store.db,
+    `pid ${process.pid} provision ${cycleId}`,
+    config.settings.sync.lockTtlSeconds * 1000,
+  );
+  await lease.acquire((h) =>
+    log.info({ holder: h.owner }, 'another cycle is running; waiting for it to finish'),
+  );
+  const ctx: CycleContext = {
+    cycleId,
+    store,
+    api,
+    log,
+    mappings: deps.mappings,
+    settings: config.settings,
+    scope: config.scope,
+    dryRun: false,
+    counts: emptyCounts(),
+    now: () => new Date(),
+  };
+  store.transaction(() => store.cycles.start(cycleId, 'on-demand', false));
+  let action: PlannedAction | null = null;
+  try {
+    const select = userSelect(deps.mappings.sourceAttributes).join(',');
+    let raw: Record<string, unknown>;
+    try {
+      raw = (await api.get(`/users/${encodeURIComponent(user)}?$select=id,${select}`)) as Record<
+        string,
+        unknown
+      >;
+    } catch (error) {
+      if (!(error instanceof GraphNotFoundError)) throw error;
+      steps.push({
+        step: 'import',
+        status: 'failure',
+        detail: `no user ${user} in Entra (deleted users cannot be provisioned on demand)`,
+      });
+      return { cycleId, steps, action };
+    }
+    const parsed = userAttributes(raw);
+    if (!isObjectId(raw.id) || 'problem' in parsed) {
+      steps.push({
+        step: 'import',
+        status: 'failure',
+        detail: 'problem' in parsed ? parsed.problem : 'the user has no id',
+      });
+      return { cycleId, steps, action };
+    }
+    const id = raw.id;
+    steps.push({
+      step: 'import',
+      status: 'success',
+      detail: `imported ${String(raw.userPrincipalName ?? id)} (${id})`,
+    });
+    store.transaction(() => store.mirror.upsertUser(id, parsed.attributes, false, 0));
+    if (config.scope === 'assigned') {
+      await syncAssignments(
+        ctx,
+        await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId),
+      );
+    }
+    const facts = gatherFacts(ctx, id, false);
+    const enabled = parsed.attributes.accountEnabled !== false;
+    steps.push({
+      step: 'scope',
+      status: facts.inScope && enabled ? 'success' : 'skipped',
+      detail: [
+        config.scope === 'all'
+          ? 'scope: all users'
+          : facts.inScope
+            ? 'assigned to the application'
+            : 'not assigned to the application',
+        enabled ? 'active in Entra' : 'disabled in Entra',
+      ].join('; '),
+    });
+    steps.push({
+      step: 'match',
+      status: 'success',
+      detail: facts.linked
+        ? `already linked to local user ${facts.linked.userName} (${facts.linked.id})`
+        : 'not linked yet; matching attributes are tried in precedence order',
+    });
+    const planned = planUser(facts, planSettings(ctx), storeLookup(ctx));
+    action = store.transaction(() => {
+      const applied = applyAction(ctx, planned);
+      if (applied.kind !== 'error') store.mirror.clearPending(id);
+      return applied;
+    });
+    steps.push({
+      step: 'action',
+      status: action.kind === 'error' ? 'failure' : action.kind === 'skip' ? 'skipped' : 'success',
+      detail:
+        action.kind === 'skip' || action.kind === 'error' ? `${action.kind}: ${action.reason}` : action.kind,
+    });
+    return { cycleId, steps, action };
+  } finally {
+    store.transaction(() =>
+      store.cycles.finish(
+        cycleId,
+        steps.some((s) => s.status === 'failure') ? 'failed' : 'succeeded',
+        ctx.counts,
+        0,
+      ),
+    );
+    lease.release();
+  }
+}

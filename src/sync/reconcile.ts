@@ -1,0 +1,61 @@
+import { GraphNotFoundError } from '../graph/errors.js';
+import { userAttributes } from '../source/validate.js';
+import { userSelect } from '../source/users.js';
+import type { CycleContext } from './context.js';
+import { evaluateUsers } from './evaluate.js';
+
+/**
+ * After a complete full enumeration: linked users it did not list are looked up one by one, never
+ * assumed gone. In the recycle bin → soft-deleted (disable); 404 everywhere → hard-deleted
+ * (delete); still there → mirrored again. A lookup that fails fails the cycle before the new
+ * deltaLink is saved, so the next cycle reconciles again.
+ */
+export async function reconcileUnseen(ctx: CycleContext, generation: number): Promise<number> {
+  const { store, api, log } = ctx;
+  const select = userSelect(ctx.mappings.sourceAttributes).join(',');
+  let after = '';
+  let checked = 0;
+  for (;;) {
+    const ids = store.mirror.unseenLinkedUsers(generation, after, ctx.settings.sync.batchSize);
+    if (ids.length === 0) break;
+    after = ids[ids.length - 1]!;
+    for (const id of ids) {
+      checked++;
+      const deleted = await lookup(() => api.get(`/directory/deletedItems/${id}`));
+      if (deleted) {
+        store.transaction(() => {
+          mirrorFrom(ctx, id, deleted, generation);
+          store.mirror.softDeleteUser(id, generation);
+          evaluateUsers(ctx, [id], new Set());
+        });
+        continue;
+      }
+      const live = await lookup(() => api.get(`/users/${id}?$select=${select}`));
+      store.transaction(() => {
+        if (live) mirrorFrom(ctx, id, live, generation);
+        evaluateUsers(ctx, [id], live ? new Set() : new Set([id]));
+      });
+    }
+  }
+  const forgotten = store.transaction(() => store.mirror.forgetUnseenUnlinked(generation));
+  if (checked || forgotten)
+    log.info({ cycleId: ctx.cycleId, checked, forgotten }, 'reconciliation after full enumeration');
+  return checked;
+}
+
+async function lookup(read: () => Promise<unknown>): Promise<Record<string, unknown> | null> {
+  try {
+    return (await read()) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof GraphNotFoundError) return null;
+    throw error;
+  }
+}
+
+function mirrorFrom(ctx: CycleContext, id: string, raw: Record<string, unknown>, generation: number): void {
+  const parsed = userAttributes(raw);
+  if ('problem' in parsed) throw new Error(`user ${id} from Graph is unusable: ${parsed.problem}`);
+  const wanted = new Set(userSelect(ctx.mappings.sourceAttributes));
+  const attributes = Object.fromEntries(Object.entries(parsed.attributes).filter(([k]) => wanted.has(k)));
+  ctx.store.mirror.upsertUser(id, attributes, false, generation);
+}

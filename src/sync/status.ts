@@ -1,0 +1,53 @@
+import type { CycleRecord, Store } from '../store/index.js';
+
+export interface StatusDocument {
+  lastCycles: (Omit<CycleRecord, 'error'> & { durationMs: number | null; error: string | null })[];
+  lastSuccessfulCycle: { id: string; endedAt: string | null; ageSeconds: number | null } | null;
+  users: { total: number; active: number; inactive: number; linked: number; local: number };
+  deltaState: { usersSavedAt: string | null; usersAgeSeconds: number | null; groupsSavedAt: string | null };
+  pendingUsers: number;
+  cycleRunning: { owner: string; until: string } | null;
+  lastError: { cycleId: string; at: string; message: string } | null;
+}
+
+const age = (iso: string | null, now: number) =>
+  iso ? Math.max(0, Math.round((now - Date.parse(iso)) / 1000)) : null;
+
+/** Like the portal's "Current Status". No personal data: counts, times and error messages only. */
+export function buildStatus(store: Store, now = Date.now()): StatusDocument {
+  const cycles = store.cycles.recent(10);
+  const counts = store.users.counts();
+  const last = store.cycles.lastSucceeded();
+  const failed = cycles.find((c) => c.status === 'failed' || c.status === 'aborted');
+  const usersSavedAt = store.state.get('users_delta_saved_at');
+  const lock = store.db.prepare(`SELECT owner, expires_at FROM locks WHERE name = 'cycle'`).get() as
+    { owner: string; expires_at: number } | undefined;
+  return {
+    lastCycles: cycles.map((c) => ({
+      ...c,
+      durationMs: c.endedAt ? Date.parse(c.endedAt) - Date.parse(c.startedAt) : null,
+    })),
+    lastSuccessfulCycle: last
+      ? { id: last.id, endedAt: last.endedAt, ageSeconds: age(last.endedAt, now) }
+      : null,
+    users: { ...counts, inactive: counts.total - counts.active, local: counts.total - counts.linked },
+    deltaState: {
+      usersSavedAt,
+      usersAgeSeconds: age(usersSavedAt, now),
+      groupsSavedAt: store.state.get('groups_delta_saved_at'),
+    },
+    pendingUsers: store.mirror.pendingCount(),
+    cycleRunning:
+      lock && lock.expires_at > now
+        ? { owner: lock.owner, until: new Date(lock.expires_at).toISOString() }
+        : null,
+    lastError:
+      failed && (!last || failed.startedAt > last.startedAt)
+        ? {
+            cycleId: failed.id,
+            at: failed.endedAt ?? failed.startedAt,
+            message: failed.error ?? failed.status,
+          }
+        : null,
+  };
+}
