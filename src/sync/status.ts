@@ -1,4 +1,5 @@
 import type { CycleRecord, Store } from '../store/index.js';
+import { quarantineState, type QuarantineState } from '../safety/quarantine.js';
 
 export interface StatusDocument {
   lastCycles: (Omit<CycleRecord, 'error'> & { durationMs: number | null; error: string | null })[];
@@ -8,6 +9,7 @@ export interface StatusDocument {
   pendingUsers: number;
   cycleRunning: { owner: string; until: string } | null;
   lastError: { cycleId: string; at: string; message: string } | null;
+  quarantine: QuarantineState;
 }
 
 const age = (iso: string | null, now: number) =>
@@ -49,5 +51,6 @@ export function buildStatus(store: Store, now = Date.now()): StatusDocument {
             message: failed.error ?? failed.status,
           }
         : null,
+    quarantine: quarantineState(store),
   };
 }
