@@ -65,8 +65,9 @@ export function handleGraph(ctx: Ctx): void {
   let m = /^\/users\/([^/]+)$/.exec(path);
   if (m) {
     requirePermission(roles, 'users');
-    const i = dir.users.indexOf(m[1]!);
-    if (i === undefined || dir.users.state(i) !== UserState.Active) throw notFound(m[1]!);
+    const key = decodeURIComponent(m[1]!);
+    const i = key.includes('@') ? dir.users.indexOfUpn(key) : dir.users.indexOf(key);
+    if (i === undefined || dir.users.state(i) !== UserState.Active) throw notFound(key);
     const sel = parseSelect(q);
     return send(ctx, {
       '@odata.context': `${core.origin}/v1.0/$metadata#users${sel ? `(${sel.join(',')})` : ''}/$entity`,

@@ -91,6 +91,17 @@ export class UserStore {
     return i !== undefined && i < this.count && this.rangeOf(i) ? i : undefined;
   }
 
+  /** GET /users/{userPrincipalName}: a linear scan, fine for single lookups (provision on demand). */
+  indexOfUpn(upn: string): number | undefined {
+    const wanted = upn.toLowerCase();
+    for (const [i, bag] of this.bags) if (String(bag.userPrincipalName).toLowerCase() === wanted) return i;
+    for (let i = 0; i < this.count; i++) {
+      if (this.bags.has(i) || !this.rangeOf(i)) continue;
+      if (String(this.props(i).userPrincipalName).toLowerCase() === wanted) return i;
+    }
+    return undefined;
+  }
+
   idAt(i: number): string {
     return (this.bags.get(i)?.id as string | undefined) ?? this.ids.idFor(i);
   }

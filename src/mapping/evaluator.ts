@@ -1,7 +1,7 @@
 /**
  * Static checks (compile time) and evaluation of an expression tree.
  *
- * Decisions (see DECISIONS.md):
+ * Decisions (see docs/expressions.md):
  * - Comparisons: a null operand makes every comparison false; numbers compare numerically when both sides parse
  *   as numbers, DateTimes chronologically, everything else by case-sensitive ordinal string comparison.
  * - Attribute lookup tries the exact name, then a case-insensitive match. [IsSoftDeleted] → "True"/"False";

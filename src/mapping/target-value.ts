@@ -1,6 +1,6 @@
 /**
  * Conversion of an expression result to the SCIM type of its target.
- * Decisions (see DECISIONS.md): boolean targets (active) take booleans and "True"/"False" in any case, anything
+ * Decisions (see docs/expressions.md): boolean targets (active) take booleans and "True"/"False" in any case, anything
  * else is an evaluation error; string targets take the text rendering (expressions.md §2). An empty string or
  * empty list flows nothing, like null ("the service does not flow null or empty values").
  */

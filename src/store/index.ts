@@ -10,7 +10,7 @@ export type { StoreUser } from './users.js';
 export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
 export type { CycleRecord, CycleKind, CycleStatus } from './cycles.js';
 export type { MirroredUser } from './mirror.js';
-export { CycleLease } from './lock.js';
+export { CycleLease, leaseOwner } from './lock.js';
 
 /** The SQLite store, one object per table family. */
 export class Store {

@@ -1,8 +1,29 @@
+import { hostname } from 'node:os';
 import type { Db } from './db.js';
 
 export interface LeaseHolder {
   owner: string;
   expiresAt: number;
+}
+
+/** An owner string for this process: the host and pid let a successor spot a dead holder. */
+export function leaseOwner(what: string): string {
+  return `${hostname()} pid ${process.pid} ${what}`;
+}
+
+/**
+ * A holder on this host whose process is gone (killed, crashed) need not be waited out: its lease is
+ * taken over at once. Holders on other hosts (a shared volume) still expire by time.
+ */
+function holderIsDead(owner: string): boolean {
+  const m = /^(\S+) pid (\d+) /.exec(owner);
+  if (!m || m[1] !== hostname() || Number(m[2]) === process.pid) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /**
@@ -26,8 +47,9 @@ export class CycleLease {
       .transaction((): LeaseHolder | null => {
         const row = this.db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
           { owner: string; expires_at: number } | undefined;
-        if (row && row.owner !== this.owner && row.expires_at > now)
+        if (row && row.owner !== this.owner && row.expires_at > now && !holderIsDead(row.owner)) {
           return { owner: row.owner, expiresAt: row.expires_at };
+        }
         this.db
           .prepare(
             `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)

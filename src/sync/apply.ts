@@ -62,9 +62,10 @@ function write(ctx: CycleContext, action: PlannedAction): string | null {
 }
 
 function record(ctx: CycleContext, action: PlannedAction, userId: string | null): void {
-  ctx.counts[action.kind]++;
   ctx.onAction?.(action);
+  // Quiet skips (unchanged users, users out of scope never provisioned) are not changes.
   if (action.kind === 'skip' && action.quiet) return;
+  ctx.counts[action.kind]++;
   const userName = userNameOf(action);
   const modified = 'modified' in action ? action.modified : [];
   const reason = action.kind === 'skip' || action.kind === 'error' ? action.reason : null;

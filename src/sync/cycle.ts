@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { userSelect } from '../source/users.js';
-import { CycleLease, type CycleKind, type Store } from '../store/index.js';
+import { CycleLease, leaseOwner, type CycleKind, type Store } from '../store/index.js';
 import { emptyCounts, type ActionCounts, type CycleContext } from './context.js';
 import { drainPending } from './evaluate.js';
 import { reconcileUnseen } from './reconcile.js';
@@ -64,7 +64,7 @@ export function syncFingerprint(config: Config, mappings: CompiledMappings): str
 export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Promise<CycleResult> {
   const { config, store, api, log } = deps;
   const cycleId = randomUUID();
-  const owner = options.owner ?? `pid ${process.pid} cycle ${cycleId}`;
+  const owner = options.owner ?? leaseOwner(`cycle ${cycleId}`);
   const lease = new CycleLease(store.db, owner, config.settings.sync.lockTtlSeconds * 1000);
   await lease.acquire((holder) =>
     log.info({ cycleId, holder: holder.owner }, 'another cycle is running; waiting for it to finish'),

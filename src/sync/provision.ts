@@ -5,7 +5,7 @@ import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { userSelect } from '../source/users.js';
 import { isObjectId, userAttributes } from '../source/validate.js';
-import { CycleLease } from '../store/index.js';
+import { CycleLease, leaseOwner } from '../store/index.js';
 import { applyAction } from './apply.js';
 import { emptyCounts, type CycleContext } from './context.js';
 import type { CycleDeps } from './cycle.js';
@@ -34,7 +34,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
   const steps: ProvisionStep[] = [];
   const lease = new CycleLease(
     store.db,
-    `pid ${process.pid} provision ${cycleId}`,
+    leaseOwner(`provision ${cycleId}`),
     config.settings.sync.lockTtlSeconds * 1000,
   );
   await lease.acquire((h) =>

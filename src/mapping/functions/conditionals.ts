@@ -2,7 +2,7 @@
  * Conditionals, tests and flow control: IIF, Switch, Coalesce, IsNull, IsNullOrEmpty, IsPresent, IsString, Not,
  * CBool, IgnoreFlowIfNullOrEmpty.
  *
- * Decisions (see DECISIONS.md):
+ * Decisions (see docs/expressions.md):
  * - IIF, Switch and Coalesce evaluate their arguments lazily: only the chosen branch runs.
  * - IIF: the condition is true only for a boolean true or the string "True" (any case); null, a failed
  *   comparison with a null operand, or anything else takes the false branch. IsNullOrEmpty/IsPresent inside

@@ -3,7 +3,7 @@
  * (random source), Redact, SelectUniqueValue (the local store, via ctx.isUniqueInTarget),
  * SingleAppRoleAssignment and AppRoleAssignmentsComplex (the user's app-role assignments).
  *
- * Decisions (see DECISIONS.md):
+ * Decisions (see docs/expressions.md):
  * - Guid: version-4 GUID, lower-case, hyphenated, from ctx.random (Math.random when absent).
  * - RandomString: Length ≤ 256; the minimums (all four, MinimumLowerCase included) must fit in Length;
  *   special characters are the Windows password-complexity set; CharactersToAvoid is removed from every pool.

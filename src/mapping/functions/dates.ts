@@ -1,7 +1,7 @@
 /**
  * Date and time (all UTC): CDate, Now, DateAdd, DateDiff, DateFromNum, NumFromDate, FormatDateTime.
  *
- * Decisions (see DECISIONS.md):
+ * Decisions (see docs/expressions.md):
  * - Date parameters accept DateTime values and strings parsed like CDate (ISO 8601, `M/d/yyyy h:mm:ss tt`, LDAP
  *   generalized time); a string without an offset is UTC; an unparsable string is an evaluation error.
  * - Null date/source → null.

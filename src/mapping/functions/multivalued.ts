@@ -1,7 +1,7 @@
 /**
  * Multi-valued attributes: Item, Count, RemoveDuplicates.
  *
- * Decisions (see DECISIONS.md): a single value counts as a list of one; null counts as an empty list.
+ * Decisions (see docs/expressions.md): a single value counts as a list of one; null counts as an empty list.
  * Item is 1-based and an index out of range (0 included) → null. RemoveDuplicates keeps the first occurrence,
  * compares exactly (case-sensitive), and returns null for null.
  */

@@ -1,7 +1,7 @@
 /**
  * Positions and numbers: InStr, BitAnd.
  *
- * Decisions (see DECISIONS.md):
+ * Decisions (see docs/expressions.md):
  * - InStr: VB semantics. Null value1 → 0; empty value2 → start; start < 1 is treated as 1; positions count
  *   code points. compareType is the bare identifier vbBinaryCompare (default, case-sensitive) or vbTextCompare
  *   (case-insensitive); the strings "vbTextCompare"/"vbBinaryCompare" and 0/1 are accepted too.

@@ -8,7 +8,7 @@
  *   5. regexPattern + regexGroupName + replacementAttributeName
  *                                            source if it has a value, else the group's match in the
  *                                            replacement attribute's value
- * Decisions (see DECISIONS.md): null source → null in modes 1–4; no match → source unchanged (modes 3–4) or
+ * Decisions (see docs/expressions.md): null source → null in modes 1–4; no match → source unchanged (modes 3–4) or
  * null (mode 5); .NET patterns run as JavaScript regexes (named groups and `${name}` translated; a leading
  * `(?i)` becomes the `i` flag); a literal pattern that does not compile is a configuration error.
  */

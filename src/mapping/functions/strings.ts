@@ -2,7 +2,7 @@
  * String building: Append, Join, Mid, Left, Len, Word, StripSpaces, PCase, ToLower, ToUpper, ConvertToBase64,
  * ConvertToUTF8Hex, CStr, Split.
  *
- * Decisions (see DECISIONS.md):
+ * Decisions (see docs/expressions.md):
  * - A null source propagates null, except where the reference says otherwise (Left and Word → "", Len → 0),
  *   so IgnoreFlowIfNullOrEmpty and Switch's "" key keep working.
  * - Lengths and positions count Unicode code points (a surrogate pair is one character), not UTF-16 units.

@@ -1,0 +1,68 @@
+import { validate } from 'node-cron';
+import { ConfigError } from './errors.js';
+
+/** Settings of `entrasync run` only; the cycle itself is configured by loadConfig. */
+export interface DaemonConfig {
+  schedule: string;
+  timezone?: string;
+  httpPort: number;
+  httpHost: string;
+  /** /readyz fails when the last successful cycle is older than this. */
+  readyMaxAgeSeconds: number;
+  /** How long SIGTERM waits for a running cycle before leaving it at a transaction boundary. */
+  shutdownGraceSeconds: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export const DEFAULT_SCHEDULE = '0 * * * *';
+/** Two hourly cycles may be missed (one slow, one failed over) before readiness fails; 10 min slack. */
+export const DEFAULT_READY_MAX_AGE = 2 * 3600 + 600;
+/** Fits inside `docker stop`'s default 10 s before SIGKILL; Kubernetes allows 30 s by default. */
+export const DEFAULT_SHUTDOWN_GRACE = 8;
+
+function value(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === '' ? undefined : v;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+function timezone(env: Env): string | undefined {
+  const tz = value(env, 'ENTRASYNC_TIMEZONE');
+  if (tz === undefined) return undefined;
+  // node-cron accepts an unknown zone silently and then throws from stop(): check it here.
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+  } catch {
+    throw new ConfigError('ENTRASYNC_TIMEZONE', `unknown IANA time zone "${tz}" (e.g. Europe/Berlin, UTC)`);
+  }
+  return tz;
+}
+
+export function loadDaemonConfig(env: Env = process.env): DaemonConfig {
+  const schedule = value(env, 'ENTRASYNC_SCHEDULE') ?? DEFAULT_SCHEDULE;
+  if (!validate(schedule)) {
+    throw new ConfigError(
+      'ENTRASYNC_SCHEDULE',
+      `"${schedule}" is not a cron expression (5 fields, or 6 with seconds first; e.g. "${DEFAULT_SCHEDULE}")`,
+    );
+  }
+  const tz = timezone(env);
+  return {
+    schedule,
+    ...(tz ? { timezone: tz } : {}),
+    httpPort: integer(env, 'ENTRASYNC_HTTP_PORT', 8080, 0, 65535),
+    httpHost: value(env, 'ENTRASYNC_HTTP_HOST') ?? '0.0.0.0',
+    readyMaxAgeSeconds: integer(env, 'ENTRASYNC_READY_MAX_AGE', DEFAULT_READY_MAX_AGE, 1, 366 * 86400),
+    shutdownGraceSeconds: integer(env, 'ENTRASYNC_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE, 0, 3600),
+  };
+}

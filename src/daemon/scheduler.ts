@@ -1,0 +1,128 @@
+import { createTask, type ScheduledTask } from 'node-cron';
+import type { DaemonConfig } from '../config/daemon.js';
+import type { Logger } from '../log.js';
+import type { Runtime } from '../runtime.js';
+import { scheduledCycleDue } from '../safety/quarantine.js';
+import { CycleLease } from '../store/index.js';
+import { runCycle } from '../sync/cycle.js';
+import type { DaemonMetrics } from './metrics.js';
+
+export type Trigger = 'start' | 'schedule';
+/** idle: no cycle was running; finished: it ended within the grace period; interrupted: it did not. */
+export type StopOutcome = 'idle' | 'finished' | 'interrupted';
+
+/**
+ * Runs a cycle at start and on each cron tick, never two at once: a tick that finds a cycle running,
+ * here or in another process (the database lease), is skipped and logged, not queued.
+ */
+export class Scheduler {
+  private task?: ScheduledTask;
+  private current?: { owner: string; done: Promise<void> };
+  private seq = 0;
+  private stopping = false;
+  private cutShort?: () => void;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly config: DaemonConfig,
+    private readonly metrics: DaemonMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.tick('start');
+    this.task = createTask(this.config.schedule, () => this.tick('schedule'), {
+      name: 'entrasync',
+      ...(this.config.timezone ? { timezone: this.config.timezone } : {}),
+      logger: cronLogger(this.log),
+    });
+    void this.task.start();
+  }
+
+  nextRun(): Date | null {
+    return this.task?.getNextRun() ?? null;
+  }
+
+  /** One tick; returns at once, the cycle runs in the background. */
+  tick(trigger: Trigger): void {
+    if (this.stopping) return;
+    const { store, config } = this.rt;
+    if (this.current) return this.skip(trigger, 'busy', 'a cycle of this daemon is still running');
+    // Quarantine: after repeated failures scheduled cycles space out (operators' sync/resync do not).
+    const { due, quarantine } = scheduledCycleDue(store);
+    if (!due) {
+      return this.skip(trigger, 'quarantine', 'quarantined after repeated failures', {
+        quarantineReason: quarantine.reason,
+        consecutiveFailures: quarantine.consecutiveFailures,
+        nextAttemptAt: quarantine.nextAttemptAt,
+        lastError: quarantine.lastError,
+      });
+    }
+    // Take the lease here rather than let runCycle wait for it: a tick must not queue behind a CLI
+    // resync. runCycle then re-takes the same lease under the same owner without waiting.
+    const owner = `entrasync run pid ${process.pid} cycle ${++this.seq}`;
+    const holder = new CycleLease(store.db, owner, config.settings.sync.lockTtlSeconds * 1000).tryAcquire();
+    if (holder) {
+      return this.skip(trigger, 'lease', 'another process is running a cycle', { holder: holder.owner });
+    }
+    const done = runCycle(this.rt, { owner })
+      .then((result) => this.metrics.cycleFinished(result))
+      .catch((error: Error) => this.log.error({ error: error.message, trigger }, 'cycle crashed'))
+      .finally(() => {
+        this.current = undefined;
+      });
+    this.current = { owner, done };
+  }
+
+  private skip(trigger: Trigger, reason: 'busy' | 'lease' | 'quarantine', why: string, extra = {}): void {
+    this.metrics.tickSkipped(reason);
+    this.log.info({ trigger, reason, ...extra }, `tick skipped: ${why}`);
+  }
+
+  /** A second signal ends the wait at once. */
+  hurry(): void {
+    this.cutShort?.();
+  }
+
+  /**
+   * Stops scheduling and waits up to the grace period for a running cycle. Every write of a cycle is
+   * a synchronous SQLite transaction, so while this waits the cycle is always between two
+   * transactions: if time runs out, the store is consistent as it is, and the delta link, written
+   * last, is still the previous one. The cycle is then recorded as aborted and its lease released.
+   */
+  async stop(graceMs: number): Promise<StopOutcome> {
+    this.stopping = true;
+    await this.task?.destroy();
+    const current = this.current;
+    if (!current) return 'idle';
+    this.log.info({ graceMs, cycle: current.owner }, 'waiting for the running cycle to finish');
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      current.done.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+        this.cutShort = () => resolve(false);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (finished) return 'finished';
+    const { store, config } = this.rt;
+    const lease = new CycleLease(store.db, current.owner, config.settings.sync.lockTtlSeconds * 1000);
+    if (lease.holder()?.owner === current.owner) {
+      store.transaction(() => store.cycles.markAbandoned());
+      lease.release();
+    }
+    return 'interrupted';
+  }
+}
+
+/** node-cron writes coloured console lines by default; route them through the JSON log. */
+function cronLogger(log: Logger) {
+  const child = log.child({ component: 'node-cron' });
+  return {
+    info: (m: string) => child.debug(m),
+    warn: (m: string) => child.warn(m),
+    error: (m: string | Error, e?: Error) => child.error({ error: String(e ?? m) }, String(m)),
+    debug: (m: string | Error) => child.debug(String(m)),
+  };
+}
