@@ -4,7 +4,9 @@ import { registerDiagnoseCommands } from './cli/diagnose.js';
 import { registerEmulatorCommand } from './cli/emulator.js';
 import { registerInspectCommands } from './cli/inspect.js';
 import { registerMappingsCommands } from './cli/mappings.js';
+import { registerRunCommand } from './cli/run.js';
 import { registerSyncCommands } from './cli/sync.js';
+import { registerSafetyCommands } from './cli/safety.js';
 import { CommandFailed, EXIT_CONFIG, EXIT_FAILED, exitCodeFor } from './cli/common.js';
 import { ConfigError } from './config/index.js';
 
@@ -15,9 +17,11 @@ const program = new Command('entrasync')
   .showHelpAfterError(false);
 
 registerSyncCommands(program);
+registerSafetyCommands(program);
 registerInspectCommands(program);
 registerDiagnoseCommands(program);
 registerMappingsCommands(program);
+registerRunCommand(program);
 registerEmulatorCommand(program);
 
 try {

@@ -47,7 +47,7 @@ export function createGraphApi(config: Config, log: Logger, tokenOptions?: Token
 /** Wires the stages for one process: validated config in, ready parts out. */
 export function createRuntime(config: Config, log: Logger): Runtime {
   const mappings = compileConfiguredMappings(config);
-  const store = Store.open(config.dbPath);
+  const store = Store.open(config.dbPath, { busyTimeoutMs: config.settings.sync.busyTimeoutSeconds * 1000 });
   const api = createGraphApi(config, log);
   return { config, log, store, api, mappings, close: () => store.close() };
 }

@@ -132,8 +132,17 @@ export function createTokenProvider(
     });
     acquire = async () => (await app.acquireToken({ resource: config.graphUrl })).accessToken;
   } else {
-    const app = confidentialClient(config, log);
-    acquire = async () => (await app.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken;
+    let app = confidentialClient(config, log);
+    acquire = async () => {
+      try {
+        return (await app.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken;
+      } catch (error) {
+        // After a 429/5xx msal-node refuses every request of this instance for Retry-After, or 60 s
+        // without it, and does not say for how long. A fresh instance lets our own backoff set the pace.
+        app = confidentialClient(config, log);
+        throw error;
+      }
+    };
   }
   return {
     async getToken() {

@@ -12,9 +12,30 @@ function statusText(s: ReturnType<typeof buildStatus>): string {
     s.lastError
       ? `Last error (cycle ${s.lastError.cycleId}, ${s.lastError.at}): ${s.lastError.message}`
       : 'Last error: none',
-    '',
-    'Recent cycles:',
   ];
+  if (s.quarantine.quarantined) {
+    lines.push(
+      `QUARANTINED (${s.quarantine.reason}): ${s.quarantine.consecutiveFailures} failed cycles; scheduled cycles resume at ${s.quarantine.nextAttemptAt}`,
+    );
+  }
+  if (s.deletions.held) {
+    lines.push(
+      `HELD: ${s.deletions.count} disables/deletes wait for \`entrasync approve-deletions\` or \`reject-deletions\`${s.deletions.rejected ? ` (${s.deletions.rejected} rejected)` : ''}`,
+    );
+    for (const c of s.deletions.changes.slice(0, 20))
+      lines.push(`  ${c.kind.padEnd(7)} ${c.userName ?? c.entraId}${c.rejected ? ' (rejected)' : ''}`);
+  }
+  if (s.failingUsers.count > 0) {
+    lines.push(
+      `Failing users: ${s.failingUsers.count} (retried with growing spacing; \`entrasync retry --all\` retries now)`,
+    );
+    for (const u of s.failingUsers.users.slice(0, 20)) {
+      lines.push(
+        `  ${u.entraId}  ${u.failures} failures, next retry ${u.retryAfter ?? 'next cycle'}: ${u.lastError}`,
+      );
+    }
+  }
+  lines.push('', 'Recent cycles:');
   for (const c of s.lastCycles) {
     const counts = Object.entries(c.counts)
       .filter(([, n]) => n > 0)
@@ -45,7 +66,7 @@ export function registerInspectCommands(program: Command): void {
     .option('--json', 'print the status document as JSON')
     .action((flags: { json?: boolean }) =>
       withStore((store) => {
-        const status = buildStatus(store);
+        const status = buildStatus(store, { personal: true });
         if (flags.json) printJson(status);
         else print(statusText(status));
       }),

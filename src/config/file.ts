@@ -6,6 +6,9 @@ import { ConfigError } from './errors.js';
 
 const positiveInt = z.number().int().positive();
 
+/** Entra documents no default; its PM's example is 50. The percentage guards small stores' bulk. */
+export const DEFAULT_THRESHOLD = { enabled: true, count: 50, percent: 25 };
+
 export const settingsFileSchema = z
   .object({
     mappings: z.array(mappingDefinitionSchema).min(1),
@@ -29,9 +32,27 @@ export const settingsFileSchema = z
       .object({
         batchSize: positiveInt.max(10_000).default(500),
         lockTtlSeconds: positiveInt.default(60),
+        busyTimeoutSeconds: positiveInt.default(120),
       })
       .strict()
-      .default({ batchSize: 500, lockTtlSeconds: 60 }),
+      .default({ batchSize: 500, lockTtlSeconds: 60, busyTimeoutSeconds: 120 }),
+    safety: z
+      .object({
+        deletionThreshold: z
+          .object({
+            enabled: z.boolean().default(true),
+            count: z.number().int().min(0).nullable().default(DEFAULT_THRESHOLD.count),
+            percent: z.number().min(0).max(100).nullable().default(DEFAULT_THRESHOLD.percent),
+          })
+          .strict()
+          .default(DEFAULT_THRESHOLD),
+        retry: z
+          .object({ baseSeconds: positiveInt.default(3600), maxSeconds: positiveInt.default(86_400) })
+          .strict()
+          .default({ baseSeconds: 3600, maxSeconds: 86_400 }),
+      })
+      .strict()
+      .default({ deletionThreshold: DEFAULT_THRESHOLD, retry: { baseSeconds: 3600, maxSeconds: 86_400 } }),
   })
   .strict();
 

@@ -3,7 +3,7 @@ import type { DaemonConfig } from '../config/daemon.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime.js';
 import { scheduledCycleDue } from '../safety/quarantine.js';
-import { CycleLease } from '../store/index.js';
+import { CycleLease, leaseOwner } from '../store/index.js';
 import { runCycle } from '../sync/cycle.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -60,7 +60,7 @@ export class Scheduler {
     }
     // Take the lease here rather than let runCycle wait for it: a tick must not queue behind a CLI
     // resync. runCycle then re-takes the same lease under the same owner without waiting.
-    const owner = `entrasync run pid ${process.pid} cycle ${++this.seq}`;
+    const owner = leaseOwner(`entrasync run cycle ${++this.seq}`);
     const holder = new CycleLease(store.db, owner, config.settings.sync.lockTtlSeconds * 1000).tryAcquire();
     if (holder) {
       return this.skip(trigger, 'lease', 'another process is running a cycle', { holder: holder.owner });
@@ -108,7 +108,9 @@ export class Scheduler {
     if (finished) return 'finished';
     const { store, config } = this.rt;
     const lease = new CycleLease(store.db, current.owner, config.settings.sync.lockTtlSeconds * 1000);
-    if (lease.holder()?.owner === current.owner) {
+    // No holder at all means no other cycle runs anywhere; someone else's lease is not ours to end.
+    const holder = lease.holder();
+    if (!holder || holder.owner === current.owner) {
       store.transaction(() => store.cycles.markAbandoned());
       lease.release();
     }

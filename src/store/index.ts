@@ -4,12 +4,14 @@ import { openStore, type Db, type OpenOptions } from './db.js';
 import { Mirror } from './mirror.js';
 import { SyncState } from './state.js';
 import { UserTable } from './users.js';
+import { StagedChanges } from './staged.js';
 
 export type { Db } from './db.js';
 export type { StoreUser } from './users.js';
 export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
 export type { CycleRecord, CycleKind, CycleStatus } from './cycles.js';
 export type { MirroredUser } from './mirror.js';
+export type { StagedChange } from './staged.js';
 export { CycleLease, leaseOwner } from './lock.js';
 
 /** The SQLite store, one object per table family. */
@@ -19,6 +21,7 @@ export class Store {
   readonly state: SyncState;
   readonly cycles: CycleLog;
   readonly audit: AuditLog;
+  readonly staged: StagedChanges;
 
   constructor(readonly db: Db) {
     this.users = new UserTable(db);
@@ -26,6 +29,7 @@ export class Store {
     this.state = new SyncState(db);
     this.cycles = new CycleLog(db);
     this.audit = new AuditLog(db);
+    this.staged = new StagedChanges(db);
   }
 
   static open(path: string, options?: OpenOptions): Store {

@@ -81,4 +81,26 @@ export const MIGRATIONS: string[] = [
 
   CREATE TABLE locks (name TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
   `,
+  // 2: deletion safety and failed users (escrow).
+  `
+  -- Hard-deleted in Entra but not yet deleted here (the delete may be held by the threshold).
+  ALTER TABLE source_users ADD COLUMN hard_deleted INTEGER NOT NULL DEFAULT 0;
+
+  -- Failed users stay pending with growing spacing between retries.
+  ALTER TABLE pending_users ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE pending_users ADD COLUMN last_error TEXT;
+  ALTER TABLE pending_users ADD COLUMN retry_after TEXT;
+
+  -- Disables and deletes planned in a cycle, applied at its end unless they exceed the threshold;
+  -- then they are held here until approved, rejected, or no longer planned.
+  CREATE TABLE staged_changes (
+    entra_id TEXT PRIMARY KEY NOT NULL,
+    cycle_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    user_name TEXT,
+    staged_at TEXT NOT NULL,
+    held INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -6,6 +6,8 @@ export interface MirroredUser {
   entraId: string;
   attributes: Record<string, AttributeValue>;
   softDeleted: boolean;
+  /** `@removed: deleted` arrived; the row stays until the delete is applied or skipped. */
+  hardDeleted: boolean;
   released: boolean;
   generation: number;
 }
@@ -14,6 +16,7 @@ interface SourceRow {
   entra_id: string;
   attributes: string;
   soft_deleted: number;
+  hard_deleted: number;
   released: number;
   generation: number;
 }
@@ -45,7 +48,7 @@ export class Mirror {
     this.getUserStmt = db.prepare<[string], SourceRow>('SELECT * FROM source_users WHERE entra_id = ?');
     this.upsertUserStmt = db.prepare(
       `INSERT INTO source_users (entra_id, attributes, soft_deleted, generation) VALUES (@id, @attributes, 0, @generation)
-       ON CONFLICT (entra_id) DO UPDATE SET attributes = excluded.attributes, soft_deleted = 0,
+       ON CONFLICT (entra_id) DO UPDATE SET attributes = excluded.attributes, soft_deleted = 0, hard_deleted = 0,
        generation = max(source_users.generation, excluded.generation)`,
     );
     this.softDeleteStmt = db.prepare(
@@ -63,14 +66,21 @@ export class Mirror {
       'SELECT member_id, member_type FROM group_members WHERE group_id = ?',
     );
     this.removeGroupStmt = db.prepare('DELETE FROM group_members WHERE group_id = ?');
-    this.addPendingStmt = db.prepare('INSERT OR IGNORE INTO pending_users (entra_id) VALUES (?)');
+    // New facts about a failing user make it due again at once.
+    this.addPendingStmt = db.prepare(
+      'INSERT INTO pending_users (entra_id) VALUES (?) ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL',
+    );
     this.removePendingStmt = db.prepare('DELETE FROM pending_users WHERE entra_id = ?');
-    this.pendingBatchStmt = db.prepare<[string, string, number], { entra_id: string }>(
+    this.pendingBatchStmt = db.prepare<[string, string, string, number], { entra_id: string }>(
       `SELECT entra_id FROM pending_users WHERE entra_id > ? AND (failed_cycle IS NULL OR failed_cycle <> ?)
-       ORDER BY entra_id LIMIT ?`,
+       AND (retry_after IS NULL OR retry_after <= ?) ORDER BY entra_id LIMIT ?`,
     );
     this.failPendingStmt = db.prepare(
-      'INSERT INTO pending_users (entra_id, failed_cycle) VALUES (?, ?) ON CONFLICT (entra_id) DO UPDATE SET failed_cycle = excluded.failed_cycle',
+      `INSERT INTO pending_users (entra_id, failed_cycle, failures, last_error, retry_after)
+       VALUES (@id, @cycle, 1, @error, @first)
+       ON CONFLICT (entra_id) DO UPDATE SET failed_cycle = @cycle, failures = failures + 1, last_error = @error,
+       retry_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now',
+         '+' || min(@maxSeconds, @baseSeconds * (1 << min(failures, 30))) || ' seconds')`,
     );
     this.directlyAssignedStmt = db.prepare<[string], { n: number }>(
       `SELECT 1 AS n FROM assignments WHERE principal_id = ? AND principal_type = 'User'`,
@@ -88,6 +98,7 @@ export class Mirror {
       entraId: row.entra_id,
       attributes: JSON.parse(row.attributes) as Record<string, AttributeValue>,
       softDeleted: row.soft_deleted === 1,
+      hardDeleted: row.hard_deleted === 1,
       released: row.released === 1,
       generation: row.generation,
     };
@@ -103,6 +114,19 @@ export class Mirror {
     const previous = merge ? this.getUser(entraId) : null;
     const merged = previous ? { ...previous.attributes, ...attributes } : attributes;
     this.upsertUserStmt.run({ id: entraId, attributes: JSON.stringify(merged), generation });
+  }
+
+  /** Returns false for a user never mirrored and not linked: there is nothing to delete. */
+  markHardDeleted(entraId: string, linked: boolean): boolean {
+    if (
+      this.db.prepare('UPDATE source_users SET hard_deleted = 1 WHERE entra_id = ?').run(entraId).changes > 0
+    )
+      return true;
+    if (!linked) return false;
+    this.db
+      .prepare(`INSERT INTO source_users (entra_id, attributes, hard_deleted) VALUES (?, '{}', 1)`)
+      .run(entraId);
+    return true;
   }
 
   softDeleteUser(entraId: string, generation: number): boolean {
@@ -152,14 +176,61 @@ export class Mirror {
     this.removePendingStmt.run(entraId);
   }
 
-  /** Keeps a user pending after a failure; the cycle that failed does not try it again. */
-  failPending(entraId: string, cycleId: string): void {
-    this.failPendingStmt.run(entraId, cycleId);
+  /**
+   * Keeps a failed user pending (Entra's escrow): the cycle that failed does not try it again, and
+   * later cycles retry it with spacing that doubles from `baseSeconds` up to `maxSeconds`.
+   */
+  failPending(
+    entraId: string,
+    cycleId: string,
+    error: string,
+    spacing: { baseSeconds: number; maxSeconds: number },
+  ) {
+    const first = new Date(
+      Date.now() + Math.min(spacing.maxSeconds, spacing.baseSeconds) * 1000,
+    ).toISOString();
+    this.failPendingStmt.run({ id: entraId, cycle: cycleId, error, first, ...spacing });
   }
 
-  /** Pending users after `afterId`, except those that already failed in `cycleId`. */
-  pendingAfter(afterId: string, limit: number, cycleId: string): string[] {
-    return this.pendingBatchStmt.all(afterId, cycleId, limit).map((r) => r.entra_id);
+  /** Pending users after `afterId` that are due: not failed in `cycleId`, past their retry time. */
+  pendingAfter(afterId: string, limit: number, cycleId: string, now = new Date().toISOString()): string[] {
+    return this.pendingBatchStmt.all(afterId, cycleId, now, limit).map((r) => r.entra_id);
+  }
+
+  /** Users whose change failed and who wait for a retry. */
+  failingUsers(
+    limit = 100,
+  ): { entraId: string; failures: number; lastError: string | null; retryAfter: string | null }[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT entra_id, failures, last_error, retry_after FROM pending_users WHERE failures > 0
+           ORDER BY retry_after LIMIT ?`,
+        )
+        .all(limit) as {
+        entra_id: string;
+        failures: number;
+        last_error: string | null;
+        retry_after: string | null;
+      }[]
+    ).map((r) => ({
+      entraId: r.entra_id,
+      failures: r.failures,
+      lastError: r.last_error,
+      retryAfter: r.retry_after,
+    }));
+  }
+
+  failingCount(): number {
+    return (
+      this.db.prepare('SELECT count(*) AS n FROM pending_users WHERE failures > 0').get() as { n: number }
+    ).n;
+  }
+
+  /** `entrasync retry`: failed users become due in the next cycle. */
+  retryFailed(entraId?: string): number {
+    const sql = `UPDATE pending_users SET retry_after = NULL, failed_cycle = NULL WHERE failures > 0${entraId ? ' AND entra_id = ?' : ''}`;
+    return this.db.prepare(sql).run(...(entraId ? [entraId] : [])).changes;
   }
 
   pendingCount(): number {

@@ -2,7 +2,9 @@ import { readScimValue } from '../mapping/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import type { CycleContext } from './context.js';
 
-function userNameOf(action: PlannedAction): string | null {
+export type Outcome = 'applied' | 'staged' | 'failed';
+
+export function userNameOf(action: PlannedAction): string | null {
   if ('resource' in action) {
     const v = readScimValue(action.resource, 'userName');
     if (typeof v === 'string') return v;
@@ -12,11 +14,22 @@ function userNameOf(action: PlannedAction): string | null {
 }
 
 /**
- * Writes one planned action and its audit row. Runs inside the caller's transaction, in a savepoint
+ * Writes one planned action and its audit row, inside the caller's transaction and in a savepoint
  * of its own, so a store that rejects one user's values fails that user and nothing else.
+ * Disables and deletes are staged instead (mode 'stage'): the deletion threshold decides on them
+ * at the end of the cycle (safety/deletions.ts), which applies them with mode 'direct'.
  */
-export function applyAction(ctx: CycleContext, action: PlannedAction): PlannedAction {
+export function applyAction(
+  ctx: CycleContext,
+  action: PlannedAction,
+  mode: 'stage' | 'direct' = 'stage',
+): { action: PlannedAction; outcome: Outcome } {
   const { store } = ctx;
+  if (mode === 'stage' && (action.kind === 'disable' || action.kind === 'delete')) {
+    store.staged.stage(action.entraId, ctx.cycleId, action.kind, userNameOf(action));
+    ctx.onAction?.(action);
+    return { action, outcome: 'staged' };
+  }
   let applied: PlannedAction = action;
   let userId: string | null = 'row' in action && action.row ? action.row.id : null;
   try {
@@ -30,13 +43,13 @@ export function applyAction(ctx: CycleContext, action: PlannedAction): PlannedAc
       userName: userNameOf(action),
     };
   }
-  record(ctx, applied, userId);
-  return applied;
+  record(ctx, applied, userId, mode === 'stage');
+  return { action: applied, outcome: applied.kind === 'error' ? 'failed' : 'applied' };
 }
 
 /** Returns the id of the row created, if any. */
 function write(ctx: CycleContext, action: PlannedAction): string | null {
-  const { users, mirror } = ctx.store;
+  const { users, mirror, staged } = ctx.store;
   let created: string | null = null;
   switch (action.kind) {
     case 'create':
@@ -58,11 +71,13 @@ function write(ctx: CycleContext, action: PlannedAction): string | null {
       break;
   }
   if (action.release !== undefined) mirror.setReleased(action.entraId, action.release);
+  if (action.kind !== 'error') staged.remove(action.entraId);
   return created;
 }
 
-function record(ctx: CycleContext, action: PlannedAction, userId: string | null): void {
-  ctx.onAction?.(action);
+/** Audit row and log line for one change; `report` passes it to the cycle's listener (dry run). */
+export function record(ctx: CycleContext, action: PlannedAction, userId: string | null, report = true): void {
+  if (report) ctx.onAction?.(action);
   // Quiet skips (unchanged users, users out of scope never provisioned) are not changes.
   if (action.kind === 'skip' && action.quiet) return;
   ctx.counts[action.kind]++;

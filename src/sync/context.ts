@@ -6,7 +6,7 @@ import type { PlannedAction } from '../plan/types.js';
 import type { SettingsFile } from '../config/file.js';
 
 export type ActionCounts = Record<
-  'create' | 'link' | 'update' | 'disable' | 'enable' | 'delete' | 'skip' | 'error',
+  'create' | 'link' | 'update' | 'disable' | 'enable' | 'delete' | 'skip' | 'error' | 'staged',
   number
 >;
 
@@ -19,6 +19,7 @@ export const emptyCounts = (): ActionCounts => ({
   delete: 0,
   skip: 0,
   error: 0,
+  staged: 0,
 });
 
 /** What one cycle works with; built once per cycle by runCycle. */

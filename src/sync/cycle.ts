@@ -10,6 +10,7 @@ import { userSelect } from '../source/users.js';
 import { CycleLease, leaseOwner, type CycleKind, type Store } from '../store/index.js';
 import { emptyCounts, type ActionCounts, type CycleContext } from './context.js';
 import { drainPending } from './evaluate.js';
+import { settleStagedChanges } from '../safety/deletions.js';
 import { reconcileUnseen } from './reconcile.js';
 import { syncAssignments, syncGroups } from './scope.js';
 import { syncUsers } from './users.js';
@@ -20,6 +21,8 @@ export interface CycleOptions {
   dryRun?: boolean;
   onAction?: (action: PlannedAction) => void;
   now?: () => Date;
+  /** approve-deletions: apply the held disables and deletes that still hold. */
+  approve?: { cycleId?: string };
   /** Who holds the lease, for the "waiting" message of another process. */
   owner?: string;
 }
@@ -94,7 +97,11 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     const everSynced = store.state.get('users_delta_link') !== null;
     kind = options.forced ? 'forced' : everSynced && !fingerprintChanged ? 'incremental' : 'initial';
     store.transaction(() => {
-      if (options.forced) store.state.forgetDeltaState();
+      if (options.forced) {
+        // Restart: held deletions are forgotten too; the full enumeration plans them afresh.
+        store.state.forgetDeltaState();
+        store.staged.clear();
+      }
       store.cycles.start(cycleId, kind, !!options.dryRun);
     });
     if (fingerprintChanged && everSynced && !options.forced) {
@@ -117,6 +124,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     const round = await syncUsers(ctx, link, nextGeneration);
     if (round.full) await reconcileUnseen(ctx, round.generation);
     drainPending(ctx);
+    settleStagedChanges(ctx, { approve: options.approve });
     store.transaction(() => {
       store.state.set('users_delta_link', round.deltaLink);
       store.state.set('users_delta_saved_at', new Date().toISOString());

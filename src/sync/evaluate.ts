@@ -1,6 +1,6 @@
 import { planUser } from '../plan/plan.js';
 import type { PlanSettings, PlannedAction, StoreLookup, UserFacts } from '../plan/types.js';
-import { applyAction } from './apply.js';
+import { applyAction, type Outcome } from './apply.js';
 import type { CycleContext } from './context.js';
 
 export function planSettings(ctx: CycleContext): PlanSettings {
@@ -27,50 +27,65 @@ export function storeLookup(ctx: CycleContext): StoreLookup {
   };
 }
 
-export function gatherFacts(ctx: CycleContext, entraId: string, hardDeleted: boolean): UserFacts {
+export function gatherFacts(ctx: CycleContext, entraId: string): UserFacts {
   const { mirror, users } = ctx.store;
+  const source = mirror.getUser(entraId);
   return {
     entraId,
-    source: mirror.getUser(entraId),
-    hardDeleted,
+    source,
+    hardDeleted: source?.hardDeleted ?? false,
     inScope: ctx.scope === 'all' ? true : mirror.isInScope(entraId).inScope,
     linked: users.findByExternalId(entraId),
   };
 }
 
 /**
- * Plans and applies the given users, inside the caller's transaction. A user whose change failed
- * stays pending, so the next cycle tries again; the others leave the pending list.
+ * After an action: a failed user stays pending with growing spacing (escrow); the others leave the
+ * pending list; a hard-deleted user leaves the mirror once its delete was applied or skipped.
  */
-export function evaluateUsers(
+export function settleUser(
   ctx: CycleContext,
-  entraIds: Iterable<string>,
-  hardDeleted: ReadonlySet<string>,
-) {
+  facts: UserFacts,
+  action: PlannedAction,
+  outcome: Outcome,
+): void {
+  const { mirror } = ctx.store;
+  if (outcome === 'failed') {
+    const reason = action.kind === 'error' ? action.reason : 'failed';
+    mirror.failPending(action.entraId, ctx.cycleId, reason, ctx.settings.safety.retry);
+    return;
+  }
+  mirror.clearPending(action.entraId);
+  if (facts.hardDeleted && outcome === 'applied') mirror.forgetUser(action.entraId);
+}
+
+/** Plans and applies the given users, inside the caller's transaction. */
+export function evaluateUsers(ctx: CycleContext, entraIds: Iterable<string>): void {
   const settings = planSettings(ctx);
   const lookup = storeLookup(ctx);
-  const planned: PlannedAction[] = [];
-  for (const id of entraIds)
-    planned.push(planUser(gatherFacts(ctx, id, hardDeleted.has(id)), settings, lookup));
+  const planned: [UserFacts, PlannedAction][] = [];
+  for (const id of entraIds) {
+    const facts = gatherFacts(ctx, id);
+    planned.push([facts, planUser(facts, settings, lookup)]);
+  }
   logSummary(ctx, planned);
-  for (const action of planned) {
-    const applied = applyAction(ctx, action);
-    if (hardDeleted.has(action.entraId)) ctx.store.mirror.forgetUser(action.entraId);
-    if (applied.kind === 'error') ctx.store.mirror.failPending(action.entraId, ctx.cycleId);
-    else ctx.store.mirror.clearPending(action.entraId);
+  for (const [facts, action] of planned) {
+    const { action: applied, outcome } = applyAction(ctx, action);
+    settleUser(ctx, facts, applied, outcome);
   }
 }
 
 /** ssosync's "change summary": what a batch is about to do, before it does it. */
-function logSummary(ctx: CycleContext, planned: PlannedAction[]) {
+function logSummary(ctx: CycleContext, planned: [UserFacts, PlannedAction][]) {
   const summary: Record<string, number> = {};
-  for (const a of planned) if (!(a.kind === 'skip' && a.quiet)) summary[a.kind] = (summary[a.kind] ?? 0) + 1;
+  for (const [, a] of planned)
+    if (!(a.kind === 'skip' && a.quiet)) summary[a.kind] = (summary[a.kind] ?? 0) + 1;
   if (Object.keys(summary).length > 0) {
     ctx.log.info({ cycleId: ctx.cycleId, planned: summary, dryRun: ctx.dryRun }, 'change summary');
   }
 }
 
-/** Plans every pending user, a batch per transaction. */
+/** Plans every pending user that is due, a batch per transaction. */
 export function drainPending(ctx: CycleContext): void {
   const batch = ctx.settings.sync.batchSize;
   let after = '';
@@ -78,6 +93,6 @@ export function drainPending(ctx: CycleContext): void {
     const ids = ctx.store.mirror.pendingAfter(after, batch, ctx.cycleId);
     if (ids.length === 0) return;
     after = ids[ids.length - 1]!;
-    ctx.store.transaction(() => evaluateUsers(ctx, ids, new Set()));
+    ctx.store.transaction(() => evaluateUsers(ctx, ids));
   }
 }

@@ -9,7 +9,7 @@ import { CycleLease, leaseOwner } from '../store/index.js';
 import { applyAction } from './apply.js';
 import { emptyCounts, type CycleContext } from './context.js';
 import type { CycleDeps } from './cycle.js';
-import { gatherFacts, planSettings, storeLookup } from './evaluate.js';
+import { gatherFacts, planSettings, settleUser, storeLookup } from './evaluate.js';
 import { syncAssignments } from './scope.js';
 
 export interface ProvisionStep {
@@ -93,7 +93,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
         await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId),
       );
     }
-    const facts = gatherFacts(ctx, id, false);
+    const facts = gatherFacts(ctx, id);
     const enabled = parsed.attributes.accountEnabled !== false;
     steps.push({
       step: 'scope',
@@ -115,16 +115,17 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
         : 'not linked yet; matching attributes are tried in precedence order',
     });
     const planned = planUser(facts, planSettings(ctx), storeLookup(ctx));
-    action = store.transaction(() => {
-      const applied = applyAction(ctx, planned);
-      if (applied.kind !== 'error') store.mirror.clearPending(id);
-      return applied;
+    // One user on an operator's request: the deletion threshold does not apply.
+    const done = store.transaction(() => {
+      const result = applyAction(ctx, planned, 'direct');
+      settleUser(ctx, facts, result.action, result.outcome);
+      return result.action;
     });
+    action = done;
     steps.push({
       step: 'action',
-      status: action.kind === 'error' ? 'failure' : action.kind === 'skip' ? 'skipped' : 'success',
-      detail:
-        action.kind === 'skip' || action.kind === 'error' ? `${action.kind}: ${action.reason}` : action.kind,
+      status: done.kind === 'error' ? 'failure' : done.kind === 'skip' ? 'skipped' : 'success',
+      detail: done.kind === 'skip' || done.kind === 'error' ? `${done.kind}: ${done.reason}` : done.kind,
     });
     return { cycleId, steps, action };
   } finally {

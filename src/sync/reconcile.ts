@@ -26,14 +26,15 @@ export async function reconcileUnseen(ctx: CycleContext, generation: number): Pr
         store.transaction(() => {
           mirrorFrom(ctx, id, deleted, generation);
           store.mirror.softDeleteUser(id, generation);
-          evaluateUsers(ctx, [id], new Set());
+          evaluateUsers(ctx, [id]);
         });
         continue;
       }
       const live = await lookup(() => api.get(`/users/${id}?$select=${select}`));
       store.transaction(() => {
         if (live) mirrorFrom(ctx, id, live, generation);
-        evaluateUsers(ctx, [id], live ? new Set() : new Set([id]));
+        else store.mirror.markHardDeleted(id, true);
+        evaluateUsers(ctx, [id]);
       });
     }
   }

@@ -1,7 +1,7 @@
 import { assignmentPages } from '../source/assignments.js';
 import { groupsDeltaRound } from '../source/groups.js';
 import type { GroupChange } from '../source/types.js';
-import { DeltaStateLostError } from '../graph/errors.js';
+import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
 
 /**
@@ -9,18 +9,8 @@ import type { CycleContext } from './context.js';
  * page by page (their users become pending); absence counts only after a complete full round.
  */
 export async function syncGroups(ctx: CycleContext, generation: () => number): Promise<void> {
-  const { store, log } = ctx;
-  const link = store.state.get('groups_delta_link');
-  try {
-    await groupsRound(ctx, link, link ? 0 : generation());
-  } catch (error) {
-    if (!(error instanceof DeltaStateLostError) || !link) throw error;
-    log.warn(
-      { cycleId: ctx.cycleId, status: error.status, code: error.code },
-      'groups delta state lost; enumerating all groups again',
-    );
-    await groupsRound(ctx, null, generation());
-  }
+  const link = ctx.store.state.get('groups_delta_link');
+  await withDeltaRestarts(ctx, 'groups', link, (from) => groupsRound(ctx, from, from ? 0 : generation()));
 }
 
 async function groupsRound(ctx: CycleContext, link: string | null, generation: number): Promise<void> {

@@ -10,14 +10,42 @@ export interface StatusDocument {
   cycleRunning: { owner: string; until: string } | null;
   lastError: { cycleId: string; at: string; message: string } | null;
   quarantine: QuarantineState;
+  /** Disables and deletes held by the accidental-deletion threshold. */
+  deletions: {
+    held: boolean;
+    count: number;
+    rejected: number;
+    changes: {
+      entraId: string;
+      kind: string;
+      cycleId: string;
+      stagedAt: string;
+      rejected: boolean;
+      userName?: string | null;
+    }[];
+  };
+  /** Users whose change failed and who are retried with growing spacing (escrow). */
+  failingUsers: {
+    count: number;
+    users: { entraId: string; failures: number; lastError: string | null; retryAfter: string | null }[];
+  };
+}
+
+export interface StatusOptions {
+  now?: number;
+  /** userNames of held changes; off for the HTTP /status endpoint, which carries no personal data. */
+  personal?: boolean;
 }
 
 const age = (iso: string | null, now: number) =>
   iso ? Math.max(0, Math.round((now - Date.parse(iso)) / 1000)) : null;
 
 /** Like the portal's "Current Status". No personal data: counts, times and error messages only. */
-export function buildStatus(store: Store, now = Date.now()): StatusDocument {
+export function buildStatus(store: Store, opts: StatusOptions | number = {}): StatusDocument {
+  const options = typeof opts === 'number' ? { now: opts } : opts;
+  const now = options.now ?? Date.now();
   const cycles = store.cycles.recent(10);
+  const staged = store.staged.counts();
   const counts = store.users.counts();
   const last = store.cycles.lastSucceeded();
   const failed = cycles.find((c) => c.status === 'failed' || c.status === 'aborted');
@@ -52,5 +80,25 @@ export function buildStatus(store: Store, now = Date.now()): StatusDocument {
           }
         : null,
     quarantine: quarantineState(store),
+    deletions: {
+      held: staged.held > 0,
+      count: staged.total,
+      rejected: staged.rejected,
+      changes: store.staged.list(100).map((c) => ({
+        entraId: c.entraId,
+        kind: c.kind,
+        cycleId: c.cycleId,
+        stagedAt: c.stagedAt,
+        rejected: c.rejected,
+        ...(options.personal ? { userName: c.userName } : {}),
+      })),
+    },
+    failingUsers: {
+      count: store.mirror.failingCount(),
+      users: store.mirror.failingUsers(100).map((u) => ({
+        ...u,
+        lastError: options.personal ? u.lastError : u.lastError && u.lastError.replace(/"[^"]*"/g, '"…"'),
+      })),
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { usersDeltaRound, userSelect } from '../source/users.js';
 import type { UserChange } from '../source/types.js';
-import { DeltaStateLostError } from '../graph/errors.js';
+import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
 import { evaluateUsers } from './evaluate.js';
 
@@ -20,16 +20,7 @@ export async function syncUsers(
   link: string | null,
   generation: () => number,
 ): Promise<UsersRoundResult> {
-  try {
-    return await usersRound(ctx, link, link ? 0 : generation());
-  } catch (error) {
-    if (!(error instanceof DeltaStateLostError) || !link) throw error;
-    ctx.log.warn(
-      { cycleId: ctx.cycleId, status: error.status, code: error.code },
-      'users delta state expired or was reset; full enumeration with reconciliation',
-    );
-    return usersRound(ctx, null, generation());
-  }
+  return withDeltaRestarts(ctx, 'users', link, (from) => usersRound(ctx, from, from ? 0 : generation()));
 }
 
 async function usersRound(
@@ -55,9 +46,8 @@ async function usersRound(
 }
 
 function ingestPage(ctx: CycleContext, items: UserChange[], incremental: boolean, generation: number): void {
-  const { mirror } = ctx.store;
+  const { mirror, users } = ctx.store;
   const ids = new Set<string>();
-  const hardDeleted = new Set<string>();
   for (const item of items) {
     if (item.kind === 'invalid') {
       recordInvalid(ctx, item);
@@ -65,15 +55,14 @@ function ingestPage(ctx: CycleContext, items: UserChange[], incremental: boolean
     }
     if (item.kind === 'upsert') {
       mirror.upsertUser(item.id, item.attributes, incremental, generation);
-      hardDeleted.delete(item.id);
     } else if (item.reason === 'changed') {
       if (!mirror.softDeleteUser(item.id, generation)) continue; // never seen: nothing to disable
-    } else {
-      hardDeleted.add(item.id);
+    } else if (!mirror.markHardDeleted(item.id, users.findByExternalId(item.id) !== null)) {
+      continue; // never seen and never provisioned (possible in an initial round)
     }
     ids.add(item.id);
   }
-  evaluateUsers(ctx, ids, hardDeleted);
+  evaluateUsers(ctx, ids);
 }
 
 function recordInvalid(ctx: CycleContext, item: Extract<UserChange, { kind: 'invalid' }>): void {

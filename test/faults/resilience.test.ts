@@ -3,10 +3,10 @@
  * delta state, duplicates, a process killed mid-round, two processes at once.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import type { RunningEmulator } from '../../src/emulator/index.js';
+import { quarantineState } from '../../src/safety/quarantine.js';
 import { startTestEmulator } from '../support/emulator.js';
-import { CLI, ROOT, runCli, syncHarness, type SyncHarness } from '../support/harness.js';
+import { runCli, syncHarness, type SyncHarness } from '../support/harness.js';
 
 let emu: RunningEmulator;
 let h: SyncHarness | undefined;
@@ -172,67 +172,83 @@ describe('processes', () => {
     expect(cycles.map((c) => c.status)).toEqual(['succeeded', 'succeeded']);
     expect(cycles.map((c) => c.kind).sort()).toEqual(['incremental', 'initial']);
   });
+});
 
-  it('syncs killed with SIGKILL at seeded random points, then a normal one, reach exactly the right state', async () => {
-    const ids = seed(60);
+describe('token endpoint outages', () => {
+  it('are retried with backoff', async () => {
+    seed(3);
     h = syncHarness(emu);
-    emu.tenant.setFaults({ latencyMs: 10 });
-    const random = seededRandom(20261128);
-    const env = { ...h.env, ENTRASYNC_LOG_LEVEL: 'info' };
-    // Initial round: 12 pages of 5 users at >= 10 ms each; kill inside it at three random points.
-    for (let i = 0; i < 3; i++) await killDuringCycle(env, Math.floor(random() * 250));
-    expect((await runCli(['sync'], env)).code).toBe(0);
-    expect(
-      h
-        .rows()
-        .map((x) => x.external_id)
-        .sort(),
-    ).toEqual([...ids].sort());
+    emu.tenant.setFaults({ token: { count: 3, status: 503 } });
+    const r = await h.sync();
+    expect(r.status).toBe('succeeded');
+    expect(h.rows()).toHaveLength(3);
+    expect(h.logs().filter((l) => l.msg === 'token request failed, retrying')).toHaveLength(3);
+  });
 
-    for (let i = 0; i < 20; i++) emu.tenant.updateUser(ids[i]!, { displayName: `v2 ${i}` });
-    for (let i = 20; i < 30; i++) emu.tenant.unassign(ids[i]!);
-    for (let i = 0; i < 3; i++) await killDuringCycle(env, Math.floor(random() * 150));
-    expect((await runCli(['sync'], env)).code).toBe(0);
-    const rows = new Map(h.rows().map((x) => [x.external_id!, x]));
-    expect(rows.size).toBe(60);
-    for (let i = 0; i < 20; i++)
-      expect(rows.get(ids[i]!)).toMatchObject({ display_name: `v2 ${i}`, active: 1 });
-    for (let i = 20; i < 30; i++) expect(rows.get(ids[i]!)?.active).toBe(0);
-    for (let i = 30; i < 60; i++) expect(rows.get(ids[i]!)?.active).toBe(1);
-    const cycles = h.rt.store.cycles.recent(20);
-    expect(cycles[0]!.status).toBe('succeeded');
-    expect(cycles.filter((c) => c.status === 'aborted').length).toBeGreaterThanOrEqual(5);
-    // Every applied change is audited: each disabled row has its disable entry.
-    const disables = h.rt.store.audit.query({ action: 'disable', limit: 1000 }).map((e) => e.entraId);
-    for (let i = 20; i < 30; i++) expect(disables).toContain(ids[i]);
+  it('that last fail the cycle cleanly, without changes', async () => {
+    seed(3);
+    h = syncHarness(emu);
+    emu.tenant.setFaults({ token: { count: 100, status: 503 } });
+    const r = await h.sync();
+    expect(r.status).toBe('failed');
+    expect(r.error?.message).toMatch(/token endpoint failed 6 times/);
+    expect(h.rows()).toHaveLength(0);
   });
 });
 
-function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Starts `sync` and kills it with SIGKILL `ms` after it logged the start of its cycle. */
-function killDuringCycle(env: Record<string, string>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'sync'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...env },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let timer: NodeJS.Timeout | undefined;
-    let buffered = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      if (!timer && buffered.includes('"cycle started"')) timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    });
-    child.on('exit', () => {
+describe('delta state lost in the middle of a round', () => {
+  for (const loss of ['expired', 'reset'] as const) {
+    it(`(${loss}) restarts the round as a full enumeration and converges`, async () => {
+      const ids = seed(30);
+      h = syncHarness(emu);
+      await h.sync();
+      emu.tenant.unassign(ids[0]!);
+      for (let i = 1; i < 15; i++) emu.tenant.updateUser(ids[i]!, { displayName: `mid ${i}` });
+      emu.tenant.setFaults({ latencyMs: 30 });
+      // The incremental round spans 3 pages; the tokens die after its first page.
+      const timer = setTimeout(
+        () => (loss === 'expired' ? emu.tenant.expireDeltaTokens() : emu.tenant.resetDeltaTokens()),
+        200,
+      );
+      const r = await h.sync();
       clearTimeout(timer);
-      resolve();
+      expect(r.status).toBe('succeeded');
+      expect(h.row('user000@contoso.com')?.active).toBe(0);
+      for (let i = 1; i < 15; i++)
+        expect(h.row(`user${String(i).padStart(3, '0')}@contoso.com`)?.display_name).toBe(`mid ${i}`);
+      expect(h.rows().filter((x) => x.active === 1)).toHaveLength(29);
     });
+  }
+});
+
+describe('latency and 504', () => {
+  it('slow and timing-out answers still converge', async () => {
+    const ids = seed(10);
+    h = syncHarness(emu);
+    emu.tenant.setFaults({ latencyMs: 40, throttle: { every: 2, count: 3, status: 504, retryAfter: null } });
+    await h.sync();
+    emu.tenant.updateUser(ids[9]!, { displayName: 'Slow' });
+    const r = await h.sync();
+    expect(r.status).toBe('succeeded');
+    expect(h.row('user009@contoso.com')?.display_name).toBe('Slow');
   });
-}
+});
+
+describe('quarantine', () => {
+  it('follows repeated failures and lifts with the first good cycle', async () => {
+    seed(2);
+    h = syncHarness(emu);
+    emu.tenant.setFaults({ throttle: { status: 503, retryAfter: null } });
+    for (let i = 0; i < 3; i++) expect((await h.sync()).status).toBe('failed');
+    const q = quarantineState(h.rt.store);
+    expect(q).toMatchObject({
+      quarantined: true,
+      reason: 'EncounteredQuarantineException',
+      consecutiveFailures: 3,
+    });
+    expect(Date.parse(q.nextAttemptAt!) - Date.now()).toBeGreaterThan(3500_000);
+    emu.tenant.clearFaults();
+    expect((await h.sync()).status).toBe('succeeded');
+    expect(quarantineState(h.rt.store).quarantined).toBe(false);
+  });
+});

@@ -1,0 +1,414 @@
+/**
+ * `npm run bench`: entrasync against the emulator (a separate process, over HTTPS), each row beside
+ * a bare baseline measured in the same run (bench/baseline.mjs: plain fetch of the same users/delta
+ * pages + one prepared INSERT per item in one transaction). Prints a Markdown table and writes
+ * bench/results/bench-<time>.json. See bench/README.md.
+ *
+ *   npm run bench                                   # everything (many minutes)
+ *   npm run bench -- --sizes 10000 --only initial    # a quick run
+ *   npm run bench -- --latency 100                   # 100 ms per Graph request, as against the real service
+ *
+ * --only: comma list of initial, initial1pct, nochange, incremental, resync, small (default: all)
+ * --sizes: tenant sizes of the initial rows (default 10000,100000,1000000; 10000,100000 with --latency)
+ * --tenant: tenant size of the incremental/no-change/resync rows (default 100000)
+ * --strategies: users read strategies of the 1%-assigned rows (default tenant,scoped)
+ * --no-baseline: skip the baselines; --profile: CPU-profile each entrasync run (summary in the JSON)
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { summarise } from './profile.js';
+import {
+  BASELINE,
+  CLI,
+  EmulatorProcess,
+  ROOT,
+  fileSizeMb,
+  readStore,
+  removeDb,
+  timedRun,
+  type Timed,
+} from './lib.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    sizes: { type: 'string' },
+    tenant: { type: 'string' },
+    strategies: { type: 'string' },
+    latency: { type: 'string' },
+    'no-baseline': { type: 'boolean' },
+    profile: { type: 'boolean' },
+    out: { type: 'string' },
+  },
+});
+
+const latencyMs = Number(flags.latency ?? 0);
+const only = new Set(
+  (flags.only ?? 'initial,initial1pct,nochange,incremental,resync,small').split(',').map((s) => s.trim()),
+);
+const sizes = (flags.sizes ?? (latencyMs ? '10000,100000' : '10000,100000,1000000'))
+  .split(',')
+  .map(Number);
+const tenantSize = Number(flags.tenant ?? 100_000);
+const strategies = (flags.strategies ?? 'tenant,scoped').split(',').map((s) => s.trim());
+const withBaseline = !flags['no-baseline'];
+const resultsDir = join(ROOT, 'bench/results');
+const work = join(resultsDir, 'work');
+mkdirSync(work, { recursive: true });
+
+/** What config/default.yaml's mappings select; the baseline reads the same properties. */
+const SELECT = 'accountEnabled,displayName,mail,userPrincipalName';
+
+interface Side {
+  wallMs: number;
+  peakRssMb: number;
+  cpuS: number;
+  requests: number;
+  dbMb: number;
+  items?: number;
+}
+
+interface Row {
+  scenario: string;
+  strategy?: string;
+  tenantUsers: number;
+  assigned: number;
+  changes?: number;
+  /** What users/s counts: tenant users (initial, resync) or changes (incremental). */
+  itemsForRate: number;
+  entrasync: Side & { counts: Record<string, number>; cycleRequests: number; profile?: unknown };
+  baseline?: Side;
+  ratio?: number;
+}
+
+const rows: Row[] = [];
+
+function envFor(emu: EmulatorProcess, db: string, extra: Record<string, string> = {}): Record<string, string> {
+  const i = emu.info;
+  return {
+    NODE_EXTRA_CA_CERTS: i.caFile,
+    ENTRASYNC_TENANT_ID: i.tenantId,
+    ENTRASYNC_CLIENT_ID: i.clientId,
+    ENTRASYNC_CLIENT_SECRET: i.clientSecret,
+    ENTRASYNC_AUTHORITY_HOST: i.url,
+    ENTRASYNC_GRAPH_URL: i.url,
+    ENTRASYNC_DB: db,
+    ENTRASYNC_LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+async function runEntrasync(
+  emu: EmulatorProcess,
+  db: string,
+  command: 'sync' | 'resync',
+  label: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Row['entrasync']> {
+  await emu.takeRequests();
+  const profDir = join(work, `prof-${label}`);
+  rmSync(profDir, { recursive: true, force: true });
+  const node = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const run: Timed = await timedRun([...node, CLI, command, '--json'], envFor(emu, db, extraEnv));
+  if (run.code !== 0) throw new Error(`entrasync ${command} exited ${run.code}: ${run.stderr.slice(-2000)}`);
+  const requests = await emu.takeRequests();
+  const out = JSON.parse(run.stdout) as {
+    cycleId: string;
+    status: string;
+    counts: Record<string, number>;
+  };
+  if (out.status !== 'succeeded') throw new Error(`cycle ${out.status}`);
+  const cycleRequests = readStore(
+    db,
+    (d) =>
+      (d.prepare('SELECT graph_requests AS n FROM cycles WHERE id = ?').get(out.cycleId) as { n: number }).n,
+  );
+  let profile: unknown;
+  if (flags.profile) {
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) profile = summarise(join(profDir, file), 20);
+  }
+  return {
+    wallMs: Math.round(run.wallMs),
+    peakRssMb: run.peakRssMb,
+    cpuS: run.cpuS,
+    requests: requests.total,
+    dbMb: fileSizeMb(db),
+    counts: out.counts,
+    cycleRequests,
+    ...(profile ? { profile } : {}),
+  };
+}
+
+async function runBaseline(emu: EmulatorProcess, first: string, minimal: boolean): Promise<Side> {
+  const db = join(work, 'baseline.db');
+  removeDb(db);
+  await emu.takeRequests();
+  const i = emu.info;
+  const run = await timedRun([BASELINE, db, first, ...(minimal ? ['minimal'] : [])], {
+    NODE_EXTRA_CA_CERTS: i.caFile,
+    BASE_URL: i.url,
+    TENANT_ID: i.tenantId,
+    CLIENT_ID: i.clientId,
+    CLIENT_SECRET: i.clientSecret,
+  });
+  if (run.code !== 0) throw new Error(`baseline exited ${run.code}: ${run.stderr.slice(-2000)}`);
+  const requests = await emu.takeRequests();
+  const out = JSON.parse(run.stdout.trim()) as { items: number };
+  const side = {
+    wallMs: Math.round(run.wallMs),
+    peakRssMb: run.peakRssMb,
+    cpuS: run.cpuS,
+    requests: requests.total,
+    dbMb: fileSizeMb(db),
+    items: out.items,
+  };
+  removeDb(db);
+  return side;
+}
+
+function deltaLinkOf(db: string): string {
+  return readStore(
+    db,
+    (d) =>
+      (d.prepare("SELECT value FROM sync_state WHERE key = 'users_delta_link'").get() as { value: string })
+        .value,
+  );
+}
+
+async function record(
+  row: Omit<Row, 'entrasync' | 'baseline' | 'ratio'>,
+  entrasync: () => Promise<Row['entrasync']>,
+  baseline: (() => Promise<Side>) | null,
+): Promise<void> {
+  const e = await entrasync();
+  const b = withBaseline && baseline ? await baseline() : undefined;
+  const full: Row = { ...row, entrasync: e };
+  if (b) {
+    full.baseline = b;
+    full.ratio = Math.round((e.wallMs / b.wallMs) * 100) / 100;
+  }
+  rows.push(full);
+  console.error(`  ${line(full)}`);
+}
+
+/** A fresh emulator with `users` bulk users, every `assignEvery`-th assigned. */
+async function tenant(users: number, assignEvery: number): Promise<EmulatorProcess> {
+  const emu = await EmulatorProcess.start(200);
+  await emu.ctl('POST', '/bulk', { users, assignEvery });
+  if (latencyMs) await emu.ctl('POST', '/faults', { latencyMs });
+  return emu;
+}
+
+/** `n` changes to linked users: 80% renamed, 10% disabled, 10% soft-deleted. */
+async function change(emu: EmulatorProcess, db: string, n: number, round: number): Promise<void> {
+  const ids = readStore(db, (d) =>
+    (
+      d
+        .prepare(
+          `SELECT u.external_id AS id FROM users u JOIN source_users s ON s.entra_id = u.external_id
+           WHERE u.active = 1 AND s.soft_deleted = 0 ORDER BY u.external_id LIMIT ?`,
+        )
+        .all(n) as { id: string }[]
+    ).map((r) => r.id),
+  );
+  if (ids.length < n) throw new Error(`only ${ids.length} users to change`);
+  await emu.ctlMany(
+    ids.map((id, k) => () => {
+      const kind = k % 10;
+      if (kind === 8) return emu.ctl('PATCH', `/users/${id}`, { accountEnabled: false });
+      if (kind === 9) return emu.ctl('POST', `/users/${id}/softDelete`);
+      return emu.ctl('PATCH', `/users/${id}`, { displayName: `Renamed ${round}-${k}` });
+    }),
+  );
+}
+
+async function initialRow(n: number, assignEvery: number, strategy?: string): Promise<void> {
+  const emu = await tenant(n, assignEvery);
+  const db = join(work, 'store.db');
+  removeDb(db);
+  try {
+    const name = assignEvery === 1 ? 'initial, all assigned' : 'initial, 1% assigned';
+    await record(
+      {
+        scenario: name,
+        ...(strategy ? { strategy } : {}),
+        tenantUsers: n,
+        assigned: Math.ceil(n / assignEvery),
+        itemsForRate: n,
+      },
+      () =>
+        runEntrasync(
+          emu,
+          db,
+          'sync',
+          `initial-${n}-${assignEvery}-${strategy ?? 'auto'}`,
+          strategy ? { ENTRASYNC_USERS_STRATEGY: strategy } : {},
+        ),
+      () => runBaseline(emu, `/users/delta?$select=${SELECT}`, false),
+    );
+  } finally {
+    removeDb(db);
+    await emu.stop();
+  }
+}
+
+/** The 100k (or --tenant) all-assigned tenant: initial, then the cycles that follow it. */
+async function tenantSession(n: number, reportInitial: boolean): Promise<void> {
+  const emu = await tenant(n, 1);
+  const db = join(work, 'store.db');
+  removeDb(db);
+  try {
+    if (reportInitial) await initialLike();
+    else {
+      console.error(`  (setup: initial sync of ${n})`);
+      await runEntrasync(emu, db, 'sync', 'setup');
+    }
+    if (only.has('nochange')) {
+      const link = deltaLinkOf(db);
+      await record(
+        { scenario: 'no-change cycle', tenantUsers: n, assigned: n, changes: 0, itemsForRate: 0 },
+        () => runEntrasync(emu, db, 'sync', `nochange-${n}`),
+        () => runBaseline(emu, link, true),
+      );
+    }
+    if (only.has('incremental')) {
+      for (const [k, changes] of [100, 10_000].entries()) {
+        await change(emu, db, changes, k);
+        const link = deltaLinkOf(db);
+        await record(
+          { scenario: `incremental, ${changes} changes`, tenantUsers: n, assigned: n, changes, itemsForRate: changes },
+          () => runEntrasync(emu, db, 'sync', `incremental-${changes}-${n}`),
+          () => runBaseline(emu, link, true),
+        );
+      }
+    }
+    if (only.has('resync')) {
+      await record(
+        { scenario: 'resync', tenantUsers: n, assigned: n, itemsForRate: n },
+        () => runEntrasync(emu, db, 'resync', `resync-${n}`),
+        () => runBaseline(emu, `/users/delta?$select=${SELECT}`, false),
+      );
+    }
+  } finally {
+    removeDb(db);
+    await emu.stop();
+  }
+
+  async function initialLike() {
+    await record(
+      { scenario: 'initial, all assigned', tenantUsers: n, assigned: n, itemsForRate: n },
+      () => runEntrasync(emu, db, 'sync', `initial-${n}-1-auto`),
+      () => runBaseline(emu, `/users/delta?$select=${SELECT}`, false),
+    );
+  }
+}
+
+/** The 100-change incremental cycle in a 1,000-user tenant: the cost must follow the changes. */
+async function smallTenant(): Promise<void> {
+  const n = 1000;
+  const emu = await tenant(n, 1);
+  const db = join(work, 'store.db');
+  removeDb(db);
+  try {
+    await runEntrasync(emu, db, 'sync', 'setup-small');
+    await change(emu, db, 100, 0);
+    const link = deltaLinkOf(db);
+    await record(
+      { scenario: 'incremental, 100 changes', tenantUsers: n, assigned: n, changes: 100, itemsForRate: 100 },
+      () => runEntrasync(emu, db, 'sync', `incremental-100-${n}`),
+      () => runBaseline(emu, link, true),
+    );
+  } finally {
+    removeDb(db);
+    await emu.stop();
+  }
+}
+
+const s = (ms: number) => (ms / 1000).toFixed(2);
+const rate = (r: Row) => (r.itemsForRate ? Math.round(r.itemsForRate / (r.entrasync.wallMs / 1000)).toLocaleString('en-US') : '–');
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function line(r: Row): string {
+  return [
+    r.scenario + (r.strategy ? ` (${r.strategy})` : ''),
+    fmt(r.tenantUsers),
+    `${s(r.entrasync.wallMs)} s (cpu ${r.entrasync.cpuS.toFixed(2)} s)`,
+    `${rate(r)}/s`,
+    `${r.entrasync.peakRssMb} MB`,
+    `${r.entrasync.requests} req`,
+    `${r.entrasync.dbMb} MB db`,
+    r.baseline ? `baseline ${s(r.baseline.wallMs)} s (cpu ${r.baseline.cpuS.toFixed(2)} s), ${r.baseline.peakRssMb} MB, ${r.baseline.requests} req` : '',
+    r.ratio !== undefined ? `ratio ${r.ratio}` : '',
+  ]
+    .filter(Boolean)
+    .join(' | ');
+}
+
+function table(): string {
+  const head =
+    '| scenario | tenant users | assigned | changes | wall | users/s | peak RSS | Graph requests | DB size | baseline wall | baseline RSS | baseline requests | entrasync / baseline |';
+  const sep = `|${' --- |'.repeat(13)}`;
+  const body = rows.map((r) =>
+    [
+      '',
+      r.scenario + (r.strategy ? ` (${r.strategy})` : ''),
+      fmt(r.tenantUsers),
+      fmt(r.assigned),
+      r.changes === undefined ? '–' : fmt(r.changes),
+      `${s(r.entrasync.wallMs)} s`,
+      rate(r),
+      `${r.entrasync.peakRssMb} MB`,
+      fmt(r.entrasync.requests),
+      `${r.entrasync.dbMb} MB`,
+      r.baseline ? `${s(r.baseline.wallMs)} s` : '–',
+      r.baseline ? `${r.baseline.peakRssMb} MB` : '–',
+      r.baseline ? fmt(r.baseline.requests) : '–',
+      r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : '–',
+      '',
+    ]
+      .join(' | ')
+      .trim(),
+  );
+  return [head, sep, ...body].join('\n');
+}
+
+const machine = {
+  host: hostname(),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGb: Math.round(totalmem() / 1024 ** 3),
+  node: process.version,
+  latencyMs,
+};
+console.error(`entrasync bench on ${machine.cores}× ${machine.cpu}, ${machine.node}, latency ${latencyMs} ms`);
+
+const started = Date.now();
+if (only.has('initial'))
+  for (const n of sizes) if (n !== tenantSize || !(only.has('nochange') || only.has('incremental') || only.has('resync'))) {
+    console.error(`initial, all assigned, ${fmt(n)}`);
+    await initialRow(n, 1);
+  }
+if (only.has('initial1pct'))
+  for (const n of sizes)
+    for (const strategy of strategies) {
+      console.error(`initial, 1% assigned, ${fmt(n)}, ${strategy}`);
+      await initialRow(n, 100, strategy);
+    }
+if (only.has('nochange') || only.has('incremental') || only.has('resync')) {
+  console.error(`tenant of ${fmt(tenantSize)}: no-change, incremental, resync`);
+  await tenantSession(tenantSize, only.has('initial') && sizes.includes(tenantSize));
+}
+if (only.has('small')) {
+  console.error('tenant of 1,000: incremental');
+  await smallTenant();
+}
+rmSync(work, { recursive: true, force: true });
+
+const result = { machine, startedAt: new Date(started).toISOString(), durationS: (Date.now() - started) / 1000, rows };
+const out = flags.out ?? join(resultsDir, `bench-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+console.log(table());
+console.error(`\nwritten ${out}`);

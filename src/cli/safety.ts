@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { runCycle } from '../sync/cycle.js';
+import { CommandFailed, print, printJson, withRuntime, withStore } from './common.js';
+
+export function registerSafetyCommands(program: Command): void {
+  program
+    .command('approve-deletions')
+    .description(
+      'apply the disables and deletes held by the accidental-deletion threshold, after a cycle re-checks them against Graph',
+    )
+    .option('--cycle <id>', 'only the changes held in this cycle')
+    .option('--json', 'print the result as JSON (logs go to stderr)')
+    .action((flags: { cycle?: string; json?: boolean }) =>
+      withRuntime(
+        async (rt) => {
+          const before = rt.store.staged.counts();
+          if (before.total === 0) {
+            print('No disables or deletes are held.');
+            return;
+          }
+          const result = await runCycle(rt, { approve: { cycleId: flags.cycle } });
+          const after = rt.store.staged.counts();
+          const summary = {
+            cycleId: result.cycleId,
+            status: result.status,
+            disabled: result.counts.disable,
+            deleted: result.counts.delete,
+            stillHeld: after.total,
+          };
+          if (flags.json) printJson(summary);
+          else
+            print(
+              `Applied ${summary.disabled} disables and ${summary.deleted} deletes; ${summary.stillHeld} changes still held.`,
+            );
+          if (result.status === 'failed')
+            throw new CommandFailed(result.error?.message ?? 'the cycle failed');
+        },
+        flags.json ? 'stderr' : 'stdout',
+      ),
+    );
+
+  program
+    .command('reject-deletions')
+    .description(
+      'never apply the held disables and deletes; the job stays held until their cause is fixed or a resync is run',
+    )
+    .action(() =>
+      withStore((store) => {
+        const rejected = store.transaction(() => store.staged.rejectAll());
+        print(
+          rejected === 0
+            ? 'No disables or deletes are held.'
+            : `Rejected ${rejected} held changes. The job stays held until their cause is fixed (e.g. the assignments are restored) or \`entrasync resync\` is run.`,
+        );
+      }),
+    );
+
+  program
+    .command('retry')
+    .description('make users whose change failed due for a retry in the next cycle')
+    .option('--user <entraIdOrUserName>', 'one user, by Entra object id or userName')
+    .option('--all', 'every failing user')
+    .action((flags: { user?: string; all?: boolean }) =>
+      withStore((store) => {
+        if (!flags.user === !flags.all) throw new CommandFailed('give either --user or --all');
+        let entraId: string | undefined;
+        if (flags.user) {
+          entraId = store.users.findByUserName(flags.user)?.externalId ?? flags.user;
+        }
+        const n = store.transaction(() => store.mirror.retryFailed(entraId));
+        print(n === 0 ? 'No failing user matches.' : `${n} failing users will be retried in the next cycle.`);
+      }),
+    );
+}

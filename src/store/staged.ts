@@ -1,0 +1,85 @@
+import type { Db } from './db.js';
+
+export interface StagedChange {
+  entraId: string;
+  cycleId: string;
+  kind: 'disable' | 'delete';
+  userName: string | null;
+  stagedAt: string;
+  held: boolean;
+  rejected: boolean;
+}
+
+interface Row {
+  entra_id: string;
+  cycle_id: string;
+  kind: 'disable' | 'delete';
+  user_name: string | null;
+  staged_at: string;
+  held: number;
+  rejected: number;
+}
+
+const toChange = (r: Row): StagedChange => ({
+  entraId: r.entra_id,
+  cycleId: r.cycle_id,
+  kind: r.kind,
+  userName: r.user_name,
+  stagedAt: r.staged_at,
+  held: r.held === 1,
+  rejected: r.rejected === 1,
+});
+
+/** Disables and deletes waiting for the end of their cycle, or held by the deletion threshold. */
+export class StagedChanges {
+  constructor(private readonly db: Db) {}
+
+  /** A change already held keeps its cycle and flags; a new one joins the current cycle. */
+  stage(entraId: string, cycleId: string, kind: 'disable' | 'delete', userName: string | null): void {
+    this.db
+      .prepare(
+        `INSERT INTO staged_changes (entra_id, cycle_id, kind, user_name, staged_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (entra_id) DO UPDATE SET kind = excluded.kind, user_name = excluded.user_name`,
+      )
+      .run(entraId, cycleId, kind, userName, new Date().toISOString());
+  }
+
+  remove(entraId: string): void {
+    this.db.prepare('DELETE FROM staged_changes WHERE entra_id = ?').run(entraId);
+  }
+
+  after(entraId: string, limit: number): StagedChange[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM staged_changes WHERE entra_id > ? ORDER BY entra_id LIMIT ?')
+        .all(entraId, limit) as Row[]
+    ).map(toChange);
+  }
+
+  counts(): { total: number; held: number; rejected: number } {
+    return this.db
+      .prepare(
+        `SELECT count(*) AS total, coalesce(sum(held), 0) AS held, coalesce(sum(rejected), 0) AS rejected FROM staged_changes`,
+      )
+      .get() as { total: number; held: number; rejected: number };
+  }
+
+  list(limit = 1000): StagedChange[] {
+    return (
+      this.db.prepare('SELECT * FROM staged_changes ORDER BY staged_at, entra_id LIMIT ?').all(limit) as Row[]
+    ).map(toChange);
+  }
+
+  holdAll(): void {
+    this.db.exec('UPDATE staged_changes SET held = 1');
+  }
+
+  /** reject-deletions: the held changes are never applied while they stay planned. */
+  rejectAll(): number {
+    return this.db.prepare('UPDATE staged_changes SET rejected = 1 WHERE held = 1').run().changes;
+  }
+
+  clear(): void {
+    this.db.exec('DELETE FROM staged_changes');
+  }
+}

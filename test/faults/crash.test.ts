@@ -1,0 +1,146 @@
+/**
+ * SIGKILL at seeded random points of initial and incremental cycles. After each kill the next run
+ * must converge: exactly the expected users, nothing lost or duplicated, and an audit entry for every
+ * change that reached the store.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import type { RunningEmulator } from '../../src/emulator/index.js';
+import type { AuditEntry } from '../../src/store/index.js';
+import { startTestEmulator } from '../support/emulator.js';
+import { CLI, ROOT, runCli, syncHarness, type SyncHarness } from '../support/harness.js';
+
+const SEED = Number(process.env.ENTRASYNC_CRASH_SEED ?? 20261128);
+const KILLS_PER_PHASE = 12;
+
+let emu: RunningEmulator;
+let h: SyncHarness;
+let env: Record<string, string>;
+const ids: string[] = [];
+const kills: { phase: string; afterMs: number }[] = [];
+
+function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+const random = seededRandom(SEED);
+
+/** Starts `sync` and kills it with SIGKILL `ms` after it logged the start of its cycle. */
+function killDuringCycle(ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'sync'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let buffered = '';
+    let killed = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      if (!timer && buffered.includes('"cycle started"')) {
+        timer = setTimeout(() => {
+          killed = child.kill('SIGKILL');
+        }, ms);
+      }
+    });
+    child.on('exit', (_code, signal) => {
+      clearTimeout(timer);
+      resolve(killed && signal === 'SIGKILL');
+    });
+  });
+}
+
+/** The audit agrees with the store: one create or link per linked row, and the latest entry matches its state. */
+function expectAuditMatchesStore() {
+  const audit = h.rt.store.audit.query({ limit: 100_000 });
+  const byUser = new Map<string, AuditEntry[]>();
+  for (const e of audit)
+    if (e.entraId && e.status === 'success') byUser.set(e.entraId, [...(byUser.get(e.entraId) ?? []), e]);
+  for (const row of h.rows()) {
+    const entries = byUser.get(row.external_id!) ?? [];
+    expect(
+      entries.filter((e) => e.action === 'create' || e.action === 'link'),
+      row.user_name,
+    ).toHaveLength(1);
+    const last = entries.filter((e) => ['create', 'link', 'enable', 'disable'].includes(e.action)).at(-1)!;
+    expect(last.action === 'disable' ? 0 : 1, `${row.user_name}: ${last.action}`).toBe(row.active);
+  }
+}
+
+beforeAll(async () => {
+  emu = await startTestEmulator({ pageSize: 5 });
+  for (let i = 0; i < 80; i++) {
+    const u = emu.tenant.createUser({
+      userPrincipalName: `crash${String(i).padStart(3, '0')}@contoso.com`,
+      displayName: `Crash ${i}`,
+      mail: `crash${i}@contoso.com`,
+      accountEnabled: true,
+    });
+    emu.tenant.assign(u.id, 'User');
+    ids.push(u.id);
+  }
+  h = syncHarness(emu);
+  env = { ...h.env, ENTRASYNC_LOG_LEVEL: 'info' };
+  emu.tenant.setFaults({ latencyMs: 8 }); // 16 pages of users: a round takes a few hundred ms
+});
+afterAll(async () => {
+  h.close();
+  await emu.close();
+  console.log(`crash test: seed ${SEED}, ${kills.length} kills: ${JSON.stringify(kills)}`);
+});
+
+describe(`crash safety (seed ${SEED})`, () => {
+  it('initial cycle: killed repeatedly, then completed, provisions every user exactly once', async () => {
+    for (let i = 0; i < KILLS_PER_PHASE; i++) {
+      const afterMs = Math.floor(random() * 400);
+      if (await killDuringCycle(afterMs)) kills.push({ phase: 'initial', afterMs });
+    }
+    expect((await runCli(['sync'], env)).code).toBe(0);
+    expect(
+      h
+        .rows()
+        .map((r) => r.external_id)
+        .sort(),
+    ).toEqual([...ids].sort());
+    expect(h.rows().every((r) => r.active === 1)).toBe(true);
+    expectAuditMatchesStore();
+  });
+
+  it('incremental cycle: killed repeatedly, then completed, applies every change exactly', async () => {
+    for (let i = 0; i < 20; i++) emu.tenant.updateUser(ids[i]!, { displayName: `v2 ${i}` });
+    for (let i = 20; i < 30; i++) emu.tenant.unassign(ids[i]!);
+    for (let i = 30; i < 35; i++) emu.tenant.softDeleteUser(ids[i]!);
+    for (let i = 35; i < 38; i++) emu.tenant.hardDeleteUser(ids[i]!);
+    const fresh: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const u = emu.tenant.createUser({ userPrincipalName: `late${i}@contoso.com`, accountEnabled: true });
+      emu.tenant.assign(u.id, 'User');
+      fresh.push(u.id);
+    }
+    for (let i = 0; i < KILLS_PER_PHASE; i++) {
+      const afterMs = Math.floor(random() * 250);
+      if (await killDuringCycle(afterMs)) kills.push({ phase: 'incremental', afterMs });
+    }
+    expect((await runCli(['sync'], env)).code).toBe(0);
+
+    const rows = new Map(h.rows().map((x) => [x.external_id!, x]));
+    expect(rows.size).toBe(80 - 3 + 5);
+    for (let i = 0; i < 20; i++)
+      expect(rows.get(ids[i]!)).toMatchObject({ display_name: `v2 ${i}`, active: 1 });
+    for (let i = 20; i < 35; i++) expect(rows.get(ids[i]!)?.active).toBe(0);
+    for (let i = 35; i < 38; i++) expect(rows.has(ids[i]!)).toBe(false);
+    for (let i = 38; i < 80; i++)
+      expect(rows.get(ids[i]!)).toMatchObject({ display_name: `Crash ${i}`, active: 1 });
+    for (const id of fresh) expect(rows.get(id)?.active).toBe(1);
+    expectAuditMatchesStore();
+    expect(h.rt.store.mirror.pendingCount()).toBe(0);
+    expect(kills.length).toBeGreaterThanOrEqual(20);
+    const statuses = h.rt.store.cycles.recent(100).map((c) => c.status);
+    expect(statuses[0]).toBe('succeeded');
+    expect(statuses.filter((s) => s === 'aborted').length).toBeGreaterThanOrEqual(20);
+  });
+});
