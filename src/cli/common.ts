@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, loadLocalConfig, type Config, type LocalConfig
 import { createLogger, type Logger } from '../log.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { Store } from '../store/index.js';
+import { ExpressionError, MappingConfigError } from '../mapping/index.js';
 
 /** Exit codes: 0 success, 1 the command failed, 2 usage or configuration error. */
 export const EXIT_OK = 0;
@@ -48,7 +49,14 @@ export function withStore<T>(fn: (store: Store, config: LocalConfig) => T): T {
   }
 }
 
+/** A bad expression given on the command line is a usage error, like a bad setting. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof ConfigError) return EXIT_CONFIG;
+  if (
+    error instanceof ConfigError ||
+    error instanceof MappingConfigError ||
+    error instanceof ExpressionError
+  ) {
+    return EXIT_CONFIG;
+  }
   return EXIT_FAILED;
 }

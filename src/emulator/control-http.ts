@@ -2,6 +2,7 @@ import type { PrincipalType } from './assignments.js';
 import type { TenantControl } from './control.js';
 import { badRequest, graphError } from './errors.js';
 import type { FaultSpec } from './faults.js';
+import type { AppRoleDefinition } from './identity.js';
 import { readJson, sendJson, type Ctx } from './http.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -77,6 +78,10 @@ export async function handleControl(
     if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))
       throw badRequest("'roles' (string[]) is required.");
     return ok(body.mode === 'grant' ? control.grantPermissions(roles) : control.setPermissions(roles));
+  }
+  if (route === 'POST /appRoles') {
+    if (!Array.isArray(body.appRoles)) throw badRequest("'appRoles' (array) is required.");
+    return ok(control.setAppRoles(body.appRoles as AppRoleDefinition[]));
   }
   if (route === 'POST /certificates')
     return ok({ thumbprintSha256: control.registerCertificate(str(body, 'pem')) }, 201);

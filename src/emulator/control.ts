@@ -3,7 +3,7 @@ import type { DeltaTokens } from './delta-tokens.js';
 import type { Directory } from './directory.js';
 import type { FaultSpec, Faults } from './faults.js';
 import type { GroupRecord } from './groups.js';
-import type { FederatedIssuer, Identity } from './identity.js';
+import type { AppRoleDefinition, FederatedIssuer, Identity } from './identity.js';
 import type { LoggedRequest, RequestLog } from './request-log.js';
 import type { UserRecord } from './users.js';
 
@@ -46,6 +46,8 @@ export interface TenantControl {
   /** Returns the certificate's SHA-256 thumbprint (hex), as msal's `thumbprintSha256` wants it. */
   registerCertificate(pem: string): string;
   registerFederatedIssuer(f: FederatedIssuer): void;
+  /** Defines the enterprise app's app roles (returned in servicePrincipal.appRoles). */
+  setAppRoles(roles: AppRoleDefinition[]): void;
   requests(): LoggedRequest[];
   clearRequests(): void;
 }
@@ -78,6 +80,14 @@ export function createControl(
     clearFaults: () => faults.clear(),
     expireDeltaTokens: () => tokens.expireAll(),
     resetDeltaTokens: () => tokens.resetAll(),
+    setAppRoles: (roles) => {
+      identity.appRoles = roles.map((r) => ({
+        allowedMemberTypes: ['User'],
+        isEnabled: true,
+        description: r.displayName,
+        ...r,
+      }));
+    },
     grantPermissions: (roles) => roles.forEach((r) => identity.permissions.add(r)),
     setPermissions: (roles) => {
       identity.permissions = new Set(roles);

@@ -165,7 +165,7 @@ function servicePrincipal(ctx: Ctx): Record<string, unknown> {
     signInAudience: 'AzureADMyOrg',
     appOwnerOrganizationId: id.tenantId,
     servicePrincipalNames: [id.clientId],
-    appRoles: [],
+    appRoles: id.appRoles,
     tags: ['WindowsAzureActiveDirectoryIntegratedApp'],
   };
 }

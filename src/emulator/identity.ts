@@ -37,6 +37,15 @@ export interface AccessTokenClaims {
   [claim: string]: unknown;
 }
 
+export interface AppRoleDefinition {
+  id: string;
+  value: string | null;
+  displayName: string;
+  allowedMemberTypes?: string[];
+  isEnabled?: boolean;
+  description?: string;
+}
+
 /**
  * The tenant's identity side: the one app registration (client id + secret, its certificates and
  * federated credentials), the permissions granted to it, and the key that signs access tokens.
@@ -48,6 +57,8 @@ export class Identity {
   readonly servicePrincipalId = randomUUID();
   readonly identityHeader = randomBytes(16).toString('hex');
   readonly appDisplayName = 'entrasync';
+  /** The enterprise app's app roles (servicePrincipal.appRoles), for role assignments. */
+  appRoles: AppRoleDefinition[] = [];
   permissions: Set<string>;
   private readonly certsSha256 = new Map<string, KeyObject>();
   private readonly certsSha1 = new Map<string, KeyObject>();

@@ -48,7 +48,7 @@ export function planUser(facts: UserFacts, settings: PlanSettings, lookup: Store
   let evaluated: EvaluatedMapping[];
   try {
     evaluated = settings.mappings.evaluate(
-      { attributes: source.attributes, isSoftDeleted },
+      { attributes: source.attributes, isSoftDeleted, appRoleAssignments: facts.appRoles },
       { ...settings.evaluation, mode: linked ? 'update' : 'create' },
     );
   } catch (error) {

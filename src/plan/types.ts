@@ -16,6 +16,8 @@ export interface UserFacts {
   inScope: boolean;
   /** The store row linked to this Entra user, if any. */
   linked: StoreUser | null;
+  /** The user's app-role assignments; read only when the mappings use them. */
+  appRoles?: { appRoleId: string; value: string | null; displayName: string | null }[];
 }
 
 /** Read-only questions the planner may ask of the store. */

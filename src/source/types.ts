@@ -21,6 +21,14 @@ export type GroupChange =
 export interface Assignment {
   principalId: string;
   principalType: 'User' | 'Group' | 'ServicePrincipal';
+  /** 00000000-0000-0000-0000-000000000000 is "default access" (no specific role). */
+  appRoleId: string;
+}
+
+export interface AppRole {
+  id: string;
+  value: string | null;
+  displayName: string | null;
 }
 
 /** One page of a delta round; only the last page of a round carries the deltaLink. */

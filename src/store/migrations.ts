@@ -103,4 +103,25 @@ export const MIGRATIONS: string[] = [
     rejected INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  // 3: app roles. A principal may hold several roles of the application; the mappings'
+  // AppRoleAssignmentsComplex / SingleAppRoleAssignment read them.
+  `
+  CREATE TABLE assignments_v3 (
+    principal_id TEXT NOT NULL,
+    principal_type TEXT NOT NULL,
+    app_role_id TEXT NOT NULL,
+    PRIMARY KEY (principal_id, app_role_id)
+  ) WITHOUT ROWID;
+  INSERT INTO assignments_v3 SELECT principal_id, principal_type, '00000000-0000-0000-0000-000000000000' FROM assignments;
+  DROP TABLE assignments;
+  ALTER TABLE assignments_v3 RENAME TO assignments;
+  DROP TABLE assignments_listing;
+  CREATE TABLE assignments_listing (
+    principal_id TEXT NOT NULL,
+    principal_type TEXT NOT NULL,
+    app_role_id TEXT NOT NULL,
+    PRIMARY KEY (principal_id, app_role_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE app_roles (id TEXT PRIMARY KEY NOT NULL, value TEXT, display_name TEXT) WITHOUT ROWID;
+  `,
 ];

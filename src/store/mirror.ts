@@ -41,15 +41,23 @@ export class Mirror {
   private readonly removePendingStmt;
   private readonly pendingBatchStmt;
   private readonly failPendingStmt;
-  private readonly directlyAssignedStmt;
-  private readonly inScopeGroupStmt;
+  private readonly inScopeStmt;
+  /**
+   * Users upserted during withRecentWrites(), as written: planning reads them right after the
+   * upsert, so they are not read back and parsed again. Any other write to a user drops its entry.
+   */
+  private recent: Map<string, MirroredUser> | null = null;
 
   constructor(private readonly db: Db) {
     this.getUserStmt = db.prepare<[string], SourceRow>('SELECT * FROM source_users WHERE entra_id = ?');
-    this.upsertUserStmt = db.prepare(
+    this.upsertUserStmt = db.prepare<
+      { id: string; attributes: string; generation: number },
+      { released: number; generation: number }
+    >(
       `INSERT INTO source_users (entra_id, attributes, soft_deleted, generation) VALUES (@id, @attributes, 0, @generation)
        ON CONFLICT (entra_id) DO UPDATE SET attributes = excluded.attributes, soft_deleted = 0, hard_deleted = 0,
-       generation = max(source_users.generation, excluded.generation)`,
+       generation = max(source_users.generation, excluded.generation)
+       RETURNING released, generation`,
     );
     this.softDeleteStmt = db.prepare(
       'UPDATE source_users SET soft_deleted = 1, generation = max(generation, ?) WHERE entra_id = ?',
@@ -82,16 +90,19 @@ export class Mirror {
        retry_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now',
          '+' || min(@maxSeconds, @baseSeconds * (1 << min(failures, 30))) || ' seconds')`,
     );
-    this.directlyAssignedStmt = db.prepare<[string], { n: number }>(
-      `SELECT 1 AS n FROM assignments WHERE principal_id = ? AND principal_type = 'User'`,
-    );
-    this.inScopeGroupStmt = db.prepare<[string], { n: number }>(
-      `SELECT 1 AS n FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
-       WHERE gm.member_id = ? AND gm.member_type = 'user' LIMIT 1`,
+    // One statement: 1 = directly assigned, 2 = direct member of a group in scope, 0 = neither.
+    this.inScopeStmt = db.prepare<{ id: string }, { via: number }>(
+      `SELECT CASE
+         WHEN EXISTS (SELECT 1 FROM assignments WHERE principal_id = @id AND principal_type = 'User') THEN 1
+         WHEN EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+                      WHERE gm.member_id = @id AND gm.member_type = 'user') THEN 2
+         ELSE 0 END AS via`,
     );
   }
 
   getUser(entraId: string): MirroredUser | null {
+    const recent = this.recent?.get(entraId);
+    if (recent) return { ...recent };
     const row = this.getUserStmt.get(entraId);
     if (!row) return null;
     return {
@@ -113,11 +124,34 @@ export class Mirror {
   ): void {
     const previous = merge ? this.getUser(entraId) : null;
     const merged = previous ? { ...previous.attributes, ...attributes } : attributes;
-    this.upsertUserStmt.run({ id: entraId, attributes: JSON.stringify(merged), generation });
+    const row = this.upsertUserStmt.get({ id: entraId, attributes: JSON.stringify(merged), generation })!;
+    this.recent?.set(entraId, {
+      entraId,
+      attributes: merged,
+      softDeleted: false,
+      hardDeleted: false,
+      released: row.released === 1,
+      generation: row.generation,
+    });
+  }
+
+  /**
+   * Runs `fn` (a batch of upserts and the planning of those users, inside one transaction) with the
+   * users it upserts remembered as written. Cleared when `fn` ends, whether it commits or not.
+   */
+  withRecentWrites<T>(fn: () => T): T {
+    if (this.recent) return fn();
+    this.recent = new Map();
+    try {
+      return fn();
+    } finally {
+      this.recent = null;
+    }
   }
 
   /** Returns false for a user never mirrored and not linked: there is nothing to delete. */
   markHardDeleted(entraId: string, linked: boolean): boolean {
+    this.recent?.delete(entraId);
     if (
       this.db.prepare('UPDATE source_users SET hard_deleted = 1 WHERE entra_id = ?').run(entraId).changes > 0
     )
@@ -130,14 +164,17 @@ export class Mirror {
   }
 
   softDeleteUser(entraId: string, generation: number): boolean {
+    this.recent?.delete(entraId);
     return this.softDeleteStmt.run(generation, entraId).changes > 0;
   }
 
   setReleased(entraId: string, released: boolean): void {
+    this.recent?.delete(entraId);
     this.releaseStmt.run(released ? 1 : 0, entraId);
   }
 
   forgetUser(entraId: string): void {
+    this.recent?.delete(entraId);
     this.deleteUserStmt.run(entraId);
     this.deleteMembershipsOfStmt.run(entraId);
   }
@@ -239,8 +276,9 @@ export class Mirror {
 
   /** Direct assignment, or direct membership of a group in scope. */
   isInScope(entraId: string): { inScope: boolean; via: 'assignment' | 'group' | null } {
-    if (this.directlyAssignedStmt.get(entraId)) return { inScope: true, via: 'assignment' };
-    if (this.inScopeGroupStmt.get(entraId)) return { inScope: true, via: 'group' };
+    const { via } = this.inScopeStmt.get({ id: entraId })!;
+    if (via === 1) return { inScope: true, via: 'assignment' };
+    if (via === 2) return { inScope: true, via: 'group' };
     return { inScope: false, via: null };
   }
 
@@ -250,42 +288,70 @@ export class Mirror {
     this.db.exec('DELETE FROM assignments_listing');
   }
 
-  addListedAssignments(items: { principalId: string; principalType: string }[]): void {
+  addListedAssignments(items: { principalId: string; principalType: string; appRoleId: string }[]): void {
     const stmt = this.db.prepare(
-      'INSERT OR REPLACE INTO assignments_listing (principal_id, principal_type) VALUES (?, ?)',
+      'INSERT OR REPLACE INTO assignments_listing (principal_id, principal_type, app_role_id) VALUES (?, ?, ?)',
     );
-    for (const a of items) stmt.run(a.principalId, a.principalType);
+    for (const a of items) stmt.run(a.principalId, a.principalType, a.appRoleId);
   }
 
   /**
-   * Called only after the listing completed: users whose direct assignment appeared or vanished
-   * become pending, and the listing becomes the current assignment set.
+   * Called only after the listing completed: assignments (principal, role) that appeared or vanished
+   * make their users, and the members of their groups, pending (their scope or their roles changed);
+   * then the listing becomes the current assignment set.
    */
   commitAssignmentListing(): { added: number; removed: number } {
-    const added = this.db
+    const diff = `
+      SELECT principal_id, principal_type, 'added' AS change FROM (
+        SELECT principal_id, principal_type, app_role_id FROM assignments_listing
+        EXCEPT SELECT principal_id, principal_type, app_role_id FROM assignments)
+      UNION ALL
+      SELECT principal_id, principal_type, 'removed' FROM (
+        SELECT principal_id, principal_type, app_role_id FROM assignments
+        EXCEPT SELECT principal_id, principal_type, app_role_id FROM assignments_listing)`;
+    this.db.exec(
+      `DROP TABLE IF EXISTS temp.assignment_changes; CREATE TEMP TABLE assignment_changes AS ${diff};`,
+    );
+    const counts = this.db
       .prepare(
-        `SELECT count(*) AS n FROM assignments_listing l
-         WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.principal_id = l.principal_id AND a.principal_type = l.principal_type)`,
+        `SELECT coalesce(sum(change = 'added'), 0) AS added, coalesce(sum(change = 'removed'), 0) AS removed
+         FROM temp.assignment_changes`,
       )
-      .get() as { n: number };
-    const removed = this.db
-      .prepare(
-        `SELECT count(*) AS n FROM assignments a
-         WHERE NOT EXISTS (SELECT 1 FROM assignments_listing l WHERE l.principal_id = a.principal_id AND l.principal_type = a.principal_type)`,
-      )
-      .get() as { n: number };
+      .get() as { added: number; removed: number };
     this.db.exec(`
       INSERT OR IGNORE INTO pending_users (entra_id)
-        SELECT principal_id FROM assignments_listing l WHERE principal_type = 'User'
-          AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.principal_id = l.principal_id AND a.principal_type = 'User')
+        SELECT principal_id FROM temp.assignment_changes WHERE principal_type = 'User'
         UNION
-        SELECT principal_id FROM assignments a WHERE principal_type = 'User'
-          AND NOT EXISTS (SELECT 1 FROM assignments_listing l WHERE l.principal_id = a.principal_id AND l.principal_type = 'User');
+        SELECT gm.member_id FROM group_members gm JOIN temp.assignment_changes c ON c.principal_id = gm.group_id
+          WHERE c.principal_type = 'Group' AND gm.member_type = 'user';
+      DROP TABLE temp.assignment_changes;
       DELETE FROM assignments;
-      INSERT INTO assignments SELECT principal_id, principal_type FROM assignments_listing;
+      INSERT INTO assignments (principal_id, principal_type, app_role_id)
+        SELECT principal_id, principal_type, app_role_id FROM assignments_listing;
       DELETE FROM assignments_listing;
     `);
-    return { added: added.n, removed: removed.n };
+    return counts;
+  }
+
+  /** The app's role definitions, as last read from its service principal. */
+  setAppRoles(roles: { id: string; value: string | null; displayName: string | null }[]): void {
+    this.db.exec('DELETE FROM app_roles');
+    const stmt = this.db.prepare('INSERT INTO app_roles (id, value, display_name) VALUES (?, ?, ?)');
+    for (const r of roles) stmt.run(r.id, r.value, r.displayName);
+  }
+
+  /** A user's app-role assignments: direct ones, and those of assigned groups it is a direct member of. */
+  appRolesOf(entraId: string): { appRoleId: string; value: string | null; displayName: string | null }[] {
+    return this.db
+      .prepare(
+        `SELECT DISTINCT a.app_role_id AS appRoleId, r.value AS value, r.display_name AS displayName
+         FROM assignments a LEFT JOIN app_roles r ON r.id = a.app_role_id
+         WHERE (a.principal_type = 'User' AND a.principal_id = ?)
+            OR (a.principal_type = 'Group' AND a.principal_id IN
+                (SELECT group_id FROM group_members WHERE member_id = ? AND member_type = 'user'))
+         ORDER BY a.app_role_id`,
+      )
+      .all(entraId, entraId) as { appRoleId: string; value: string | null; displayName: string | null }[];
   }
 
   /**
@@ -348,6 +414,7 @@ export class Mirror {
 
   /** Mirror rows of users the full round did not list and that no store row links to. */
   forgetUnseenUnlinked(generation: number): number {
+    this.recent?.clear();
     return this.db
       .prepare(
         `DELETE FROM source_users WHERE generation < ?

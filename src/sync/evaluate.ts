@@ -36,6 +36,7 @@ export function gatherFacts(ctx: CycleContext, entraId: string): UserFacts {
     hardDeleted: source?.hardDeleted ?? false,
     inScope: ctx.scope === 'all' ? true : mirror.isInScope(entraId).inScope,
     linked: users.findByExternalId(entraId),
+    ...(ctx.mappings.usesAppRoleAssignments ? { appRoles: mirror.appRolesOf(entraId) } : {}),
   };
 }
 

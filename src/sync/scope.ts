@@ -1,4 +1,4 @@
-import { assignmentPages } from '../source/assignments.js';
+import { assignmentPages, readAppRoles } from '../source/assignments.js';
 import { groupsDeltaRound } from '../source/groups.js';
 import type { GroupChange } from '../source/types.js';
 import { withDeltaRestarts } from './restart.js';
@@ -63,7 +63,11 @@ export async function syncAssignments(ctx: CycleContext, servicePrincipalId: str
     total += page.length;
     store.transaction(() => store.mirror.addListedAssignments(page));
   }
+  const appRoles = ctx.mappings.usesAppRoleAssignments
+    ? await readAppRoles(ctx.api, servicePrincipalId)
+    : null;
   store.transaction(() => {
+    if (appRoles) store.mirror.setAppRoles(appRoles);
     const changes = store.mirror.commitAssignmentListing();
     const groups = store.mirror.refreshScopeGroups(ctx.settings.scope.expandNestedGroups);
     log.info(

@@ -199,6 +199,19 @@ describe('the main commands', () => {
       env,
     );
     expect(JSON.parse(sw.stdout)).toBe('False');
+    const preview = await runCli(['mappings', 'preview', 'ben@contoso.com'], env);
+    expect(preview.code).toBe(0);
+    expect(JSON.parse(preview.stdout)).toMatchObject({
+      userName: 'ben@contoso.com',
+      active: true,
+      emails: [expect.objectContaining({ type: 'work', value: 'ben@contoso.com' })],
+    });
+    const missing = await runCli(['mappings', 'preview', 'nobody@contoso.com'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/not found/);
+    const bad = await runCli(['mappings', 'eval', '--expression', 'Join(" ", [a]'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/position/);
     const check = await runCli(['mappings', 'check', '--json'], env);
     expect(JSON.parse(check.stdout).select).toEqual([
       'accountEnabled',

@@ -115,4 +115,32 @@ describe('a custom mapping table', () => {
     expect(h.row('ann@contoso.com')!.display_name).toBe('Ann Bell');
     expect(h.logs().some((l) => /mappings or scope settings changed/.test(String(l.msg)))).toBe(true);
   });
+
+  it('reads app-role assignments, direct and through a group, for SingleAppRoleAssignment', async () => {
+    const admin = '11111111-1111-4111-8111-111111111111';
+    const reader = '22222222-2222-4222-8222-222222222222';
+    emu.tenant.setAppRoles([
+      { id: admin, value: 'Admin', displayName: 'Administrator' },
+      { id: reader, value: 'Reader', displayName: 'Reader' },
+    ]);
+    const ada = emu.tenant.createUser({ userPrincipalName: 'ada@contoso.com', accountEnabled: true });
+    const bo = emu.tenant.createUser({ userPrincipalName: 'bo@contoso.com', accountEnabled: true });
+    emu.tenant.assign(ada.id, 'User', admin);
+    const group = emu.tenant.createGroup({ displayName: 'Readers', members: [bo.id] });
+    emu.tenant.assign(group.id, 'Group', reader);
+    const roleMappings = [
+      { target: 'userName', direct: 'userPrincipalName', matchingPrecedence: 1 },
+      { target: 'active', expression: 'Switch([IsSoftDeleted], , "False", "True", "True", "False")' },
+      { target: 'userType', expression: 'SingleAppRoleAssignment([appRoleAssignments])' },
+    ];
+    h = syncHarness(emu, { settings: { mappings: roleMappings } });
+    await h.sync();
+    expect(JSON.parse(h.row('ada@contoso.com')!.scim).userType).toBe('Admin');
+    expect(JSON.parse(h.row('bo@contoso.com')!.scim).userType).toBe('Reader');
+
+    emu.tenant.assign(ada.id, 'User', reader); // the role changes; the user object does not
+    const r = await h.sync();
+    expect(r.counts.update).toBe(1);
+    expect(JSON.parse(h.row('ada@contoso.com')!.scim).userType).toBe('Reader');
+  });
 });
