@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import type { EmulatorCommandOptions } from '../emulator/main.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -23,18 +24,9 @@ export function registerEmulatorCommand(program: Command): void {
     )
     .option('--seed <s>', 'random seed for the seeded tenant', int('--seed'))
     .option('--page-size <n>', 'objects per delta page (default 200)', int('--page-size'))
-    .action(
-      async (opts: {
-        port?: number;
-        users?: number;
-        groups?: number;
-        assignEvery?: number;
-        seed?: number;
-        pageSize?: number;
-      }) => {
-        // Imported lazily: the product never loads the emulator unless asked to.
-        const { runEmulatorCommand } = await import('../emulator/main.js');
-        await runEmulatorCommand(opts);
-      },
-    );
+    .action(async (opts: EmulatorCommandOptions) => {
+      // Imported lazily: the product never loads the emulator unless asked to.
+      const { runEmulatorCommand } = await import('../emulator/main.js');
+      await runEmulatorCommand(opts);
+    });
 }

@@ -1,7 +1,8 @@
 import type { CompiledMappings } from '../mapping/index.js';
 import type { GraphApi } from '../graph/api.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
+import { CycleLease, leaseOwner, type Store } from '../store/index.js';
+import type { Config } from '../config/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import type { SettingsFile } from '../config/file.js';
 
@@ -38,3 +39,43 @@ export interface CycleContext {
   now: () => Date;
   defaultDomain?: string;
 }
+
+/** What a cycle is built from: one process's wired stages. */
+export interface CycleDeps {
+  config: Config;
+  store: Store;
+  api: GraphApi;
+  log: Logger;
+  mappings: CompiledMappings;
+}
+
+export function cycleContext(
+  deps: CycleDeps,
+  cycleId: string,
+  options: { dryRun?: boolean; onAction?: (action: PlannedAction) => void; now?: () => Date } = {},
+): CycleContext {
+  return {
+    cycleId,
+    store: deps.store,
+    api: deps.api,
+    log: deps.log,
+    mappings: deps.mappings,
+    settings: deps.config.settings,
+    scope: deps.config.scope,
+    dryRun: !!options.dryRun,
+    counts: emptyCounts(),
+    onAction: options.onAction,
+    now: options.now ?? (() => new Date()),
+  };
+}
+
+/** The cross-process cycle lease; a second process waits for it and says so. */
+export async function acquireCycleLease(deps: CycleDeps, owner: string): Promise<CycleLease> {
+  const lease = new CycleLease(deps.store.db, owner, deps.config.settings.sync.lockTtlSeconds * 1000);
+  await lease.acquire((holder) =>
+    deps.log.info({ holder: holder.owner }, 'another cycle is running; waiting for it to finish'),
+  );
+  return lease;
+}
+
+export { leaseOwner };

@@ -1,14 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import type { CompiledMappings } from '../mapping/index.js';
-import type { GraphApi } from '../graph/api.js';
-import type { Logger } from '../log.js';
 import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { userSelect } from '../source/users.js';
-import { CycleLease, leaseOwner, type CycleKind, type Store } from '../store/index.js';
-import { emptyCounts, type ActionCounts, type CycleContext } from './context.js';
+import type { CycleKind } from '../store/index.js';
+import { acquireCycleLease, cycleContext, leaseOwner, type ActionCounts, type CycleDeps } from './context.js';
 import { drainPending } from './evaluate.js';
 import { settleStagedChanges } from '../safety/deletions.js';
 import { reconcileUnseen } from './reconcile.js';
@@ -37,13 +34,7 @@ export interface CycleResult {
   error?: Error;
 }
 
-export interface CycleDeps {
-  config: Config;
-  store: Store;
-  api: GraphApi;
-  log: Logger;
-  mappings: CompiledMappings;
-}
+export type { CycleDeps } from './context.js';
 
 /** Everything that, when it changes, means every user must be evaluated again (Entra: new initial cycle). */
 export function syncFingerprint(config: Config, mappings: CompiledMappings): string {
@@ -67,31 +58,15 @@ export function syncFingerprint(config: Config, mappings: CompiledMappings): str
 export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Promise<CycleResult> {
   const { config, store, api, log } = deps;
   const cycleId = randomUUID();
-  const owner = options.owner ?? leaseOwner(`cycle ${cycleId}`);
-  const lease = new CycleLease(store.db, owner, config.settings.sync.lockTtlSeconds * 1000);
-  await lease.acquire((holder) =>
-    log.info({ cycleId, holder: holder.owner }, 'another cycle is running; waiting for it to finish'),
-  );
+  const lease = await acquireCycleLease(deps, options.owner ?? leaseOwner(`cycle ${cycleId}`));
   const started = Date.now();
+  const ctx = cycleContext(deps, cycleId, options);
+  const counts = ctx.counts;
   const requestsBefore = api.stats.requests;
-  const counts = emptyCounts();
   let kind: CycleKind = 'incremental';
   try {
     store.transaction(() => store.cycles.markAbandoned());
     if (options.dryRun) store.db.exec('BEGIN');
-    const ctx: CycleContext = {
-      cycleId,
-      store,
-      api,
-      log,
-      mappings: deps.mappings,
-      settings: config.settings,
-      scope: config.scope,
-      dryRun: !!options.dryRun,
-      counts,
-      onAction: options.onAction,
-      now: options.now ?? (() => new Date()),
-    };
     const fingerprint = syncFingerprint(config, deps.mappings);
     const fingerprintChanged = store.state.get('fingerprint') !== fingerprint;
     const everSynced = store.state.get('users_delta_link') !== null;

@@ -5,10 +5,8 @@ import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { userSelect } from '../source/users.js';
 import { isObjectId, userAttributes } from '../source/validate.js';
-import { CycleLease, leaseOwner } from '../store/index.js';
 import { applyAction } from './apply.js';
-import { emptyCounts, type CycleContext } from './context.js';
-import type { CycleDeps } from './cycle.js';
+import { acquireCycleLease, cycleContext, leaseOwner, type CycleDeps } from './context.js';
 import { gatherFacts, planSettings, settleUser, storeLookup } from './evaluate.js';
 import { syncAssignments } from './scope.js';
 
@@ -29,29 +27,11 @@ export interface ProvisionResult {
  * of the assignments and the mirrored group memberships of the last cycle.
  */
 export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<ProvisionResult> {
-  const { config, store, api, log } = deps;
+  const { config, store, api } = deps;
   const cycleId = randomUUID();
   const steps: ProvisionStep[] = [];
-  const lease = new CycleLease(
-    store.db,
-    leaseOwner(`provision ${cycleId}`),
-    config.settings.sync.lockTtlSeconds * 1000,
-  );
-  await lease.acquire((h) =>
-    log.info({ holder: h.owner }, 'another cycle is running; waiting for it to finish'),
-  );
-  const ctx: CycleContext = {
-    cycleId,
-    store,
-    api,
-    log,
-    mappings: deps.mappings,
-    settings: config.settings,
-    scope: config.scope,
-    dryRun: false,
-    counts: emptyCounts(),
-    now: () => new Date(),
-  };
+  const lease = await acquireCycleLease(deps, leaseOwner(`provision ${cycleId}`));
+  const ctx = cycleContext(deps, cycleId);
   store.transaction(() => store.cycles.start(cycleId, 'on-demand', false));
   let action: PlannedAction | null = null;
   try {

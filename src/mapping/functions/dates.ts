@@ -13,6 +13,7 @@
  *   dateTimeStyles argument is accepted and ignored (leading/trailing white is always allowed, results are UTC).
  *   A DateTime source (e.g. Now()) skips parsing.
  */
+import type { Arg } from '../ast.js';
 import { MappingEvaluationError } from '../errors.js';
 import {
   FILETIME_EPOCH_OFFSET_MS,
@@ -101,6 +102,19 @@ export function dateDiff(iv: string, d1: Date, d2: Date): number {
   }
 }
 
+/** A literal interval argument is checked when the mapping is compiled. */
+function checkInterval(name: string) {
+  return (args: readonly Arg[]) => {
+    const iv = args[0];
+    return iv?.type === 'string' && !INTERVALS.has(iv.value.toLowerCase())
+      ? {
+          message: `unknown ${name} interval "${iv.value}" (expected yyyy, q, m, y, d, w, ww, h, n or s)`,
+          arg: 0,
+        }
+      : undefined;
+  };
+}
+
 export const dateFunctions: FunctionSpec[] = [
   fn({ name: 'CDate', minArgs: 1, maxArgs: 1, impl: (a) => toDate(a.value(0), 'CDate') }),
   fn({ name: 'Now', minArgs: 0, maxArgs: 0, impl: (_a, env) => env.ctx.now() }),
@@ -108,15 +122,7 @@ export const dateFunctions: FunctionSpec[] = [
     name: 'DateAdd',
     minArgs: 3,
     maxArgs: 3,
-    check: (args) => {
-      const iv = args[0];
-      return iv?.type === 'string' && !INTERVALS.has(iv.value.toLowerCase())
-        ? {
-            message: `unknown DateAdd interval "${iv.value}" (expected yyyy, q, m, y, d, w, ww, h, n or s)`,
-            arg: 0,
-          }
-        : undefined;
-    },
+    check: checkInterval('DateAdd'),
     impl: (a) => {
       const d = toDate(a.value(2), 'DateAdd dateTime');
       const n = toNumber(a.value(1), 'DateAdd value');
@@ -128,15 +134,7 @@ export const dateFunctions: FunctionSpec[] = [
     name: 'DateDiff',
     minArgs: 3,
     maxArgs: 3,
-    check: (args) => {
-      const iv = args[0];
-      return iv?.type === 'string' && !INTERVALS.has(iv.value.toLowerCase())
-        ? {
-            message: `unknown DateDiff interval "${iv.value}" (expected yyyy, q, m, y, d, w, ww, h, n or s)`,
-            arg: 0,
-          }
-        : undefined;
-    },
+    check: checkInterval('DateDiff'),
     impl: (a) => {
       const d1 = toDate(a.value(1), 'DateDiff date1');
       const d2 = toDate(a.value(2), 'DateDiff date2');
