@@ -104,6 +104,23 @@ function confidentialClient(config: Config, log: Logger): ConfidentialClientAppl
   return new ConfidentialClientApplication({ auth, system: msalSystem(log) });
 }
 
+/**
+ * One msal instance (it caches the token) until a request fails: after a 429/5xx msal-node refuses
+ * every request of that instance for Retry-After, or 60 s without it, and does not say for how long.
+ * A fresh instance lets our own backoff set the pace.
+ */
+function renewedOnFailure<App>(create: () => App, request: (app: App) => Promise<string | undefined>) {
+  let app = create();
+  return async () => {
+    try {
+      return await request(app);
+    } catch (error) {
+      app = create();
+      throw error;
+    }
+  };
+}
+
 export interface TokenProviderOptions {
   maxAttempts?: number;
   baseDelayMs?: number;
@@ -126,23 +143,19 @@ export function createTokenProvider(
   let acquire: () => Promise<string | undefined>;
   if (config.credential.kind === 'managed-identity') {
     const clientId = config.credential.clientId;
-    const app = new ManagedIdentityApplication({
-      ...(clientId ? { managedIdentityIdParams: { userAssignedClientId: clientId } } : {}),
-      system: msalSystem(log),
-    });
-    acquire = async () => (await app.acquireToken({ resource: config.graphUrl })).accessToken;
+    acquire = renewedOnFailure(
+      () =>
+        new ManagedIdentityApplication({
+          ...(clientId ? { managedIdentityIdParams: { userAssignedClientId: clientId } } : {}),
+          system: msalSystem(log),
+        }),
+      async (app) => (await app.acquireToken({ resource: config.graphUrl })).accessToken,
+    );
   } else {
-    let app = confidentialClient(config, log);
-    acquire = async () => {
-      try {
-        return (await app.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken;
-      } catch (error) {
-        // After a 429/5xx msal-node refuses every request of this instance for Retry-After, or 60 s
-        // without it, and does not say for how long. A fresh instance lets our own backoff set the pace.
-        app = confidentialClient(config, log);
-        throw error;
-      }
-    };
+    acquire = renewedOnFailure(
+      () => confidentialClient(config, log),
+      async (app) => (await app.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken,
+    );
   }
   return {
     async getToken() {

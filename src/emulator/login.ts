@@ -297,7 +297,9 @@ function managedIdentityToken(ctx: Ctx): void {
       'A transient error has occurred. Please try again.',
     );
   const resource = ctx.url.searchParams.get('resource') ?? '';
-  if (resource.replace(/\/$/, '') !== GRAPH_RESOURCE)
+  const wanted = resource.replace(/\/$/, '');
+  // As at the token endpoint: the emulator's own origin is its Graph resource too.
+  if (wanted !== GRAPH_RESOURCE && wanted !== ctx.core.origin)
     throw new HttpError(400, 'invalid_resource', `Resource '${resource}' is not supported by the emulator.`);
   const { token, expiresIn } = id.issueAccessToken({ appidacr: '2' });
   sendJson(ctx, 200, {

@@ -8,8 +8,6 @@ import { join } from 'node:path';
 import { ManagedIdentityApplication } from '@azure/msal-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenProvider, CredentialError } from '../../src/auth/index.js';
-import { GraphApi } from '../../src/graph/api.js';
-import { createGraphClient } from '../../src/graph/client.js';
 import { runCycle } from '../../src/sync/cycle.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { signJwt } from '../../src/emulator/jwt.js';
@@ -177,15 +175,7 @@ describe('credentials', () => {
         },
       });
       expect(h.config.credential).toEqual({ kind: 'managed-identity' });
-      // The emulator's identity endpoint only knows the public Graph resource, while entrasync asks
-      // for the resource of its Graph URL (the emulator's origin here): the tokens are requested for
-      // https://graph.microsoft.com, which the emulator's Graph accepts, and Graph stays the emulator.
-      const { log } = memoryLogger();
-      const tokens = createTokenProvider({ ...h.config, graphUrl: 'https://graph.microsoft.com' }, log);
-      const stats = { requests: 0, throttled: 0 };
-      const client = createGraphClient({ graphUrl: emu.url, tokens, log, stats });
-      const api = new GraphApi(client, { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 }, log, stats);
-      const r = await runCycle({ ...h.rt, api });
+      const r = await runCycle(h.rt);
       expect(r.error?.message).toBeUndefined();
       expect(h.rows()).toHaveLength(3);
       // Tokens from the App Service endpoint (with its secret header), nothing from the token endpoint.

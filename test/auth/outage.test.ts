@@ -26,6 +26,9 @@ describe('token endpoint outage', () => {
     expect(h.rows()).toHaveLength(4);
     const retries = h.logs().filter((l) => l.msg === 'token request failed, retrying');
     expect(retries.map((l) => l.attempt)).toEqual([1, 2, 3]);
+    // Exponential backoff with jitter in [ceiling/2, ceiling]: never shorter than the one before.
+    const delays = retries.map((l) => Number(l.delayMs));
+    for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!);
     expect(retries.every((l) => /temporarily_unavailable|503/.test(String(l.error)))).toBe(true);
   });
 
