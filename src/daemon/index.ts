@@ -16,14 +16,18 @@ type StopSignal = 'SIGTERM' | 'SIGINT';
  * SIGTERM, so the handlers installed here are what makes `docker stop` end with exit 0.
  */
 export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logger): Promise<void> {
+  const rt = createRuntime(config, log);
+  const metrics = new DaemonMetrics(rt.store, rt.api.stats, daemon.readyMaxAgeSeconds);
+  const scheduler = new Scheduler(rt, daemon, metrics, log);
+
+  // Installed before the first await: no signal can arrive earlier, as signals are events too.
   let signalled: (s: StopSignal) => void = () => {};
   const stopRequested = new Promise<StopSignal>((resolve) => (signalled = resolve));
-  let scheduler: Scheduler | undefined;
   let stopping = false;
   const onSignal = (signal: StopSignal) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: not waiting for the running cycle any longer');
-      scheduler?.hurry();
+      scheduler.hurry();
     }
     stopping = true;
     signalled(signal);
@@ -31,9 +35,6 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 
-  const rt = createRuntime(config, log);
-  const metrics = new DaemonMetrics(rt.store, rt.api.stats, daemon.readyMaxAgeSeconds);
-  scheduler = new Scheduler(rt, daemon, metrics, log);
   let http;
   try {
     http = await startHttpServer(
@@ -49,7 +50,9 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
   } catch (error) {
     rt.close();
     const e = error as NodeJS.ErrnoException;
-    throw new Error(`cannot listen on ${daemon.httpHost}:${daemon.httpPort}: ${e.code ?? e.message}`);
+    throw new Error(`cannot listen on ${daemon.httpHost}:${daemon.httpPort}: ${e.code ?? e.message}`, {
+      cause: error,
+    });
   }
 
   if (!stopping) scheduler.start();
@@ -70,18 +73,23 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
   log.info({ signal, graceSeconds: daemon.shutdownGraceSeconds }, 'shutting down');
   const outcome = await scheduler.stop(daemon.shutdownGraceSeconds * 1000);
   if (outcome === 'interrupted') {
+    // The store is closed already; the cycle still awaits a Graph answer or a backoff timer and
+    // must not wake up to find it so: end here.
     log.warn(
-      { graceSeconds: daemon.shutdownGraceSeconds },
-      'the running cycle did not finish within the grace period; it was left between two transactions and will be redone by the next cycle',
+      {
+        outcome,
+        graceSeconds: daemon.shutdownGraceSeconds,
+        note: 'the cycle did not finish within the grace period; it was left between two transactions and the next cycle fetches its changes again',
+      },
+      'daemon stopped',
     );
+    process.exit(0);
   }
   await http.close();
   rt.close();
   log.info({ outcome }, 'daemon stopped');
-  // The handlers stay installed: a late signal must not kill the process with 143 now.
-  // An interrupted cycle still awaits a Graph answer or a backoff timer: end here, before it wakes
-  // up to a closed database. Otherwise leave normally, unless a lingering keep-alive socket of a
-  // library holds the event loop open (unref: this timer itself holds nothing).
-  if (outcome === 'interrupted') process.exit(0);
+  // The signal handlers stay installed: a late signal must not end the process with 143 now. Leave
+  // normally, unless a library's keep-alive socket holds the event loop open (the timer is unref'd:
+  // it holds nothing itself).
   setTimeout(() => process.exit(0), 2000).unref();
 }

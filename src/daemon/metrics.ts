@@ -83,6 +83,16 @@ export class DaemonMetrics {
     help: '1 while scheduled cycles back off after repeated failures',
     registers: [this.registry],
   });
+  private readonly held = new Gauge({
+    name: 'entrasync_deletions_held',
+    help: 'Disables and deletes held by the accidental-deletion threshold (approve-deletions / reject-deletions)',
+    registers: [this.registry],
+  });
+  private readonly failing = new Gauge({
+    name: 'entrasync_failing_users',
+    help: 'Users whose change failed and who are retried with growing spacing',
+    registers: [this.registry],
+  });
   private readonly ready = new Gauge({
     name: 'entrasync_ready',
     help: '1 when /readyz answers 200',
@@ -113,7 +123,7 @@ export class DaemonMetrics {
 
   /** Prometheus text; the gauges are refreshed from the store first. */
   async render(now = Date.now()): Promise<string> {
-    const status = buildStatus(this.store, now);
+    const status = buildStatus(this.store, { now });
     this.users.set({ state: 'active' }, status.users.active);
     this.users.set({ state: 'inactive' }, status.users.inactive);
     this.pending.set(status.pendingUsers);
@@ -133,6 +143,8 @@ export class DaemonMetrics {
     }
     this.running.set(status.cycleRunning ? 1 : 0);
     this.quarantined.set(status.quarantine.quarantined ? 1 : 0);
+    this.held.set(status.deletions.held ? status.deletions.count : 0);
+    this.failing.set(status.failingUsers.count);
     this.ready.set(readiness(this.store, this.readyMaxAgeSeconds, now).ready ? 1 : 0);
     // The Graph client keeps running totals; counters only move forward, so add the difference.
     this.graphRequests.inc(this.graph.requests - this.seenGraph.requests);

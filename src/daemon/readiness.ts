@@ -1,4 +1,5 @@
 import type { Store } from '../store/index.js';
+import { quarantineState } from '../safety/quarantine.js';
 
 export interface Readiness {
   ready: boolean;
@@ -9,8 +10,9 @@ export interface Readiness {
 }
 
 /**
- * Ready only when the last finished cycle succeeded and the last success is recent, so an
- * orchestrator notices a sync that fails or has silently stopped. Read from the store, so a cycle
+ * Ready only when the last finished cycle succeeded, the last success is recent, no deletions are
+ * held and the job is not quarantined, so an orchestrator notices a sync that fails, waits for an
+ * operator, or has silently stopped. Read from the store, so a cycle
  * run by `entrasync sync/resync` in another process counts too. On-demand provisioning of one user
  * and dry runs say nothing about the sync and are ignored.
  */
@@ -26,6 +28,18 @@ export function readiness(store: Store, maxAgeSeconds: number, now = Date.now())
     maxAgeSeconds,
   };
   if (!last) return { ready: false, reason: 'no cycle has finished yet', ...base };
+  const held = store.staged.counts();
+  if (held.held > 0) {
+    return {
+      ready: false,
+      reason: `${held.held} disables and deletes are held by the deletion threshold (entrasync approve-deletions or reject-deletions)`,
+      ...base,
+    };
+  }
+  const quarantine = quarantineState(store);
+  if (quarantine.quarantined) {
+    return { ready: false, reason: `quarantined (${quarantine.reason}): ${quarantine.lastError}`, ...base };
+  }
   if (last.status !== 'succeeded') return { ready: false, reason: `the last cycle ${last.status}`, ...base };
   if (age === null || age > maxAgeSeconds) {
     return {

@@ -46,6 +46,15 @@ export class Scheduler {
   /** One tick; returns at once, the cycle runs in the background. */
   tick(trigger: Trigger): void {
     if (this.stopping) return;
+    try {
+      this.tryTick(trigger);
+    } catch (error) {
+      // E.g. the database stayed locked beyond its busy timeout: the next tick tries again.
+      this.log.error({ trigger, error: (error as Error).message }, 'tick failed');
+    }
+  }
+
+  private tryTick(trigger: Trigger): void {
     const { store, config } = this.rt;
     if (this.current) return this.skip(trigger, 'busy', 'a cycle of this daemon is still running');
     // Quarantine: after repeated failures scheduled cycles space out (operators' sync/resync do not).
@@ -88,7 +97,8 @@ export class Scheduler {
    * Stops scheduling and waits up to the grace period for a running cycle. Every write of a cycle is
    * a synchronous SQLite transaction, so while this waits the cycle is always between two
    * transactions: if time runs out, the store is consistent as it is, and the delta link, written
-   * last, is still the previous one. The cycle is then recorded as aborted and its lease released.
+   * last, is still the previous one. The cycle is then recorded as aborted, its lease released and
+   * the store closed.
    */
   async stop(graceMs: number): Promise<StopOutcome> {
     this.stopping = true;
@@ -114,6 +124,8 @@ export class Scheduler {
       store.transaction(() => store.cycles.markAbandoned());
       lease.release();
     }
+    // Closed in the same synchronous step: the cycle must not wake up and write after its lease is gone.
+    this.rt.close();
     return 'interrupted';
   }
 }

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { buildStatus } from '../../src/sync/status.js';
+import { readiness } from '../../src/daemon/readiness.js';
 import { startTestEmulator } from '../support/emulator.js';
 import { runCli, syncHarness, type SyncHarness } from '../support/harness.js';
 
@@ -74,6 +75,9 @@ describe('the deletion threshold', () => {
     ).toBe(true);
     const status = buildStatus(h.rt.store);
     expect(status.deletions).toMatchObject({ held: true, count: 5 });
+    const ready = readiness(h.rt.store, 3600);
+    expect(ready.ready).toBe(false);
+    expect(ready.reason).toMatch(/5 disables and deletes are held/);
     expect(
       h.logs().some((l) => l.level === 40 && /held by the accidental-deletion threshold/.test(String(l.msg))),
     ).toBe(true);
