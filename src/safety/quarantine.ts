@@ -34,9 +34,10 @@ function failedUsersShare(c: CycleRecord): boolean {
  * resync) never consult this.
  */
 export function quarantineState(store: Store): QuarantineState {
+  // Aborted cycles (the process was stopped or killed) say nothing about the source: skipped.
   const recent = store.cycles
     .recent(50)
-    .filter((c) => !c.dryRun && c.kind !== 'on-demand' && c.status !== 'running');
+    .filter((c) => !c.dryRun && c.kind !== 'on-demand' && c.status !== 'running' && c.status !== 'aborted');
   let failures = 0;
   let reason: QuarantineState['reason'] = null;
   let lastError: string | null = null;
