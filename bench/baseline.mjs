@@ -6,7 +6,7 @@
 // env: BASE_URL, TENANT_ID, CLIENT_ID, CLIENT_SECRET, NODE_EXTRA_CA_CERTS (the emulator's CA)
 // argv: <db file> <first url (path or absolute)> [minimal]
 // stdout: one JSON line {pages, items, requests}
-/* global fetch */
+/* global fetch, URLSearchParams */
 import Database from 'better-sqlite3';
 
 const [dbFile, first, minimal] = process.argv.slice(2);

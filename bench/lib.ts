@@ -52,7 +52,8 @@ export class EmulatorProcess {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
+            if ((res.statusCode ?? 500) >= 300)
+              reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
             else resolvePromise((text ? JSON.parse(text) : null) as T);
           });
         },
@@ -71,13 +72,23 @@ export class EmulatorProcess {
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
-  /** Graph requests (and token requests) the emulator saw since the last call. */
-  async takeRequests(): Promise<{ graph: number; token: number; total: number }> {
+  /** Graph requests (and token requests) the emulator saw since the last call, by kind. */
+  async takeRequests(): Promise<RequestCounts> {
     const list = await this.ctl<{ path: string }[]>('GET', '/requests');
     await this.ctl('DELETE', '/requests');
-    const graph = list.filter((r) => r.path.startsWith('/v1.0/')).length;
-    const token = list.filter((r) => r.path.includes('/oauth2/')).length;
-    return { graph, token, total: graph + token };
+    const paths = list.map((r) => decodeURIComponent(r.path));
+    const graph = paths.filter((p) => p.startsWith('/v1.0/'));
+    const users = graph.filter((p) => p.startsWith('/v1.0/users/delta'));
+    return {
+      total: graph.length + paths.filter((p) => p.includes('/oauth2/')).length,
+      token: paths.filter((p) => p.includes('/oauth2/')).length,
+      usersPages: users.filter((p) => !p.includes('$filter') && !p.includes('$deltatoken=latest')).length,
+      usersById: users.filter((p) => p.includes('$filter')).length,
+      usersLatest: users.filter((p) => p.includes('$deltatoken=latest')).length,
+      assignments: graph.filter((p) => p.includes('/appRoleAssignedTo')).length,
+      other: graph.filter((p) => !p.startsWith('/v1.0/users/delta') && !p.includes('/appRoleAssignedTo'))
+        .length,
+    };
   }
 
   async stop(): Promise<void> {
@@ -87,6 +98,19 @@ export class EmulatorProcess {
     this.child.kill('SIGTERM');
     await exited;
   }
+}
+
+export interface RequestCounts {
+  /** Everything, the token request included. */
+  total: number;
+  token: number;
+  /** users/delta pages of the whole tenant (or of a deltaLink). */
+  usersPages: number;
+  /** users/delta with `$filter=id eq …` (reads by id). */
+  usersById: number;
+  usersLatest: number;
+  assignments: number;
+  other: number;
 }
 
 export interface Timed {
@@ -132,7 +156,12 @@ export function timedRun(args: string[], env: Record<string, string>): Promise<T
       let kb = polledKb;
       let cpuS = NaN;
       if (useTime) {
-        const [rss, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+        const [rss, user, sys] = readFileSync(rssFile, 'utf8')
+          .trim()
+          .split('\n')
+          .pop()!
+          .split(' ')
+          .map(Number);
         kb = rss!;
         cpuS = user! + sys!;
       }

@@ -25,7 +25,10 @@ export interface ProfileSummary {
 
 function label(n: Node): string {
   const f = n.callFrame;
-  const file = f.url.replace(/^file:\/\//, '').replace(/.*\/(node_modules\/)/, '$1').replace(/.*\/dist\//, 'dist/');
+  const file = f.url
+    .replace(/^file:\/\//, '')
+    .replace(/.*\/(node_modules\/)/, '$1')
+    .replace(/.*\/dist\//, 'dist/');
   return `${f.functionName || '(anonymous)'} ${file ? `${file}:${f.lineNumber + 1}` : ''}`.trim();
 }
 
@@ -63,7 +66,8 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, 
   const s = summarise(process.argv[2]!, Number(process.argv[3] ?? 25));
   console.log(`sampled ${s.totalMs} ms`);
   console.log('\nself time:');
-  for (const r of s.self) console.log(`${String(r.pct).padStart(6)}%  ${String(r.ms).padStart(6)} ms  ${r.name}`);
+  for (const r of s.self)
+    console.log(`${String(r.pct).padStart(6)}%  ${String(r.ms).padStart(6)} ms  ${r.name}`);
   console.log('\ninclusive time:');
   for (const r of s.inclusive)
     console.log(`${String(r.pct).padStart(6)}%  ${String(r.ms).padStart(6)} ms  ${r.name}`);

@@ -92,17 +92,31 @@ export class GraphApi {
     }
   }
 
-  /** Follows nextLinks; the caller holds one page at a time. The last page carries the deltaLink. */
+  /**
+   * Follows nextLinks; the last page carries the deltaLink. The next page is requested as soon as
+   * its link is known, while the caller still works on the current one (Graph's latency overlaps the
+   * caller's writes), so at most two pages are held. A failed read surfaces when the caller asks for
+   * that page, exactly as without read-ahead; a caller that stops early leaves the read-ahead unused.
+   */
   async *pages<T = unknown>(
     firstUrl: string,
     headers: Record<string, string> = {},
   ): AsyncGenerator<GraphPage<T>> {
-    let url: string | undefined = firstUrl;
-    while (url) {
-      const body = (await this.get(url, headers)) as Record<string, unknown>;
-      const page: GraphPage<T> = toPage<T>(body, url);
-      yield page;
-      url = page.nextLink;
+    const read = (url: string): Promise<GraphPage<T>> =>
+      this.get(url, headers).then((body) => toPage<T>(body as Record<string, unknown>, url));
+    let pending: Promise<GraphPage<T>> | undefined = read(firstUrl);
+    try {
+      while (pending) {
+        const page: GraphPage<T> = await pending;
+        pending = page.nextLink ? read(page.nextLink) : undefined;
+        // The request goes out through several promise steps (token, middleware, fetch): let them
+        // run now, or they would wait until the caller's synchronous writes of this page are done.
+        if (pending) await dispatched();
+        yield page;
+      }
+    } finally {
+      // Abandoned read-ahead (the caller stopped or failed): its outcome no longer matters.
+      pending?.catch(() => undefined);
     }
   }
 
@@ -168,6 +182,9 @@ function accessMessage(status: number, code: string, path: string): string {
   }
   return `Graph rejected the access token for ${p} (${code})`;
 }
+
+/** Resolves after every pending promise step has run (the event loop's next check phase). */
+export const dispatched = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function toPage<T>(body: Record<string, unknown>, url: string): GraphPage<T> {
   if (!Array.isArray(body.value)) {

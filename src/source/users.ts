@@ -1,4 +1,5 @@
 import type { GraphApi } from '../graph/api.js';
+import { GraphShapeError } from '../graph/errors.js';
 import type { DeltaPage, UserChange } from './types.js';
 import { isObjectId, userAttributes } from './validate.js';
 
@@ -12,6 +13,39 @@ export function initialUsersUrl(select: readonly string[], ids?: readonly string
   if (ids && ids.length > 0)
     url += `&$filter=${encodeURIComponent(ids.map((id) => `id eq '${id}'`).join(' or '))}`;
   return url;
+}
+
+/** Graph's limit of `id eq` clauses in one users/delta `$filter` (graph-semantics §1.1). */
+export const MAX_FILTER_IDS = 50;
+
+/**
+ * "Sync from now" (`$deltatoken=latest`): a deltaLink for the tenant's current state, with the same
+ * `$select`, and no users (graph-semantics §1.1). Only safe when every user that matters is then
+ * read by other means, after this call.
+ */
+export async function latestUsersDeltaLink(api: GraphApi, select: readonly string[]): Promise<string> {
+  for await (const page of api.pages(`${initialUsersUrl(select)}&$deltatoken=latest`)) {
+    if (page.deltaLink) return page.deltaLink;
+  }
+  throw new GraphShapeError('users/delta with $deltatoken=latest answered without a deltaLink');
+}
+
+/**
+ * The current state of up to 50 users, by id: a users/delta round filtered to those ids (users
+ * that no longer exist are not listed; soft-deleted ones come as `@removed`). Its deltaLink is not
+ * needed: changes come from the tenant-wide round.
+ */
+export async function readUsersById(
+  api: GraphApi,
+  select: readonly string[],
+  ids: readonly string[],
+): Promise<UserChange[]> {
+  if (ids.length === 0) return []; // no $filter at all would read the whole tenant
+  if (ids.length > MAX_FILTER_IDS) throw new Error(`at most ${MAX_FILTER_IDS} ids per read`);
+  const items: UserChange[] = [];
+  for await (const page of usersDeltaRound(api, { select, ids }))
+    for (const item of page.items) items.push(item);
+  return items;
 }
 
 /**

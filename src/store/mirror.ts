@@ -47,6 +47,10 @@ export class Mirror {
    * upsert, so they are not read back and parsed again. Any other write to a user drops its entry.
    */
   private recent: Map<string, MirroredUser> | null = null;
+  /** Scope answers (1 assignment, 2 group, 0 neither) of the same span; scope does not change in it. */
+  private recentScope: Map<string, number> | null = null;
+  private readonly relevanceStmt;
+  private readonly mirroredStmt;
 
   constructor(private readonly db: Db) {
     this.getUserStmt = db.prepare<[string], SourceRow>('SELECT * FROM source_users WHERE entra_id = ?');
@@ -98,6 +102,18 @@ export class Mirror {
                       WHERE gm.member_id = @id AND gm.member_type = 'user') THEN 2
          ELSE 0 END AS via`,
     );
+    // As inScopeStmt, plus 3 = linked to a store row (and not in scope).
+    this.relevanceStmt = db.prepare<{ id: string }, { via: number }>(
+      `SELECT CASE
+         WHEN EXISTS (SELECT 1 FROM assignments WHERE principal_id = @id AND principal_type = 'User') THEN 1
+         WHEN EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+                      WHERE gm.member_id = @id AND gm.member_type = 'user') THEN 2
+         WHEN EXISTS (SELECT 1 FROM users WHERE external_id = @id) THEN 3
+         ELSE 0 END AS via`,
+    );
+    this.mirroredStmt = db.prepare<[string], { n: number }>(
+      'SELECT 1 AS n FROM source_users WHERE entra_id = ?',
+    );
   }
 
   getUser(entraId: string): MirroredUser | null {
@@ -142,11 +158,75 @@ export class Mirror {
   withRecentWrites<T>(fn: () => T): T {
     if (this.recent) return fn();
     this.recent = new Map();
+    this.recentScope = new Map();
     try {
       return fn();
     } finally {
       this.recent = null;
+      this.recentScope = null;
     }
+  }
+
+  /** Whether Graph's data on this user was ever mirrored (and not forgotten since). */
+  isMirrored(entraId: string): boolean {
+    return this.recent?.has(entraId) || this.mirroredStmt.get(entraId) !== undefined;
+  }
+
+  /**
+   * Whether a user matters to this application: in scope, or linked to a store row (a user that
+   * left scope is still managed until it is released). Users that are neither need not be mirrored:
+   * one that enters scope later is read then (see unmirroredInScope).
+   */
+  isRelevant(entraId: string): boolean {
+    const { via } = this.relevanceStmt.get({ id: entraId })!;
+    this.recentScope?.set(entraId, via === 1 || via === 2 ? via : 0);
+    return via !== 0;
+  }
+
+  /** Every user in scope or linked, in id order: what a full round must read when it reads by id. */
+  relevantUserIds(): string[] {
+    return this.db
+      .prepare(
+        `SELECT principal_id AS id FROM assignments WHERE principal_type = 'User'
+           UNION SELECT gm.member_id FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+             WHERE gm.member_type = 'user'
+           UNION SELECT external_id FROM users WHERE external_id IS NOT NULL
+           ORDER BY 1`,
+      )
+      .pluck()
+      .all() as string[];
+  }
+
+  /** How many users relevantUserIds() would list, counted up to `limit` + 1 at most. */
+  relevantUserCount(limit: number): number {
+    return this.db
+      .prepare(
+        `SELECT count(*) FROM (SELECT principal_id FROM assignments WHERE principal_type = 'User'
+           UNION SELECT gm.member_id FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+             WHERE gm.member_type = 'user'
+           UNION SELECT external_id FROM users WHERE external_id IS NOT NULL
+           LIMIT ?)`,
+      )
+      .pluck()
+      .get(limit + 1) as number;
+  }
+
+  /**
+   * Pending users in scope whose Graph data was never mirrored: they entered scope (a new assignment
+   * or group membership) and must be read before they are planned.
+   */
+  unmirroredInScope(): string[] {
+    return this.db
+      .prepare(
+        `SELECT p.entra_id FROM pending_users p
+         WHERE NOT EXISTS (SELECT 1 FROM source_users s WHERE s.entra_id = p.entra_id)
+           AND (EXISTS (SELECT 1 FROM assignments a WHERE a.principal_id = p.entra_id AND a.principal_type = 'User')
+             OR EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+                        WHERE gm.member_id = p.entra_id AND gm.member_type = 'user'))
+         ORDER BY p.entra_id`,
+      )
+      .pluck()
+      .all() as string[];
   }
 
   /** Returns false for a user never mirrored and not linked: there is nothing to delete. */
@@ -175,6 +255,7 @@ export class Mirror {
 
   forgetUser(entraId: string): void {
     this.recent?.delete(entraId);
+    this.recentScope?.delete(entraId);
     this.deleteUserStmt.run(entraId);
     this.deleteMembershipsOfStmt.run(entraId);
   }
@@ -276,21 +357,30 @@ export class Mirror {
 
   /** Direct assignment, or direct membership of a group in scope. */
   isInScope(entraId: string): { inScope: boolean; via: 'assignment' | 'group' | null } {
-    const { via } = this.inScopeStmt.get({ id: entraId })!;
+    const via = this.recentScope?.get(entraId) ?? this.inScopeStmt.get({ id: entraId })!.via;
+    this.recentScope?.set(entraId, via);
     if (via === 1) return { inScope: true, via: 'assignment' };
     if (via === 2) return { inScope: true, via: 'group' };
     return { inScope: false, via: null };
   }
 
-  // --- assignments: listed in full every cycle into assignments_listing, then swapped in ---
+  // --- assignments: listed in full every cycle into a listing, then only the differences applied ---
+  //
+  // The listing is a temporary table (memory: temp_store = MEMORY), not a table of the store: it is
+  // rebuilt from nothing every cycle and an interrupted listing changes nothing, so it needs no
+  // durability, and writing 100,000 listed rows through the WAL every cycle cost more than the rest
+  // of a cycle without changes. The store's assignments_listing table is no longer used.
 
   beginAssignmentListing(): void {
-    this.db.exec('DELETE FROM assignments_listing');
+    this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS assignments_listed (
+        principal_id TEXT NOT NULL, principal_type TEXT NOT NULL, app_role_id TEXT NOT NULL,
+        PRIMARY KEY (principal_id, app_role_id)) WITHOUT ROWID;
+      DELETE FROM temp.assignments_listed;`);
   }
 
   addListedAssignments(items: { principalId: string; principalType: string; appRoleId: string }[]): void {
     const stmt = this.db.prepare(
-      'INSERT OR REPLACE INTO assignments_listing (principal_id, principal_type, app_role_id) VALUES (?, ?, ?)',
+      'INSERT OR REPLACE INTO temp.assignments_listed (principal_id, principal_type, app_role_id) VALUES (?, ?, ?)',
     );
     for (const a of items) stmt.run(a.principalId, a.principalType, a.appRoleId);
   }
@@ -298,38 +388,36 @@ export class Mirror {
   /**
    * Called only after the listing completed: assignments (principal, role) that appeared or vanished
    * make their users, and the members of their groups, pending (their scope or their roles changed);
-   * then the listing becomes the current assignment set.
+   * then they are applied to the assignment set. Only what changed is written: an unchanged listing
+   * of 100,000 assignments rewrites nothing.
    */
   commitAssignmentListing(): { added: number; removed: number } {
-    const diff = `
-      SELECT principal_id, principal_type, 'added' AS change FROM (
-        SELECT principal_id, principal_type, app_role_id FROM assignments_listing
-        EXCEPT SELECT principal_id, principal_type, app_role_id FROM assignments)
-      UNION ALL
-      SELECT principal_id, principal_type, 'removed' FROM (
-        SELECT principal_id, principal_type, app_role_id FROM assignments
-        EXCEPT SELECT principal_id, principal_type, app_role_id FROM assignments_listing)`;
-    this.db.exec(
-      `DROP TABLE IF EXISTS temp.assignment_changes; CREATE TEMP TABLE assignment_changes AS ${diff};`,
-    );
+    const missingFrom = (table: string, alias: string) =>
+      `NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.principal_id = ${alias}.principal_id
+         AND x.app_role_id = ${alias}.app_role_id AND x.principal_type = ${alias}.principal_type)`;
+    // Nothing is materialised: the first cycle adds every assignment, and a copy of a million of
+    // them would be held in memory (temp_store = MEMORY).
+    const added = `SELECT principal_id, principal_type, app_role_id FROM temp.assignments_listed l
+      WHERE ${missingFrom('assignments', 'l')}`;
+    const removed = `SELECT principal_id, principal_type, app_role_id FROM assignments a
+      WHERE ${missingFrom('temp.assignments_listed', 'a')}`;
     const counts = this.db
       .prepare(
-        `SELECT coalesce(sum(change = 'added'), 0) AS added, coalesce(sum(change = 'removed'), 0) AS removed
-         FROM temp.assignment_changes`,
+        `SELECT (SELECT count(*) FROM (${added})) AS added, (SELECT count(*) FROM (${removed})) AS removed`,
       )
       .get() as { added: number; removed: number };
-    this.db.exec(`
-      INSERT OR IGNORE INTO pending_users (entra_id)
-        SELECT principal_id FROM temp.assignment_changes WHERE principal_type = 'User'
-        UNION
-        SELECT gm.member_id FROM group_members gm JOIN temp.assignment_changes c ON c.principal_id = gm.group_id
-          WHERE c.principal_type = 'Group' AND gm.member_type = 'user';
-      DROP TABLE temp.assignment_changes;
-      DELETE FROM assignments;
-      INSERT INTO assignments (principal_id, principal_type, app_role_id)
-        SELECT principal_id, principal_type, app_role_id FROM assignments_listing;
-      DELETE FROM assignments_listing;
-    `);
+    if (counts.added + counts.removed > 0) {
+      this.db.exec(`
+        INSERT OR IGNORE INTO pending_users (entra_id)
+          SELECT principal_id FROM (${added} UNION ALL ${removed}) WHERE principal_type = 'User'
+          UNION
+          SELECT gm.member_id FROM group_members gm JOIN (${added} UNION ALL ${removed}) c
+            ON c.principal_id = gm.group_id WHERE c.principal_type = 'Group' AND gm.member_type = 'user';
+        DELETE FROM assignments WHERE ${missingFrom('temp.assignments_listed', 'assignments')};
+        INSERT OR REPLACE INTO assignments (principal_id, principal_type, app_role_id) ${added};
+      `);
+    }
+    this.db.exec('DELETE FROM temp.assignments_listed');
     return counts;
   }
 

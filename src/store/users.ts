@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ScimUserResource } from '../mapping/index.js';
-import { readScimValue } from '../mapping/index.js';
+import { parseTargetPath, readPath, type TargetPath } from '../mapping/scim-path.js';
 import type { Db } from './db.js';
 
 /** A row of `users`: linked to Entra (externalId set) or a local user of the application. */
@@ -31,6 +31,14 @@ interface Row {
 
 const WORK_EMAIL = 'emails[type eq "work"].value';
 
+/** readScimValue with each target path parsed once, not on every read (this runs per user). */
+const parsedPaths = new Map<string, TargetPath>();
+function readScimValue(resource: ScimUserResource, target: string) {
+  let path = parsedPaths.get(target);
+  if (!path) parsedPaths.set(target, (path = parseTargetPath(target)));
+  return readPath(resource, path);
+}
+
 function parseScim(text: string): ScimUserResource {
   try {
     const value: unknown = JSON.parse(text);
@@ -44,8 +52,17 @@ function parseScim(text: string): ScimUserResource {
 
 /** The application may write only the plain columns, so they win over the JSON copy. */
 function toStoreUser(row: Row): StoreUser {
+  return withColumns(row, parseScim(row.scim));
+}
+
+/** A row just written from `resource` (its scim column): no need to parse the JSON back. */
+function writtenUser(row: Row, resource: ScimUserResource): StoreUser {
+  return withColumns(row, resource);
+}
+
+function withColumns(row: Row, scim: ScimUserResource): StoreUser {
   const resource: ScimUserResource = {
-    ...parseScim(row.scim),
+    ...scim,
     userName: row.user_name,
     active: row.active === 1,
   };
@@ -178,7 +195,7 @@ export class UserTable {
       updated_at: at,
     };
     this.insertStmt.run({ ...row, at });
-    return toStoreUser(row);
+    return writtenUser(row, resource);
   }
 
   /** Writes the resource; `externalId` links a local row (or keeps the link it has). */
@@ -196,7 +213,7 @@ export class UserTable {
       updated_at: at,
     };
     this.updateStmt.run({ ...row, at });
-    return toStoreUser(row);
+    return writtenUser(row, resource);
   }
 
   delete(id: string): void {

@@ -1,6 +1,6 @@
 import { assignmentPages, readAppRoles } from '../source/assignments.js';
 import { groupsDeltaRound } from '../source/groups.js';
-import type { GroupChange } from '../source/types.js';
+import type { Assignment, GroupChange } from '../source/types.js';
 import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
 
@@ -59,10 +59,18 @@ export async function syncAssignments(ctx: CycleContext, servicePrincipalId: str
   const { store, log } = ctx;
   store.transaction(() => store.mirror.beginAssignmentListing());
   let total = 0;
+  // Pages are written 5,000 assignments per transaction (fewer commits of the same index pages).
+  let batch: Assignment[] = [];
   for await (const page of assignmentPages(ctx.api, servicePrincipalId)) {
     total += page.length;
-    store.transaction(() => store.mirror.addListedAssignments(page));
+    for (const a of page) batch.push(a);
+    if (batch.length >= 5000) {
+      const rows = batch;
+      batch = [];
+      store.transaction(() => store.mirror.addListedAssignments(rows));
+    }
   }
+  if (batch.length > 0) store.transaction(() => store.mirror.addListedAssignments(batch));
   const appRoles = ctx.mappings.usesAppRoleAssignments
     ? await readAppRoles(ctx.api, servicePrincipalId)
     : null;

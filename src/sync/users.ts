@@ -1,5 +1,12 @@
-import { usersDeltaRound, userSelect } from '../source/users.js';
+import {
+  MAX_FILTER_IDS,
+  latestUsersDeltaLink,
+  readUsersById,
+  usersDeltaRound,
+  userSelect,
+} from '../source/users.js';
 import type { UserChange } from '../source/types.js';
+import { dispatched } from '../graph/api.js';
 import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
 import { evaluateUsers } from './evaluate.js';
@@ -11,63 +18,202 @@ export interface UsersRoundResult {
 }
 
 /**
- * Users written per transaction, at most: pages are gathered until this many users (or
- * BATCH_MAX_MS have passed, or the round ends) and then mirrored, planned and applied in one
- * transaction. A commit rewrites every index page the batch touched (ids are random), so one commit
- * per 5,000 users instead of one per 200-user page writes far less; the write lock is held only
- * while the batch is written, never while Graph is awaited.
+ * Users per transaction, at most, while pages arrive faster than they are written (see Batch): one
+ * commit writes every index page its users touched (the keys are random), so one commit per 5,000
+ * users instead of one per 200-user page writes far less. Pages are parsed objects, a few MB for
+ * 5,000 users; memory does not grow with the tenant.
  */
 export const BATCH_USERS = 5000;
 export const BATCH_MAX_MS = 2000;
+/** A page that took this long to arrive is written at once (Graph is slower than the writes). */
+export const SLOW_PAGE_MS = 25;
 
 /**
- * One users/delta round: pages are streamed (the next one is read while the current batch is
- * written) and written in bounded batches, so memory does not grow with the tenant. The deltaLink
- * is returned, not saved: the caller saves it after the last writes of the round.
+ * How a full round reads the users (scope `assigned` only; `all` always pages the tenant):
+ * - `tenant`: page all of users/delta (200 users per request) and keep the users that matter;
+ * - `scoped`: take a deltaLink for "now" (`$deltatoken=latest`), then read the users that matter
+ *   by id, 50 per request, READ_CONCURRENCY requests at a time.
+ * `auto` reads by id when at most SCOPED_MAX_USERS users are in scope or linked: at most 200
+ * requests, and about as long as paging a tenant of that size (4 requests in flight, a quarter of
+ * the users each), so never much slower, and far faster when few of a large tenant are assigned
+ * (1% of 1,000,000: 200 requests instead of 5,000). Incremental rounds are the same either way:
+ * the tenant-wide deltaLink, then a read by id of the users that entered scope.
+ */
+export type UsersStrategy = 'tenant' | 'scoped';
+export const SCOPED_MAX_USERS = 10_000;
+export const READ_CONCURRENCY = 4;
+
+/**
+ * One users round, streamed: pages are read ahead while the current batch is written, and written
+ * in bounded batches, so memory does not grow with the tenant. The deltaLink is returned, not
+ * saved: the caller saves it after the last writes of the round.
  */
 export async function syncUsers(
   ctx: CycleContext,
   link: string | null,
   generation: () => number,
 ): Promise<UsersRoundResult> {
-  return withDeltaRestarts(ctx, 'users', link, (from) => usersRound(ctx, from, from ? 0 : generation()));
+  return withDeltaRestarts(ctx, 'users', link, (from) =>
+    from ? deltaRound(ctx, from, 0) : fullRound(ctx, generation()),
+  );
 }
 
-async function usersRound(
+/** The strategy of a full round: ENTRASYNC_USERS_STRATEGY=tenant|scoped overrides `auto`. */
+export function usersStrategy(ctx: CycleContext): UsersStrategy {
+  if (ctx.scope === 'all') return 'tenant';
+  const forced = process.env.ENTRASYNC_USERS_STRATEGY;
+  if (forced === 'tenant' || forced === 'scoped') return forced;
+  return ctx.store.mirror.relevantUserCount(SCOPED_MAX_USERS) <= SCOPED_MAX_USERS ? 'scoped' : 'tenant';
+}
+
+async function fullRound(ctx: CycleContext, generation: number): Promise<UsersRoundResult> {
+  if (usersStrategy(ctx) === 'tenant') return deltaRound(ctx, null, generation);
+  // The deltaLink first: whatever changes while the users are read is in the next round.
+  const deltaLink = await latestUsersDeltaLink(ctx.api, userSelect(ctx.mappings.sourceAttributes));
+  const ids = ctx.store.mirror.relevantUserIds();
+  await readById(ctx, ids, generation);
+  ctx.log.info(
+    {
+      cycleId: ctx.cycleId,
+      strategy: 'scoped',
+      users: ids.length,
+      requests: Math.ceil(ids.length / MAX_FILTER_IDS) + 1,
+    },
+    'users round complete',
+  );
+  return { deltaLink, full: true, generation };
+}
+
+/** A users/delta round: the whole tenant (`link` null) or the changes since a deltaLink. */
+async function deltaRound(
   ctx: CycleContext,
   link: string | null,
   generation: number,
 ): Promise<UsersRoundResult> {
   const select = userSelect(ctx.mappings.sourceAttributes);
   const start = link ? { link } : { select };
+  const toRead = new Set<string>();
+  const batch = new Batch(ctx, link ? 'changes' : 'full', generation, toRead);
   let pages = 0;
   let users = 0;
-  let batch: UserChange[] = [];
-  let batchStarted = 0;
+  let asked = performance.now();
   for await (const page of usersDeltaRound(ctx.api, start)) {
     pages++;
     users += page.items.length;
-    if (batch.length === 0) batchStarted = Date.now();
-    for (const item of page.items) batch.push(item);
-    if (page.deltaLink || batch.length >= BATCH_USERS || Date.now() - batchStarted >= BATCH_MAX_MS) {
-      const items = batch;
-      batch = [];
-      ctx.store.transaction(() =>
-        ctx.store.mirror.withRecentWrites(() => ingest(ctx, items, !!link, generation)),
-      );
+    batch.add(page.items, performance.now() - asked);
+    asked = performance.now();
+    if (!page.deltaLink) {
+      if (pages % 50 === 0)
+        ctx.log.info({ cycleId: ctx.cycleId, pages, items: users }, 'users round progress');
+      continue;
     }
-    if (page.deltaLink) {
-      ctx.log.info({ cycleId: ctx.cycleId, pages, items: users, full: !link }, 'users round complete');
-      return { deltaLink: page.deltaLink, full: !link, generation };
-    }
-    if (pages % 50 === 0) ctx.log.info({ cycleId: ctx.cycleId, pages, items: users }, 'users round progress');
+    batch.flush();
+    // Users that entered scope without being mirrored: a new assignment or membership, or a change
+    // of a user never read. Read in full after the round, so nothing they did is missed.
+    if (link) for (const id of ctx.store.mirror.unmirroredInScope()) toRead.add(id);
+    if (toRead.size > 0) await readById(ctx, [...toRead].sort(), generation);
+    ctx.log.info(
+      { cycleId: ctx.cycleId, strategy: 'tenant', pages, items: users, full: !link, readById: toRead.size },
+      'users round complete',
+    );
+    return { deltaLink: page.deltaLink, full: !link, generation };
   }
   throw new Error('users/delta ended without a deltaLink');
 }
 
+/** Reads users by id, READ_CONCURRENCY requests of up to 50 ids in flight, written as they come. */
+async function readById(ctx: CycleContext, ids: readonly string[], generation: number): Promise<void> {
+  const select = userSelect(ctx.mappings.sourceAttributes);
+  const inFlight: Promise<UserChange[]>[] = [];
+  let next = 0;
+  const launch = () => {
+    const read = readUsersById(ctx.api, select, ids.slice(next, next + MAX_FILTER_IDS));
+    read.catch(() => undefined); // awaited below; a failure while a batch is written is not lost
+    inFlight.push(read);
+    next += MAX_FILTER_IDS;
+  };
+  while (inFlight.length < READ_CONCURRENCY && next < ids.length) launch();
+  const batch = new Batch(ctx, 'read', generation);
+  let done = 0;
+  let asked = performance.now();
+  while (inFlight.length > 0) {
+    const items = await inFlight.shift()!;
+    if (next < ids.length) {
+      launch();
+      await dispatched(); // on the wire before this batch's synchronous writes
+    }
+    batch.add(items, performance.now() - asked);
+    asked = performance.now();
+    if (++done % 50 === 0)
+      ctx.log.info(
+        { cycleId: ctx.cycleId, read: Math.min(next, ids.length), of: ids.length },
+        'users read by id',
+      );
+  }
+  batch.flush();
+}
+
+/**
+ * - `full`: a full round's page: complete objects; users neither in scope nor linked are skipped
+ *   (they are read when they enter scope).
+ * - `changes`: an incremental round's page (`return=minimal`: only what changed): merged into the
+ *   mirror; a user never mirrored that matters is collected in `toRead`, since its change alone is
+ *   not the whole user.
+ * - `read`: users read by id: complete, and all of them matter.
+ * With scope `all` every user matters, and every change is taken as before.
+ */
+type IngestMode = 'full' | 'changes' | 'read';
+
+/**
+ * Pages waiting to be written. While Graph hands out pages faster than they are written, they are
+ * gathered (up to BATCH_USERS users or BATCH_MAX_MS) and written in one transaction: the commits,
+ * not the rows, are what costs. When a page took SLOW_PAGE_MS or more to arrive, Graph is the
+ * bottleneck: the page is written at once, while the next one is already being read, so its writes
+ * are hidden behind Graph's latency. No transaction is ever open while Graph is awaited.
+ */
+class Batch {
+  private items: UserChange[] = [];
+  private since = 0;
+
+  constructor(
+    private readonly ctx: CycleContext,
+    private readonly mode: IngestMode,
+    private readonly generation: number,
+    private readonly toRead?: Set<string>,
+  ) {}
+
+  add(items: UserChange[], waitedMs: number): void {
+    if (this.items.length === 0) this.since = Date.now();
+    for (const item of items) this.items.push(item);
+    if (
+      this.items.length >= BATCH_USERS ||
+      waitedMs >= SLOW_PAGE_MS ||
+      Date.now() - this.since >= BATCH_MAX_MS
+    )
+      this.flush();
+  }
+
+  flush(): void {
+    if (this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    const { store } = this.ctx;
+    store.transaction(() =>
+      store.mirror.withRecentWrites(() => ingest(this.ctx, items, this.mode, this.generation, this.toRead)),
+    );
+  }
+}
+
 /** Mirrors a batch of changes in arrival order, then plans and applies each user once. */
-function ingest(ctx: CycleContext, items: UserChange[], incremental: boolean, generation: number): void {
+function ingest(
+  ctx: CycleContext,
+  items: UserChange[],
+  mode: IngestMode,
+  generation: number,
+  toRead?: Set<string>,
+): void {
   const { mirror, users } = ctx.store;
+  const everyone = ctx.scope === 'all';
   const ids = new Set<string>();
   for (const item of items) {
     if (item.kind === 'invalid') {
@@ -75,7 +221,12 @@ function ingest(ctx: CycleContext, items: UserChange[], incremental: boolean, ge
       continue;
     }
     if (item.kind === 'upsert') {
-      mirror.upsertUser(item.id, item.attributes, incremental, generation);
+      if (!everyone && mode === 'full' && !mirror.isRelevant(item.id)) continue;
+      if (!everyone && mode === 'changes' && !mirror.isMirrored(item.id)) {
+        if (mirror.isRelevant(item.id)) toRead?.add(item.id);
+        continue;
+      }
+      mirror.upsertUser(item.id, item.attributes, mode === 'changes', generation);
     } else if (item.reason === 'changed') {
       if (!mirror.softDeleteUser(item.id, generation)) continue; // never seen: nothing to disable
     } else if (!mirror.markHardDeleted(item.id, users.findByExternalId(item.id) !== null)) {

@@ -84,7 +84,9 @@ beforeAll(async () => {
     ids.push(u.id);
   }
   h = syncHarness(emu);
-  env = { ...h.env, ENTRASYNC_LOG_LEVEL: 'info' };
+  // Paging the whole tenant (16 pages) keeps the initial round long enough to be killed in; with 80
+  // users in scope, reading them by id would be a handful of requests.
+  env = { ...h.env, ENTRASYNC_LOG_LEVEL: 'info', ENTRASYNC_USERS_STRATEGY: 'tenant' };
   emu.tenant.setFaults({ latencyMs: 8 }); // 16 pages of users: a round takes a few hundred ms
 });
 afterAll(async () => {
