@@ -20,6 +20,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:
 import { cpus, hostname, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fmt, line, table, type Row, type Side } from './format.js';
 import { summarise } from './profile.js';
 import {
   BASELINE,
@@ -30,7 +31,6 @@ import {
   readStore,
   removeDb,
   timedRun,
-  type RequestCounts,
   type Timed,
 } from './lib.js';
 
@@ -64,39 +64,6 @@ mkdirSync(work, { recursive: true });
 /** What config/default.yaml's mappings select; the baseline reads the same properties. */
 const SELECT = 'accountEnabled,displayName,mail,userPrincipalName';
 const FULL_ROUND = `/users/delta?$select=${SELECT}`;
-
-interface Side {
-  wallMs: number;
-  peakRssMb: number;
-  /** user + system CPU seconds of the process. */
-  cpuS: number;
-  requests: number;
-  dbMb: number;
-  items?: number;
-}
-
-interface Row {
-  scenario: string;
-  strategy?: string;
-  tenantUsers: number;
-  assigned: number;
-  changes?: number;
-  /** What users/s counts: tenant users (initial, resync) or changes (incremental). */
-  itemsForRate: number;
-  latencyMs: number;
-  entrasync: Side & {
-    counts: Record<string, number>;
-    /** The emulator's count of each kind of request. */
-    requestKinds: RequestCounts;
-    /** Graph requests the cycle counted (the token request is not one). */
-    cycleRequests: number;
-    /** The cycle itself, from the cycles table: the process's wall time less start-up and exit. */
-    cycleMs: number;
-    profile?: unknown;
-  };
-  baseline?: Side;
-  ratio?: number;
-}
 
 const rows: Row[] = [];
 
@@ -370,83 +337,6 @@ async function smallTenant(): Promise<void> {
   }
 }
 
-const s = (ms: number) => (ms / 1000).toFixed(2);
-const fmt = (n: number) => n.toLocaleString('en-US');
-const rate = (r: Row) =>
-  r.itemsForRate ? fmt(Math.round(r.itemsForRate / (r.entrasync.wallMs / 1000))) : '–';
-const requests = (k: RequestCounts) =>
-  [
-    fmt(k.total),
-    [
-      k.usersPages ? `${fmt(k.usersPages)} pages` : '',
-      k.usersById ? `${fmt(k.usersById)} by id` : '',
-      k.usersLatest ? 'latest' : '',
-      k.assignments ? `${fmt(k.assignments)} assignm.` : '',
-    ]
-      .filter(Boolean)
-      .join(', '),
-  ]
-    .filter(Boolean)
-    .join(': ');
-
-function line(r: Row): string {
-  return [
-    r.scenario + (r.strategy ? ` (${r.strategy})` : ''),
-    fmt(r.tenantUsers),
-    `${s(r.entrasync.wallMs)} s (cycle ${s(r.entrasync.cycleMs)} s, cpu ${r.entrasync.cpuS.toFixed(1)} s)`,
-    `${rate(r)}/s`,
-    `${r.entrasync.peakRssMb} MB`,
-    `${requests(r.entrasync.requestKinds)}`,
-    `${r.entrasync.dbMb} MB db`,
-    r.baseline
-      ? `baseline ${s(r.baseline.wallMs)} s (cpu ${r.baseline.cpuS.toFixed(1)} s), ${r.baseline.peakRssMb} MB, ${r.baseline.requests} req`
-      : '',
-    r.ratio !== undefined ? `ratio ${r.ratio}` : '',
-  ]
-    .filter(Boolean)
-    .join(' | ');
-}
-
-function table(): string {
-  const head = [
-    'scenario',
-    'tenant users',
-    'assigned',
-    'wall (cycle)',
-    'users/s',
-    'CPU',
-    'peak RSS',
-    'Graph requests',
-    'DB size',
-    'baseline wall',
-    'baseline CPU',
-    'baseline RSS',
-    'baseline requests',
-    'entrasync / baseline',
-  ];
-  const body = rows.map((r) =>
-    [
-      r.scenario + (r.strategy ? ` (${r.strategy})` : ''),
-      fmt(r.tenantUsers),
-      fmt(r.assigned),
-      `${s(r.entrasync.wallMs)} s (${s(r.entrasync.cycleMs)} s)`,
-      rate(r),
-      `${r.entrasync.cpuS.toFixed(1)} s`,
-      `${r.entrasync.peakRssMb} MB`,
-      requests(r.entrasync.requestKinds),
-      `${r.entrasync.dbMb} MB`,
-      r.baseline ? `${s(r.baseline.wallMs)} s` : '–',
-      r.baseline ? `${r.baseline.cpuS.toFixed(1)} s` : '–',
-      r.baseline ? `${r.baseline.peakRssMb} MB` : '–',
-      r.baseline ? fmt(r.baseline.requests) : '–',
-      r.ratio !== undefined ? `${r.ratio.toFixed(2)}×` : '–',
-    ].join(' | '),
-  );
-  return [`| ${head.join(' | ')} |`, `|${' --- |'.repeat(head.length)}`, ...body.map((b) => `| ${b} |`)].join(
-    '\n',
-  );
-}
-
 const machine = {
   host: hostname(),
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -500,6 +390,6 @@ try {
   const out =
     flags.out ?? join(resultsDir, `bench-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(table());
+  console.log(table(rows));
   console.error(`\nwritten ${out}`);
 }

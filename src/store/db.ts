@@ -25,6 +25,8 @@ export function openStore(path: string, options: OpenOptions = {}): Db {
     db.pragma('foreign_keys = ON');
     // Savepoints (one per applied change) journal into temporary storage: memory, not a temp file.
     db.pragma('temp_store = MEMORY');
+    // Temporary tables (the assignment listing of a cycle) give their memory back when emptied.
+    db.pragma('temp.auto_vacuum = FULL');
     // 32 MiB of page cache (the default is 2 MiB): a batch of changes touches index pages all over.
     db.pragma('cache_size = -32768');
     migrate(db);
