@@ -315,16 +315,32 @@ export class Directory {
     if (!had && !virtual) throw notFound(principalId);
   }
 
+  /** An implicit assignment of a bulk range; its id (a hash) is computed only when read. */
   virtualAssignment(i: number): AssignmentRecord {
     const r = this.users.rangeOf(i)!;
     const principalId = this.users.idAt(i);
     return {
-      id: assignmentId(principalId, DEFAULT_APP_ROLE),
+      get id() {
+        return assignmentId(principalId, DEFAULT_APP_ROLE);
+      },
       appRoleId: DEFAULT_APP_ROLE,
       principalId,
       principalType: 'User',
       createdDateTime: r.createdDateTime,
     };
+  }
+
+  /** Whether an assignment's principal exists and is not deleted (only those are listed). */
+  isActivePrincipal(a: AssignmentRecord): boolean {
+    if (a.principalType === 'User') {
+      const i = this.users.indexOf(a.principalId);
+      return i !== undefined && this.users.state(i) === UserState.Active;
+    }
+    if (a.principalType === 'Group') {
+      const g = this.groups.get(a.principalId);
+      return g !== undefined && !g.deleted;
+    }
+    return true;
   }
 
   /** Display name of an assignment's principal; undefined when the principal is not active. */

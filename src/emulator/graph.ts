@@ -186,20 +186,23 @@ function appRoleAssignedTo(ctx: Ctx): Record<string, unknown> {
   let phase = st?.k === 'n' ? 1 : 0;
   let c = st?.c ?? 0;
   const page: Record<string, unknown>[] = [];
+  // $select returns only the named properties, and only those are computed: a listing of a million
+  // assignments, re-read every cycle, is then small on the wire and cheap to serve.
+  const selected = parseSelect(q);
+  const wants = (name: string) => selected === undefined || selected.includes(name);
   const item = (a: AssignmentRecord): void => {
-    const name = dir.principalName(a);
-    if (name === undefined) return;
-    page.push({
-      id: a.id,
-      deletedDateTime: null,
-      appRoleId: a.appRoleId,
-      createdDateTime: a.createdDateTime,
-      principalDisplayName: name,
-      principalId: a.principalId,
-      principalType: a.principalType,
-      resourceDisplayName: core.identity.appDisplayName,
-      resourceId: core.identity.servicePrincipalId,
-    });
+    if (!dir.isActivePrincipal(a)) return;
+    const out: Record<string, unknown> = {};
+    if (wants('id')) out.id = a.id;
+    if (wants('deletedDateTime')) out.deletedDateTime = null;
+    if (wants('appRoleId')) out.appRoleId = a.appRoleId;
+    if (wants('createdDateTime')) out.createdDateTime = a.createdDateTime;
+    if (wants('principalDisplayName')) out.principalDisplayName = dir.principalName(a);
+    if (wants('principalId')) out.principalId = a.principalId;
+    if (wants('principalType')) out.principalType = a.principalType;
+    if (wants('resourceDisplayName')) out.resourceDisplayName = core.identity.appDisplayName;
+    if (wants('resourceId')) out.resourceId = core.identity.servicePrincipalId;
+    page.push(out);
   };
   if (phase === 0) {
     const explicit = [...dir.assignments.explicit.values()];
@@ -228,7 +231,8 @@ function appRoleAssignedTo(ctx: Ctx): Record<string, unknown> {
   if (c !== -1) {
     const token = core.tokens.encode({ r: 'assignments', k: phase === 1 ? 'n' : 'i', s: 0, e: 0, c, o: top });
     body['@odata.nextLink'] =
-      `${core.origin}/v1.0/servicePrincipals/${core.identity.servicePrincipalId}/appRoleAssignedTo?$skiptoken=${token}`;
+      `${core.origin}/v1.0/servicePrincipals/${core.identity.servicePrincipalId}/appRoleAssignedTo?$skiptoken=${token}` +
+      (selected ? `&$select=${selected.join(',')}` : '');
   }
   body.value = page;
   return body;

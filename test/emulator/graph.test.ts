@@ -143,6 +143,32 @@ describe('service principal and assignments', () => {
     });
   });
 
+  it('appRoleAssignedTo honours $select on every page, and still lists only active principals', async () => {
+    const client = graphClient(emu);
+    const bulk = emu.tenant.bulkCreateUsers(6, { assignEvery: 1 });
+    emu.tenant.softDeleteUser(emu.tenant.userIdAt(bulk.first + 2));
+    let next: string | undefined =
+      `/servicePrincipals/${emu.servicePrincipalId}/appRoleAssignedTo?$select=principalId,principalType`;
+    const all: Item[] = [];
+    while (next) {
+      const page = await client.api(next).get();
+      all.push(...page.value);
+      next = page['@odata.nextLink'];
+      if (next) expect(next).toContain('$select=principalId,principalType');
+    }
+    const expected = [0, 1, 3, 4, 5].map((i) => ({
+      principalId: emu.tenant.userIdAt(bulk.first + i),
+      principalType: 'User',
+    }));
+    expect(all).toEqual(expected);
+    const bad = await rawGet(
+      emu,
+      `/v1.0/servicePrincipals/${emu.servicePrincipalId}/appRoleAssignedTo?$select=principal-id`,
+      bearer(emu),
+    );
+    expect(bad.status).toBe(400);
+  });
+
   it('organization lists the tenant with a default verified domain', async () => {
     const r = await graphClient(emu).api('/organization').get();
     expect(r.value[0]).toMatchObject({
