@@ -23,10 +23,9 @@ export function openStore(path: string, options: OpenOptions = {}): Db {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    // Savepoints (one per applied change) journal into temporary storage: memory, not a temp file.
-    db.pragma('temp_store = MEMORY');
-    // Temporary tables (the assignment listing of a cycle) give their memory back when emptied.
-    db.pragma('temp.auto_vacuum = FULL');
+    // Temporary tables (a cycle's assignment listing, UNION and sort b-trees) are cached in memory up
+    // to 32 MiB and spill to a temporary file beyond it: memory stays bounded at a million users.
+    db.pragma('temp.cache_size = -32768');
     // 32 MiB of page cache (the default is 2 MiB): a batch of changes touches index pages all over.
     db.pragma('cache_size = -32768');
     migrate(db);

@@ -22,8 +22,14 @@ export class Store {
   readonly cycles: CycleLog;
   readonly audit: AuditLog;
   readonly staged: StagedChanges;
+  /**
+   * One transaction wrapper for every call: better-sqlite3 builds four wrapped functions per
+   * db.transaction(), which cost more than a small transaction itself when done per user.
+   */
+  private readonly runner: ReturnType<Db['transaction']>;
 
   constructor(readonly db: Db) {
+    this.runner = db.transaction((fn: () => unknown) => fn());
     this.users = new UserTable(db);
     this.mirror = new Mirror(db);
     this.state = new SyncState(db);
@@ -38,7 +44,7 @@ export class Store {
 
   /** Runs `fn` in a transaction (a savepoint when one is already open, as in a dry run). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.runner.immediate(fn) as T;
   }
 
   close(): void {

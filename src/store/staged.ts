@@ -32,20 +32,25 @@ const toChange = (r: Row): StagedChange => ({
 
 /** Disables and deletes waiting for the end of their cycle, or held by the deletion threshold. */
 export class StagedChanges {
-  constructor(private readonly db: Db) {}
+  private readonly stageStmt;
+  private readonly removeStmt;
+
+  constructor(private readonly db: Db) {
+    this.stageStmt = db.prepare(
+      `INSERT INTO staged_changes (entra_id, cycle_id, kind, user_name, staged_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (entra_id) DO UPDATE SET kind = excluded.kind, user_name = excluded.user_name`,
+    );
+    this.removeStmt = db.prepare('DELETE FROM staged_changes WHERE entra_id = ?');
+  }
 
   /** A change already held keeps its cycle and flags; a new one joins the current cycle. */
   stage(entraId: string, cycleId: string, kind: 'disable' | 'delete', userName: string | null): void {
-    this.db
-      .prepare(
-        `INSERT INTO staged_changes (entra_id, cycle_id, kind, user_name, staged_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (entra_id) DO UPDATE SET kind = excluded.kind, user_name = excluded.user_name`,
-      )
-      .run(entraId, cycleId, kind, userName, new Date().toISOString());
+    this.stageStmt.run(entraId, cycleId, kind, userName, new Date().toISOString());
   }
 
+  /** Runs for every user applied: a statement prepared once, not per call. */
   remove(entraId: string): void {
-    this.db.prepare('DELETE FROM staged_changes WHERE entra_id = ?').run(entraId);
+    this.removeStmt.run(entraId);
   }
 
   after(entraId: string, limit: number): StagedChange[] {
