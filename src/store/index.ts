@@ -1,3 +1,4 @@
+import { AssignmentListing } from './assignment-listing.js';
 import { AuditLog } from './audit.js';
 import { CycleLog } from './cycles.js';
 import { openStore, type Db, type OpenOptions } from './db.js';
@@ -22,6 +23,7 @@ export class Store {
   readonly cycles: CycleLog;
   readonly audit: AuditLog;
   readonly staged: StagedChanges;
+  readonly assignmentListing: AssignmentListing;
   /**
    * One transaction wrapper for every call: better-sqlite3 builds four wrapped functions per
    * db.transaction(), which cost more than a small transaction itself when done per user.
@@ -36,6 +38,7 @@ export class Store {
     this.cycles = new CycleLog(db);
     this.audit = new AuditLog(db);
     this.staged = new StagedChanges(db);
+    this.assignmentListing = new AssignmentListing(db);
   }
 
   static open(path: string, options?: OpenOptions): Store {

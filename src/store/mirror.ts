@@ -51,6 +51,9 @@ export class Mirror {
   private recentScope: Map<string, number> | null = null;
   private readonly relevanceStmt;
   private readonly mirroredStmt;
+  private readonly markHardDeletedStmt;
+  private readonly tombstoneStmt;
+  private readonly appRolesStmt;
 
   constructor(private readonly db: Db) {
     this.getUserStmt = db.prepare<[string], SourceRow>('SELECT * FROM source_users WHERE entra_id = ?');
@@ -110,6 +113,21 @@ export class Mirror {
                       WHERE gm.member_id = @id AND gm.member_type = 'user') THEN 2
          WHEN EXISTS (SELECT 1 FROM users WHERE external_id = @id) THEN 3
          ELSE 0 END AS via`,
+    );
+    this.markHardDeletedStmt = db.prepare('UPDATE source_users SET hard_deleted = 1 WHERE entra_id = ?');
+    this.tombstoneStmt = db.prepare(
+      `INSERT INTO source_users (entra_id, attributes, hard_deleted) VALUES (?, '{}', 1)`,
+    );
+    this.appRolesStmt = db.prepare<
+      [string, string],
+      { appRoleId: string; value: string | null; displayName: string | null }
+    >(
+      `SELECT DISTINCT a.app_role_id AS appRoleId, r.value AS value, r.display_name AS displayName
+       FROM assignments a LEFT JOIN app_roles r ON r.id = a.app_role_id
+       WHERE (a.principal_type = 'User' AND a.principal_id = ?)
+          OR (a.principal_type = 'Group' AND a.principal_id IN
+              (SELECT group_id FROM group_members WHERE member_id = ? AND member_type = 'user'))
+       ORDER BY a.app_role_id`,
     );
     this.mirroredStmt = db.prepare<[string], { n: number }>(
       'SELECT 1 AS n FROM source_users WHERE entra_id = ?',
@@ -232,14 +250,9 @@ export class Mirror {
   /** Returns false for a user never mirrored and not linked: there is nothing to delete. */
   markHardDeleted(entraId: string, linked: boolean): boolean {
     this.recent?.delete(entraId);
-    if (
-      this.db.prepare('UPDATE source_users SET hard_deleted = 1 WHERE entra_id = ?').run(entraId).changes > 0
-    )
-      return true;
+    if (this.markHardDeletedStmt.run(entraId).changes > 0) return true;
     if (!linked) return false;
-    this.db
-      .prepare(`INSERT INTO source_users (entra_id, attributes, hard_deleted) VALUES (?, '{}', 1)`)
-      .run(entraId);
+    this.tombstoneStmt.run(entraId);
     return true;
   }
 
@@ -364,63 +377,6 @@ export class Mirror {
     return { inScope: false, via: null };
   }
 
-  // --- assignments: listed in full every cycle into a listing, then only the differences applied ---
-  //
-  // The listing is a temporary table (memory: temp_store = MEMORY), not a table of the store: it is
-  // rebuilt from nothing every cycle and an interrupted listing changes nothing, so it needs no
-  // durability, and writing 100,000 listed rows through the WAL every cycle cost more than the rest
-  // of a cycle without changes. The store's assignments_listing table is no longer used.
-
-  beginAssignmentListing(): void {
-    this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS assignments_listed (
-        principal_id TEXT NOT NULL, principal_type TEXT NOT NULL, app_role_id TEXT NOT NULL,
-        PRIMARY KEY (principal_id, app_role_id)) WITHOUT ROWID;
-      DELETE FROM temp.assignments_listed;`);
-  }
-
-  addListedAssignments(items: { principalId: string; principalType: string; appRoleId: string }[]): void {
-    const stmt = this.db.prepare(
-      'INSERT OR REPLACE INTO temp.assignments_listed (principal_id, principal_type, app_role_id) VALUES (?, ?, ?)',
-    );
-    for (const a of items) stmt.run(a.principalId, a.principalType, a.appRoleId);
-  }
-
-  /**
-   * Called only after the listing completed: assignments (principal, role) that appeared or vanished
-   * make their users, and the members of their groups, pending (their scope or their roles changed);
-   * then they are applied to the assignment set. Only what changed is written: an unchanged listing
-   * of 100,000 assignments rewrites nothing.
-   */
-  commitAssignmentListing(): { added: number; removed: number } {
-    const missingFrom = (table: string, alias: string) =>
-      `NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.principal_id = ${alias}.principal_id
-         AND x.app_role_id = ${alias}.app_role_id AND x.principal_type = ${alias}.principal_type)`;
-    // Nothing is materialised: the first cycle adds every assignment, and a copy of a million of
-    // them would be held in memory (temp_store = MEMORY).
-    const added = `SELECT principal_id, principal_type, app_role_id FROM temp.assignments_listed l
-      WHERE ${missingFrom('assignments', 'l')}`;
-    const removed = `SELECT principal_id, principal_type, app_role_id FROM assignments a
-      WHERE ${missingFrom('temp.assignments_listed', 'a')}`;
-    const counts = this.db
-      .prepare(
-        `SELECT (SELECT count(*) FROM (${added})) AS added, (SELECT count(*) FROM (${removed})) AS removed`,
-      )
-      .get() as { added: number; removed: number };
-    if (counts.added + counts.removed > 0) {
-      this.db.exec(`
-        INSERT OR IGNORE INTO pending_users (entra_id)
-          SELECT principal_id FROM (${added} UNION ALL ${removed}) WHERE principal_type = 'User'
-          UNION
-          SELECT gm.member_id FROM group_members gm JOIN (${added} UNION ALL ${removed}) c
-            ON c.principal_id = gm.group_id WHERE c.principal_type = 'Group' AND gm.member_type = 'user';
-        DELETE FROM assignments WHERE ${missingFrom('temp.assignments_listed', 'assignments')};
-        INSERT OR REPLACE INTO assignments (principal_id, principal_type, app_role_id) ${added};
-      `);
-    }
-    this.db.exec('DELETE FROM temp.assignments_listed');
-    return counts;
-  }
-
   /** The app's role definitions, as last read from its service principal. */
   setAppRoles(roles: { id: string; value: string | null; displayName: string | null }[]): void {
     this.db.exec('DELETE FROM app_roles');
@@ -430,16 +386,7 @@ export class Mirror {
 
   /** A user's app-role assignments: direct ones, and those of assigned groups it is a direct member of. */
   appRolesOf(entraId: string): { appRoleId: string; value: string | null; displayName: string | null }[] {
-    return this.db
-      .prepare(
-        `SELECT DISTINCT a.app_role_id AS appRoleId, r.value AS value, r.display_name AS displayName
-         FROM assignments a LEFT JOIN app_roles r ON r.id = a.app_role_id
-         WHERE (a.principal_type = 'User' AND a.principal_id = ?)
-            OR (a.principal_type = 'Group' AND a.principal_id IN
-                (SELECT group_id FROM group_members WHERE member_id = ? AND member_type = 'user'))
-         ORDER BY a.app_role_id`,
-      )
-      .all(entraId, entraId) as { appRoleId: string; value: string | null; displayName: string | null }[];
+    return this.appRolesStmt.all(entraId, entraId);
   }
 
   /**

@@ -8,7 +8,8 @@ export type StateKey =
   | 'groups_delta_saved_at'
   | 'fingerprint'
   | 'generation'
-  | 'service_principal_id';
+  | 'service_principal_id'
+  | 'assignments_digest';
 
 export class SyncState {
   constructor(private readonly db: Db) {}
@@ -39,8 +40,17 @@ export class SyncState {
     return next;
   }
 
-  /** Forget where the delta rounds were: the next cycle enumerates everything (resync). */
+  /**
+   * Forget where the delta rounds were, and the last assignment listing: the next cycle enumerates
+   * everything and compares every assignment (resync).
+   */
   forgetDeltaState(): void {
-    this.delete('users_delta_link', 'users_delta_saved_at', 'groups_delta_link', 'groups_delta_saved_at');
+    this.delete(
+      'users_delta_link',
+      'users_delta_saved_at',
+      'groups_delta_link',
+      'groups_delta_saved_at',
+      'assignments_digest',
+    );
   }
 }

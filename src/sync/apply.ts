@@ -47,6 +47,37 @@ export function applyAction(
   return { action: applied, outcome: applied.kind === 'error' ? 'failed' : 'applied' };
 }
 
+/**
+ * Applies a batch of planned actions (staging disables and deletes): all the writes in one
+ * savepoint, then the audit rows. A savepoint per user cost more than the user's own row; when the
+ * store rejects any write of the batch, the savepoint is rolled back and every action is applied
+ * again on its own (applyAction), so one user's bad values still fail only that user.
+ */
+export function applyBatch(
+  ctx: CycleContext,
+  actions: readonly PlannedAction[],
+): { action: PlannedAction; outcome: Outcome }[] {
+  const { store } = ctx;
+  const staging = (a: PlannedAction) => a.kind === 'disable' || a.kind === 'delete';
+  let userIds: (string | null)[];
+  try {
+    userIds = store.transaction(() =>
+      actions.map((action) => {
+        if (staging(action)) return null;
+        const existing = 'row' in action && action.row ? action.row.id : null;
+        return write(ctx, action) ?? existing;
+      }),
+    );
+  } catch {
+    return actions.map((action) => applyAction(ctx, action));
+  }
+  return actions.map((action, i) => {
+    if (staging(action)) return applyAction(ctx, action);
+    record(ctx, action, userIds[i]!, true);
+    return { action, outcome: action.kind === 'error' ? 'failed' : 'applied' };
+  });
+}
+
 /** Returns the id of the row created, if any. */
 function write(ctx: CycleContext, action: PlannedAction): string | null {
   const { users, mirror, staged } = ctx.store;

@@ -1,6 +1,6 @@
 import { planUser } from '../plan/plan.js';
 import type { PlanSettings, PlannedAction, StoreLookup, UserFacts } from '../plan/types.js';
-import { applyAction, type Outcome } from './apply.js';
+import { applyBatch, type Outcome } from './apply.js';
 import type { CycleContext } from './context.js';
 
 export function planSettings(ctx: CycleContext): PlanSettings {
@@ -70,10 +70,11 @@ export function evaluateUsers(ctx: CycleContext, entraIds: Iterable<string>): vo
     planned.push([facts, planUser(facts, settings, lookup)]);
   }
   logSummary(ctx, planned);
-  for (const [facts, action] of planned) {
-    const { action: applied, outcome } = applyAction(ctx, action);
-    settleUser(ctx, facts, applied, outcome);
-  }
+  const results = applyBatch(
+    ctx,
+    planned.map(([, action]) => action),
+  );
+  planned.forEach(([facts], i) => settleUser(ctx, facts, results[i]!.action, results[i]!.outcome));
 }
 
 /** ssosync's "change summary": what a batch is about to do, before it does it. */

@@ -1,6 +1,6 @@
 import { assignmentPages, readAppRoles } from '../source/assignments.js';
 import { groupsDeltaRound } from '../source/groups.js';
-import type { Assignment, GroupChange } from '../source/types.js';
+import type { GroupChange } from '../source/types.js';
 import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
 
@@ -57,26 +57,18 @@ function applyGroupChange(ctx: CycleContext, change: GroupChange, generation: nu
  */
 export async function syncAssignments(ctx: CycleContext, servicePrincipalId: string): Promise<void> {
   const { store, log } = ctx;
-  store.transaction(() => store.mirror.beginAssignmentListing());
+  store.transaction(() => store.assignmentListing.begin());
   let total = 0;
-  // Pages are written 5,000 assignments per transaction (fewer commits of the same index pages).
-  let batch: Assignment[] = [];
   for await (const page of assignmentPages(ctx.api, servicePrincipalId)) {
     total += page.length;
-    for (const a of page) batch.push(a);
-    if (batch.length >= 5000) {
-      const rows = batch;
-      batch = [];
-      store.transaction(() => store.mirror.addListedAssignments(rows));
-    }
+    store.assignmentListing.add(page);
   }
-  if (batch.length > 0) store.transaction(() => store.mirror.addListedAssignments(batch));
   const appRoles = ctx.mappings.usesAppRoleAssignments
     ? await readAppRoles(ctx.api, servicePrincipalId)
     : null;
   store.transaction(() => {
     if (appRoles) store.mirror.setAppRoles(appRoles);
-    const changes = store.mirror.commitAssignmentListing();
+    const changes = store.assignmentListing.commit();
     const groups = store.mirror.refreshScopeGroups(ctx.settings.scope.expandNestedGroups);
     log.info(
       {

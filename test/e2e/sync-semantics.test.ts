@@ -127,6 +127,29 @@ describe('initial cycle', () => {
     expect(audit[0]!.reason).toMatch(/already belongs to another Entra user/);
   });
 
+  it('a write the store rejects fails that user only; the rest of its batch is written once', async () => {
+    const names = ['ann', 'ben', 'bad', 'cid', 'dee'].map((n) => `${n}@contoso.com`);
+    for (const upn of names) emu.tenant.assign(user(upn).id, 'User');
+    h = syncHarness(emu);
+    // The application's own rule, as a trigger: the batch's shared savepoint fails and every user
+    // is written again on its own.
+    h.rt.store.db.exec(`CREATE TRIGGER no_bad BEFORE INSERT ON users WHEN NEW.user_name LIKE 'bad@%'
+      BEGIN SELECT RAISE(ABORT, 'bad is not welcome'); END`);
+    const result = await h.sync();
+    expect(result.counts).toMatchObject({ create: 4, error: 1 });
+    expect(h.rows().map((r) => r.user_name)).toEqual(names.filter((n) => !n.startsWith('bad')).sort());
+    const audit = h.rt.store.audit.query({ limit: 100 });
+    expect(audit.filter((a) => a.action === 'create')).toHaveLength(4);
+    expect(audit.filter((a) => a.action === 'error')).toEqual([
+      expect.objectContaining({
+        userName: 'bad@contoso.com',
+        status: 'failure',
+        reason: expect.stringContaining('bad is not welcome'),
+      }),
+    ]);
+    expect(h.rt.store.mirror.failingCount()).toBe(1);
+  });
+
   it('pages through many pages and stores the deltaLink only at the end', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
@@ -169,6 +192,31 @@ describe('incremental cycles: the deprovisioning matrix', () => {
     expect(result.counts).toMatchObject({ create: 0, update: 0, disable: 0, enable: 0, delete: 0, error: 0 });
     expect(h.rows()).toEqual(before);
     expect(h.rt.store.audit.query({ limit: 1000 })).toHaveLength(auditBefore);
+  });
+
+  it('an unassign and an assign in one cycle (the same number of assignments) are both applied', async () => {
+    const dave = user('dave@contoso.com');
+    const digestBefore = h.rt.store.state.get('assignments_digest');
+    expect(digestBefore).toMatch(/^3:/);
+    emu.tenant.unassign(bob.id);
+    emu.tenant.assign(dave.id, 'User');
+    const r = await h.sync();
+    expect(r.counts).toMatchObject({ create: 1, disable: 1 });
+    expect(activeOf('bob@contoso.com')).toBe(0);
+    expect(activeOf('dave@contoso.com')).toBe(1);
+    const assigned = h.rt.store.db
+      .prepare("SELECT principal_id FROM assignments WHERE principal_type = 'User' ORDER BY 1")
+      .pluck()
+      .all();
+    expect(assigned).toEqual([alice.id, dave.id].sort());
+    const digestAfter = h.rt.store.state.get('assignments_digest');
+    expect(digestAfter).toMatch(/^3:/);
+    expect(digestAfter).not.toBe(digestBefore);
+    // The same listing again: recognised by its digest, nothing pending, nothing written.
+    const again = await h.sync();
+    expect(again.counts).toMatchObject({ create: 0, update: 0, disable: 0, enable: 0 });
+    expect(h.rt.store.state.get('assignments_digest')).toBe(digestAfter);
+    expect(h.rt.store.mirror.pendingCount()).toBe(0);
   });
 
   it('unassign disables; a later hard delete of that user sends nothing further', async () => {
