@@ -31,7 +31,7 @@ export class EmulatorProcess {
   }
 
   static async start(pageSize = 200): Promise<EmulatorProcess> {
-    const child = spawn(process.execPath, [CLI, 'emulator', '--port', '0', '--page-size', String(pageSize)], {
+    const child = spawn(process.execPath, [...(process.env.BENCH_EMU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_EMU_PROF] : []), CLI, 'emulator', '--port', '0', '--page-size', String(pageSize)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const info = await new Promise<EmulatorInfo>((resolvePromise, reject) => {

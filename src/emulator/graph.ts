@@ -191,7 +191,6 @@ function appRoleAssignedTo(ctx: Ctx): Record<string, unknown> {
   const selected = parseSelect(q);
   const wants = (name: string) => selected === undefined || selected.includes(name);
   const item = (a: AssignmentRecord): void => {
-    if (!dir.isActivePrincipal(a)) return;
     const out: Record<string, unknown> = {};
     if (wants('id')) out.id = a.id;
     if (wants('deletedDateTime')) out.deletedDateTime = null;
@@ -206,7 +205,7 @@ function appRoleAssignedTo(ctx: Ctx): Record<string, unknown> {
   };
   if (phase === 0) {
     const explicit = [...dir.assignments.explicit.values()];
-    for (; c < explicit.length && page.length < top; c++) item(explicit[c]!);
+    for (; c < explicit.length && page.length < top; c++) if (dir.isActivePrincipal(explicit[c]!)) item(explicit[c]!);
     if (c >= explicit.length) {
       phase = 1;
       c = 0;
@@ -220,7 +219,9 @@ function appRoleAssignedTo(ctx: Ctx): Record<string, unknown> {
       let i = Math.max(c, r.first);
       i += (r.assignEvery - ((i - r.first) % r.assignEvery)) % r.assignEvery;
       for (; i < r.first + r.count && page.length < top; i += r.assignEvery)
-        if (!dir.assignments.virtualOff.has(i)) item(dir.virtualAssignment(i));
+        // A bulk user's slot is its index: its state is read directly, not looked up by id.
+        if (!dir.assignments.virtualOff.has(i) && dir.users.state(i) === UserState.Active)
+          item(dir.virtualAssignment(i));
       c = i;
     }
     if (page.length < top || !ranges.some((r) => c < r.first + r.count)) c = -1;
