@@ -31,9 +31,21 @@ export class EmulatorProcess {
   }
 
   static async start(pageSize = 200): Promise<EmulatorProcess> {
-    const child = spawn(process.execPath, [...(process.env.BENCH_EMU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_EMU_PROF] : []), CLI, 'emulator', '--port', '0', '--page-size', String(pageSize)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_EMU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_EMU_PROF] : []),
+        CLI,
+        'emulator',
+        '--port',
+        '0',
+        '--page-size',
+        String(pageSize),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const info = await new Promise<EmulatorInfo>((resolvePromise, reject) => {
       const rl = createInterface({ input: child.stdout! });
       rl.once('line', (line) => resolvePromise(JSON.parse(line) as EmulatorInfo));

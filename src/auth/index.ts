@@ -157,25 +157,35 @@ export function createTokenProvider(
       async (app) => (await app.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken,
     );
   }
+  // Requests made at the same time (a cycle reads groups and assignments together) share one token
+  // request: msal caches the token, but only once a request for it has come back.
+  let inFlight: Promise<string> | null = null;
   return {
-    async getToken() {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const token = await acquire();
-          if (!token) throw new CredentialError('the token endpoint returned no access token', 'no_token');
-          return token;
-        } catch (error) {
-          if (error instanceof CredentialError) throw error;
-          const { code, message, permanent } = describe(error);
-          if (permanent) throw new CredentialError(`the directory refused the credential: ${message}`, code);
-          if (attempt >= maxAttempts) {
-            throw new CredentialError(`token endpoint failed ${attempt} times: ${message}`, code);
-          }
-          const delay = backoffDelay(attempt, base, cap);
-          log.warn({ attempt, delayMs: delay, error: message }, 'token request failed, retrying');
-          await sleep(delay);
-        }
-      }
+    getToken() {
+      inFlight ??= requestToken().finally(() => {
+        inFlight = null;
+      });
+      return inFlight;
     },
   };
+
+  async function requestToken(): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const token = await acquire();
+        if (!token) throw new CredentialError('the token endpoint returned no access token', 'no_token');
+        return token;
+      } catch (error) {
+        if (error instanceof CredentialError) throw error;
+        const { code, message, permanent } = describe(error);
+        if (permanent) throw new CredentialError(`the directory refused the credential: ${message}`, code);
+        if (attempt >= maxAttempts) {
+          throw new CredentialError(`token endpoint failed ${attempt} times: ${message}`, code);
+        }
+        const delay = backoffDelay(attempt, base, cap);
+        log.warn({ attempt, delayMs: delay, error: message }, 'token request failed, retrying');
+        await sleep(delay);
+      }
+    }
+  }
 }

@@ -205,7 +205,8 @@ function appRoleAssignedTo(ctx: Ctx): Record<string, unknown> {
   };
   if (phase === 0) {
     const explicit = [...dir.assignments.explicit.values()];
-    for (; c < explicit.length && page.length < top; c++) if (dir.isActivePrincipal(explicit[c]!)) item(explicit[c]!);
+    for (; c < explicit.length && page.length < top; c++)
+      if (dir.isActivePrincipal(explicit[c]!)) item(explicit[c]!);
     if (c >= explicit.length) {
       phase = 1;
       c = 0;

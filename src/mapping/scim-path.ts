@@ -55,8 +55,21 @@ export class TargetPathError extends Error {}
 
 const FILTERED = /^([A-Za-z]+)\[\s*type\s+eq\s+"([^"]*)"\s*\]\.([A-Za-z]+)$/i;
 
-/** Parses and validates a target path; throws TargetPathError saying what is wrong. */
+/**
+ * Parses and validates a target path; throws TargetPathError saying what is wrong. Paths are parsed
+ * once: projection reads them for every user, and a configuration has a few dozen at most.
+ */
 export function parseTargetPath(raw: string): TargetPath {
+  let parsed = parsedPaths.get(raw);
+  if (!parsed) {
+    parsed = Object.freeze(parseUncached(raw));
+    if (parsedPaths.size < 1000) parsedPaths.set(raw, parsed);
+  }
+  return parsed;
+}
+const parsedPaths = new Map<string, TargetPath>();
+
+function parseUncached(raw: string): TargetPath {
   const path = raw.trim();
   if (path.toLowerCase() === 'id') {
     throw new TargetPathError('"id" is the target\'s primary key and must not be mapped');

@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { SyncState } from './state.js';
 
@@ -11,36 +12,52 @@ export interface ListedAssignment {
  * The assignment listing of one cycle. There is no delta for assignments, so every cycle lists them
  * all (graph-semantics §3); almost always the listing is the one of the cycle before.
  *
- * While pages arrive, each is kept as one JSON row of a temporary table (cheap: one row per page,
- * spilling to a temporary file beyond the temp cache, see db.ts) and folded into a digest: the
- * count and two 32-bit sums of a hash per assignment, which do not depend on order. When the digest
- * equals the one saved with the last listing applied, nothing changed and nothing is unpacked or
- * compared. Otherwise the pages are unpacked into a keyed table and diffed against `assignments`.
- * An interrupted listing changes nothing: it lives only in temporary tables.
+ * While pages arrive, each is kept as one JSON row of a temporary table (one row per page, spilling
+ * to a temporary file beyond the temp cache, see db.ts), and each assignment leaves only a 64-bit
+ * hash here: 8 bytes per assignment, 8 MB at a million. The count and two 32-bit sums of those
+ * hashes make an order-free digest; when it equals the one saved with the last listing applied,
+ * nothing changed and nothing is compared. Otherwise the sorted hashes find the differences in one
+ * pass over `assignments` and one over the pages, with no per-row SQL beyond the rows that changed.
+ * An interrupted listing changes nothing: it lives only in temporary tables and memory.
  */
 export class AssignmentListing {
   private readonly state: SyncState;
+  private hashes = new BigUint64Array(1024);
   private count = 0;
   private sumA = 0;
   private sumB = 0;
 
+  private readonly pendingUser: Statement<[string]>;
+  private readonly pendingMembers: Statement<[string]>;
+
   constructor(private readonly db: Db) {
     this.state = new SyncState(db);
+    this.pendingUser = db.prepare('INSERT OR IGNORE INTO pending_users (entra_id) VALUES (?)');
+    this.pendingMembers = db.prepare(
+      `INSERT OR IGNORE INTO pending_users (entra_id)
+       SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'user'`,
+    );
   }
 
   begin(): void {
     this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS assignment_pages (items TEXT NOT NULL);
       DELETE FROM temp.assignment_pages;`);
+    this.hashes = new BigUint64Array(1024);
     this.count = this.sumA = this.sumB = 0;
   }
 
   add(items: readonly ListedAssignment[]): void {
+    if (this.count + items.length > this.hashes.length) {
+      const grown = new BigUint64Array(Math.max(this.hashes.length * 2, this.count + items.length));
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
     for (const a of items) {
-      const [h1, h2] = hash64(`${a.principalId}|${a.principalType}|${a.appRoleId}`);
+      const [h1, h2] = hash64(keyOf(a.principalId, a.principalType, a.appRoleId));
       this.sumA = (this.sumA + h1) >>> 0;
       this.sumB = (this.sumB + h2) >>> 0;
+      this.hashes[this.count++] = (BigInt(h1) << 32n) | BigInt(h2);
     }
-    this.count += items.length;
     this.db.prepare('INSERT INTO temp.assignment_pages (items) VALUES (?)').run(JSON.stringify(items));
   }
 
@@ -58,49 +75,99 @@ export class AssignmentListing {
     const digest = this.digest();
     try {
       if (this.state.get('assignments_digest') === digest) return { added: 0, removed: 0, unchanged: true };
-      return { ...this.applyDifferences(), unchanged: false };
+      const removed = this.removeUnlisted();
+      const added = this.addNew(removed.remaining);
+      this.state.set('assignments_digest', digest);
+      return { added, removed: removed.count, unchanged: false };
     } finally {
       this.db.exec('DELETE FROM temp.assignment_pages');
+      this.hashes = new BigUint64Array(0);
     }
   }
 
-  private applyDifferences(): { added: number; removed: number } {
-    // A heap table indexed once it is full: an index built from sorted keys costs a fraction of
-    // inserting 100,000 random keys one by one.
-    this.db.exec(`DROP TABLE IF EXISTS temp.assignments_listed;
-      CREATE TEMP TABLE assignments_listed (
-        principal_id TEXT NOT NULL, principal_type TEXT NOT NULL, app_role_id TEXT NOT NULL);
-      INSERT INTO temp.assignments_listed
-        SELECT j.value ->> 'principalId', j.value ->> 'principalType', j.value ->> 'appRoleId'
-        FROM temp.assignment_pages p, json_each(p.items) j;
-      CREATE INDEX temp.assignments_listed_key ON assignments_listed (principal_id, app_role_id);`);
-    const missingFrom = (table: string, alias: string) =>
-      `NOT EXISTS (SELECT 1 FROM ${table} x WHERE x.principal_id = ${alias}.principal_id
-         AND x.app_role_id = ${alias}.app_role_id AND x.principal_type = ${alias}.principal_type)`;
-    const added = `SELECT DISTINCT principal_id, principal_type, app_role_id FROM temp.assignments_listed l
-      WHERE ${missingFrom('assignments', 'l')}`;
-    const removed = `SELECT principal_id, principal_type, app_role_id FROM assignments a
-      WHERE ${missingFrom('temp.assignments_listed', 'a')}`;
-    const counts = this.db
-      .prepare(
-        `SELECT (SELECT count(*) FROM (${added})) AS added, (SELECT count(*) FROM (${removed})) AS removed`,
-      )
-      .get() as { added: number; removed: number };
-    if (counts.added + counts.removed > 0) {
-      this.db.exec(`
-        INSERT OR IGNORE INTO pending_users (entra_id)
-          SELECT principal_id FROM (${added} UNION ALL ${removed}) WHERE principal_type = 'User'
-          UNION
-          SELECT gm.member_id FROM group_members gm JOIN (${added} UNION ALL ${removed}) c
-            ON c.principal_id = gm.group_id WHERE c.principal_type = 'Group' AND gm.member_type = 'user';
-        DELETE FROM assignments WHERE ${missingFrom('temp.assignments_listed', 'assignments')};
-        INSERT OR REPLACE INTO assignments (principal_id, principal_type, app_role_id) ${added};
-      `);
+  /** Deletes the assignments not listed; returns the sorted hashes of the ones that stay. */
+  private removeUnlisted(): { count: number; remaining: BigUint64Array } {
+    const listed = this.hashes.subarray(0, this.count).sort();
+    const chunk = this.db.prepare<[string, string, number], Row>(
+      `SELECT principal_id, principal_type, app_role_id FROM assignments
+       WHERE (principal_id, app_role_id) > (?, ?) ORDER BY principal_id, app_role_id LIMIT ?`,
+    );
+    const remove = this.db.prepare('DELETE FROM assignments WHERE principal_id = ? AND app_role_id = ?');
+    let remaining = new BigUint64Array(1024);
+    let kept = 0;
+    let count = 0;
+    let after = ['', ''] as [string, string];
+    for (;;) {
+      const rows = chunk.all(after[0], after[1], 5000);
+      if (rows.length === 0) break;
+      const last = rows[rows.length - 1]!;
+      after = [last.principal_id, last.app_role_id];
+      for (const row of rows) {
+        const [h1, h2] = hash64(keyOf(row.principal_id, row.principal_type, row.app_role_id));
+        const h = (BigInt(h1) << 32n) | BigInt(h2);
+        if (contains(listed, h)) {
+          if (kept === remaining.length) {
+            const grown = new BigUint64Array(remaining.length * 2);
+            grown.set(remaining);
+            remaining = grown;
+          }
+          remaining[kept++] = h;
+          continue;
+        }
+        remove.run(row.principal_id, row.app_role_id);
+        this.markChanged(row.principal_id, row.principal_type);
+        count++;
+      }
     }
-    this.db.exec('DROP TABLE temp.assignments_listed');
-    this.state.set('assignments_digest', this.digest());
-    return counts;
+    return { count, remaining: remaining.subarray(0, kept).sort() };
   }
+
+  /** Inserts the listed assignments that are not stored yet. */
+  private addNew(stored: BigUint64Array): number {
+    const insert = this.db.prepare(
+      'INSERT OR REPLACE INTO assignments (principal_id, principal_type, app_role_id) VALUES (?, ?, ?)',
+    );
+    const pages = this.db.prepare<[], string>('SELECT items FROM temp.assignment_pages').pluck().all();
+    let count = 0;
+    for (const page of pages) {
+      for (const a of JSON.parse(page) as ListedAssignment[]) {
+        const [h1, h2] = hash64(keyOf(a.principalId, a.principalType, a.appRoleId));
+        if (contains(stored, (BigInt(h1) << 32n) | BigInt(h2))) continue;
+        if (insert.run(a.principalId, a.principalType, a.appRoleId).changes > 0) count++;
+        this.markChanged(a.principalId, a.principalType);
+      }
+    }
+    return count;
+  }
+
+  /** A user whose assignment changed, or every user member of a group whose assignment changed. */
+  private markChanged(principalId: string, principalType: string): void {
+    if (principalType === 'User') this.pendingUser.run(principalId);
+    else if (principalType === 'Group') this.pendingMembers.run(principalId);
+  }
+}
+
+interface Row {
+  principal_id: string;
+  principal_type: string;
+  app_role_id: string;
+}
+
+const keyOf = (principalId: string, principalType: string, appRoleId: string) =>
+  `${principalId}|${principalType}|${appRoleId}`;
+
+/** Binary search in sorted hashes. */
+function contains(sorted: BigUint64Array, h: bigint): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid]!;
+    if (v === h) return true;
+    if (v < h) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
 
 /** Two independent 32-bit hashes of a string (cyrb53's mixing, kept as two halves). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ScimUserResource } from '../mapping/index.js';
-import { parseTargetPath, readPath, type TargetPath } from '../mapping/scim-path.js';
+import { parseTargetPath, readPath } from '../mapping/scim-path.js';
 import type { Db } from './db.js';
 
 /** A row of `users`: linked to Entra (externalId set) or a local user of the application. */
@@ -31,12 +31,8 @@ interface Row {
 
 const WORK_EMAIL = 'emails[type eq "work"].value';
 
-/** readScimValue with each target path parsed once, not on every read (this runs per user). */
-const parsedPaths = new Map<string, TargetPath>();
 function readScimValue(resource: ScimUserResource, target: string) {
-  let path = parsedPaths.get(target);
-  if (!path) parsedPaths.set(target, (path = parseTargetPath(target)));
-  return readPath(resource, path);
+  return readPath(resource, parseTargetPath(target));
 }
 
 function parseScim(text: string): ScimUserResource {

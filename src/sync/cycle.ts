@@ -9,7 +9,7 @@ import { acquireCycleLease, cycleContext, leaseOwner, type ActionCounts, type Cy
 import { drainPending } from './evaluate.js';
 import { settleStagedChanges } from '../safety/deletions.js';
 import { reconcileUnseen } from './reconcile.js';
-import { syncAssignments, syncGroups } from './scope.js';
+import { syncScope } from './scope.js';
 import { syncUsers } from './users.js';
 
 export interface CycleOptions {
@@ -92,8 +92,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
 
     if (config.scope === 'assigned') {
       const spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
-      await syncGroups(ctx, nextGeneration);
-      await syncAssignments(ctx, spId);
+      await syncScope(ctx, spId, nextGeneration);
     }
     const link = kind === 'incremental' ? store.state.get('users_delta_link') : null;
     const round = await syncUsers(ctx, link, nextGeneration);

@@ -52,12 +52,35 @@ function applyGroupChange(ctx: CycleContext, change: GroupChange, generation: nu
 }
 
 /**
- * Lists every assignment (no delta exists for them) and, once the listing is complete, swaps it in
- * and recomputes the groups in scope. An interrupted listing changes nothing.
+ * The scope of a cycle: the groups round and the assignment listing, read at the same time (they
+ * are independent until the listing is applied, and against Graph each costs its requests'
+ * latency), then the listing applied once both are complete. When either read fails, the other is
+ * still awaited, so nothing of this cycle writes after it has failed. The caller has made one
+ * request already (the service principal), so both start with the same access token.
  */
-export async function syncAssignments(ctx: CycleContext, servicePrincipalId: string): Promise<void> {
-  const { store, log } = ctx;
-  store.transaction(() => store.assignmentListing.begin());
+export async function syncScope(
+  ctx: CycleContext,
+  servicePrincipalId: string,
+  generation: () => number,
+): Promise<void> {
+  const [groups, listing] = await Promise.allSettled([
+    syncGroups(ctx, generation),
+    listAssignments(ctx, servicePrincipalId),
+  ]);
+  if (groups.status === 'rejected') throw groups.reason;
+  if (listing.status === 'rejected') throw listing.reason;
+  applyAssignments(ctx, listing.value);
+}
+
+interface Listing {
+  total: number;
+  appRoles: Awaited<ReturnType<typeof readAppRoles>> | null;
+}
+
+/** Lists every assignment (no delta exists for them) into the cycle's listing; writes nothing. */
+async function listAssignments(ctx: CycleContext, servicePrincipalId: string): Promise<Listing> {
+  const { store } = ctx;
+  store.assignmentListing.begin();
   let total = 0;
   for await (const page of assignmentPages(ctx.api, servicePrincipalId)) {
     total += page.length;
@@ -66,6 +89,12 @@ export async function syncAssignments(ctx: CycleContext, servicePrincipalId: str
   const appRoles = ctx.mappings.usesAppRoleAssignments
     ? await readAppRoles(ctx.api, servicePrincipalId)
     : null;
+  return { total, appRoles };
+}
+
+/** Swaps a complete listing in and recomputes the groups in scope. */
+function applyAssignments(ctx: CycleContext, { total, appRoles }: Listing): void {
+  const { store, log } = ctx;
   store.transaction(() => {
     if (appRoles) store.mirror.setAppRoles(appRoles);
     const changes = store.assignmentListing.commit();
@@ -81,4 +110,9 @@ export async function syncAssignments(ctx: CycleContext, servicePrincipalId: str
       'scope read',
     );
   });
+}
+
+/** The assignment listing alone, listed and applied (provisioning one user on demand). */
+export async function syncAssignments(ctx: CycleContext, servicePrincipalId: string): Promise<void> {
+  applyAssignments(ctx, await listAssignments(ctx, servicePrincipalId));
 }

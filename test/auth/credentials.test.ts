@@ -53,6 +53,18 @@ async function expectFullSync(harness: SyncHarness): Promise<void> {
 }
 
 describe('credentials', () => {
+  it('token requests made at the same time share one request to the token endpoint', async () => {
+    h = syncHarness(emu);
+    const tokens = createTokenProvider(h.config, memoryLogger().log);
+    emu.tenant.clearRequests();
+    const together = await Promise.all([1, 2, 3, 4].map(() => tokens.getToken()));
+    expect(new Set(together).size).toBe(1);
+    expect(tokenRequests()).toHaveLength(1);
+    // Once it has come back, the next request is a new one (these tokens are too short-lived to reuse).
+    await tokens.getToken();
+    expect(tokenRequests()).toHaveLength(2);
+  });
+
   it('client secret from a file (Docker/Kubernetes secret), trailing newline ignored', async () => {
     const dir = tempDir();
     const file = join(dir, 'client-secret');
