@@ -127,10 +127,14 @@ export class AssignmentListing {
     const insert = this.db.prepare(
       'INSERT OR REPLACE INTO assignments (principal_id, principal_type, app_role_id) VALUES (?, ?, ?)',
     );
-    const pages = this.db.prepare<[], string>('SELECT items FROM temp.assignment_pages').pluck().all();
+    // A few pages at a time: the first listing adds every assignment, 130 MB of pages at a million.
+    const pages = this.db.prepare<[number], { rowid: number; items: string }>(
+      'SELECT rowid, items FROM temp.assignment_pages WHERE rowid > ? ORDER BY rowid LIMIT 10',
+    );
     let count = 0;
-    for (const page of pages) {
-      for (const a of JSON.parse(page) as ListedAssignment[]) {
+    for (let after = 0, chunk = pages.all(after); chunk.length > 0; chunk = pages.all(after)) {
+      after = chunk[chunk.length - 1]!.rowid;
+      for (const a of chunk.flatMap((p) => JSON.parse(p.items) as ListedAssignment[])) {
         const [h1, h2] = hash64(keyOf(a.principalId, a.principalType, a.appRoleId));
         if (contains(stored, (BigInt(h1) << 32n) | BigInt(h2))) continue;
         if (insert.run(a.principalId, a.principalType, a.appRoleId).changes > 0) count++;

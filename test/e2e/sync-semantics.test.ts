@@ -163,6 +163,30 @@ describe('initial cycle', () => {
     expect(h.rows()).toHaveLength(20);
     expect(h.rt.store.state.get('users_delta_link')).toMatch(/deltatoken/i);
   });
+
+  it('an assignment listing of many pages of 999 is applied in full, and its changes later', async () => {
+    const { first } = emu.tenant.bulkCreateUsers(12_500, { assignEvery: 1 });
+    h = syncHarness(emu, { env: { ENTRASYNC_USERS_STRATEGY: 'tenant' } });
+    const initial = await h.sync();
+    expect(initial.status).toBe('succeeded');
+    const count = (sql: string) => (h.rt.store.db.prepare(sql).get() as { n: number }).n;
+    expect(count("SELECT count(*) AS n FROM assignments WHERE principal_type = 'User'")).toBe(12_500);
+    // Users disabled in Entra are not created, as Entra does not; every other one is.
+    expect(initial.counts.create).toBeGreaterThan(12_000);
+    expect(count('SELECT count(*) AS n FROM users')).toBe(initial.counts.create);
+    const inactiveBefore = count('SELECT count(*) AS n FROM users WHERE active = 0');
+    // One active user unassigned early in the listing, one late (on the 13th page): both disabled.
+    const isActive = (slot: number) =>
+      h.rt.store.users.findByExternalId(emu.tenant.userIdAt(first + slot))?.active === true;
+    const early = [3, 4, 5, 6, 7].find(isActive)!;
+    const late = [12_400, 12_401, 12_402, 12_403, 12_404].find(isActive)!;
+    for (const slot of [early, late]) emu.tenant.unassign(emu.tenant.userIdAt(first + slot));
+    const next = await h.sync();
+    expect(next.counts).toMatchObject({ disable: 2, create: 0 });
+    expect(count("SELECT count(*) AS n FROM assignments WHERE principal_type = 'User'")).toBe(12_498);
+    expect(count('SELECT count(*) AS n FROM users WHERE active = 0')).toBe(inactiveBefore + 2);
+    expect(isActive(early) || isActive(late)).toBe(false);
+  }, 60_000);
 });
 
 describe('incremental cycles: the deprovisioning matrix', () => {
