@@ -26,11 +26,29 @@ export function openStore(path: string, options: OpenOptions = {}): Db {
     // Temporary tables hold a cycle's assignment listing, written once and read at most once: 8 MiB
     // of cache, spilling to a temporary file beyond it (130 MB of listing at a million assignments).
     db.pragma('temp.cache_size = -8192');
-    // 32 MiB of page cache (the default is 2 MiB): a batch of changes touches index pages all over.
-    db.pragma('cache_size = -32768');
+    fitPageCache(db);
     migrate(db);
   }
   return db;
+}
+
+const MIB = 1024;
+const cacheKib = new WeakMap<Db, number>();
+
+/**
+ * Sizes the page cache to the store: an eighth of it, between 32 MiB (the default is 2 MiB; a batch
+ * of changes touches index pages all over) and 128 MiB. A batch writes at random keys in several
+ * indexes, and at a million users the store is 1.4 GB: a cache that holds more of the indexes saves
+ * reading and spilling pages. Called again as the store grows during a round.
+ */
+export function fitPageCache(db: Db): void {
+  const bytes =
+    (db.pragma('page_count', { simple: true }) as number) *
+    (db.pragma('page_size', { simple: true }) as number);
+  const kib = Math.min(128 * MIB, Math.max(32 * MIB, Math.round(bytes / 8 / 1024)));
+  if (cacheKib.get(db) === kib) return;
+  db.pragma(`cache_size = -${kib}`);
+  cacheKib.set(db, kib);
 }
 
 export function schemaVersion(db: Db): number {

@@ -7,6 +7,7 @@ import {
 } from '../source/users.js';
 import type { UserChange } from '../source/types.js';
 import { dispatched } from '../graph/api.js';
+import { fitPageCache } from '../store/db.js';
 import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
 import { evaluateUsers } from './evaluate.js';
@@ -201,6 +202,7 @@ class Batch {
     store.transaction(() =>
       store.mirror.withRecentWrites(() => ingest(this.ctx, items, this.mode, this.generation, this.toRead)),
     );
+    fitPageCache(store.db);
   }
 }
 
@@ -215,7 +217,11 @@ function ingest(
   const { mirror, users } = ctx.store;
   const everyone = ctx.scope === 'all';
   const ids = new Set<string>();
-  for (const item of items) {
+  // In id order (a stable sort: one user's changes keep their arrival order): the mirror, the users'
+  // external ids and the audit's Entra ids are then written in key order, each index page loaded once
+  // per batch instead of at random; at a million users the page cache is far smaller than the store.
+  const ordered = [...items].sort((a, b) => compareIds(a.id ?? '', b.id ?? ''));
+  for (const item of ordered) {
     if (item.kind === 'invalid') {
       recordInvalid(ctx, item);
       continue;
@@ -236,6 +242,8 @@ function ingest(
   }
   evaluateUsers(ctx, ids);
 }
+
+const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function recordInvalid(ctx: CycleContext, item: Extract<UserChange, { kind: 'invalid' }>): void {
   ctx.counts.error++;
