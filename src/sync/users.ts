@@ -28,6 +28,8 @@ export const BATCH_USERS = 5000;
 export const BATCH_MAX_MS = 2000;
 /** A page that took this long to arrive is written at once (Graph is slower than the writes). */
 export const SLOW_PAGE_MS = 25;
+/** A transaction left open between slow pages is committed when the next page takes this long. */
+export const IDLE_COMMIT_MS = 1000;
 
 /**
  * How a full round reads the users (scope `assigned` only; `all` always pages the tenant):
@@ -98,26 +100,31 @@ async function deltaRound(
   let pages = 0;
   let users = 0;
   let asked = performance.now();
-  for await (const page of usersDeltaRound(ctx.api, start)) {
-    pages++;
-    users += page.items.length;
-    batch.add(page.items, performance.now() - asked);
-    asked = performance.now();
-    if (!page.deltaLink) {
-      if (pages % 50 === 0)
-        ctx.log.info({ cycleId: ctx.cycleId, pages, items: users }, 'users round progress');
-      continue;
+  try {
+    for await (const page of usersDeltaRound(ctx.api, start)) {
+      pages++;
+      users += page.items.length;
+      batch.add(page.items, performance.now() - asked);
+      asked = performance.now();
+      if (!page.deltaLink) {
+        if (pages % 50 === 0)
+          ctx.log.info({ cycleId: ctx.cycleId, pages, items: users }, 'users round progress');
+        continue;
+      }
+      batch.flush();
+      // Users that entered scope without being mirrored: a new assignment or membership, or a change
+      // of a user never read. Read in full after the round, so nothing they did is missed.
+      if (link) for (const id of ctx.store.mirror.unmirroredInScope()) toRead.add(id);
+      if (toRead.size > 0) await readById(ctx, [...toRead].sort(), generation);
+      ctx.log.info(
+        { cycleId: ctx.cycleId, strategy: 'tenant', pages, items: users, full: !link, readById: toRead.size },
+        'users round complete',
+      );
+      return { deltaLink: page.deltaLink, full: !link, generation };
     }
-    batch.flush();
-    // Users that entered scope without being mirrored: a new assignment or membership, or a change
-    // of a user never read. Read in full after the round, so nothing they did is missed.
-    if (link) for (const id of ctx.store.mirror.unmirroredInScope()) toRead.add(id);
-    if (toRead.size > 0) await readById(ctx, [...toRead].sort(), generation);
-    ctx.log.info(
-      { cycleId: ctx.cycleId, strategy: 'tenant', pages, items: users, full: !link, readById: toRead.size },
-      'users round complete',
-    );
-    return { deltaLink: page.deltaLink, full: !link, generation };
+  } catch (error) {
+    batch.abort();
+    throw error;
   }
   throw new Error('users/delta ended without a deltaLink');
 }
@@ -137,19 +144,24 @@ async function readById(ctx: CycleContext, ids: readonly string[], generation: n
   const batch = new Batch(ctx, 'read', generation);
   let done = 0;
   let asked = performance.now();
-  while (inFlight.length > 0) {
-    const items = await inFlight.shift()!;
-    if (next < ids.length) {
-      launch();
-      await dispatched(); // on the wire before this batch's synchronous writes
+  try {
+    while (inFlight.length > 0) {
+      const items = await inFlight.shift()!;
+      if (next < ids.length) {
+        launch();
+        await dispatched(); // on the wire before this batch's synchronous writes
+      }
+      batch.add(items, performance.now() - asked);
+      asked = performance.now();
+      if (++done % 50 === 0)
+        ctx.log.info(
+          { cycleId: ctx.cycleId, read: Math.min(next, ids.length), of: ids.length },
+          'users read by id',
+        );
     }
-    batch.add(items, performance.now() - asked);
-    asked = performance.now();
-    if (++done % 50 === 0)
-      ctx.log.info(
-        { cycleId: ctx.cycleId, read: Math.min(next, ids.length), of: ids.length },
-        'users read by id',
-      );
+  } catch (error) {
+    batch.abort();
+    throw error;
   }
   batch.flush();
 }
@@ -170,11 +182,19 @@ type IngestMode = 'full' | 'changes' | 'read';
  * gathered (up to BATCH_USERS users or BATCH_MAX_MS) and written in one transaction: the commits,
  * not the rows, are what costs. When a page took SLOW_PAGE_MS or more to arrive, Graph is the
  * bottleneck: the page is written at once, while the next one is already being read, so its writes
- * are hidden behind Graph's latency. No transaction is ever open while Graph is awaited.
+ * are hidden behind Graph's latency; and the transaction is left open for the next pages, up to
+ * BATCH_USERS users or BATCH_MAX_MS, because a commit per page of 200 users rewrote every index page
+ * those users touched (500 commits at 100,000 users and 100 ms per page: 30 s more than the pages).
+ * An open transaction holds the store's write lock, so it is committed as soon as Graph has kept
+ * it waiting IDLE_COMMIT_MS: a slow or failing Graph never holds the lock for long.
  */
 class Batch {
   private items: UserChange[] = [];
   private since = 0;
+  /** When the transaction left open between slow pages began; null when none is. */
+  private openSince: number | null = null;
+  private writtenSinceBegin = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: CycleContext,
@@ -184,17 +204,45 @@ class Batch {
   ) {}
 
   add(items: UserChange[], waitedMs: number): void {
+    this.stopIdleTimer();
     if (this.items.length === 0) this.since = Date.now();
     for (const item of items) this.items.push(item);
-    if (
-      this.items.length >= BATCH_USERS ||
-      waitedMs >= SLOW_PAGE_MS ||
-      Date.now() - this.since >= BATCH_MAX_MS
-    )
-      this.flush();
+    if (waitedMs >= SLOW_PAGE_MS) this.writeKeepingOpen();
+    else if (this.items.length >= BATCH_USERS || Date.now() - this.since >= BATCH_MAX_MS) this.flush();
   }
 
+  /** Writes what is gathered and commits. */
   flush(): void {
+    this.stopIdleTimer();
+    this.write();
+    this.commit();
+  }
+
+  /** After a failure: an open transaction is rolled back (the round is read again next cycle). */
+  abort(): void {
+    this.stopIdleTimer();
+    this.items = [];
+    if (this.openSince === null) return;
+    this.openSince = null;
+    if (this.ctx.store.db.inTransaction) this.ctx.store.db.exec('ROLLBACK');
+  }
+
+  private writeKeepingOpen(): void {
+    const { db } = this.ctx.store;
+    // In a dry run the cycle's own transaction is open: everything stays inside it.
+    if (this.openSince === null && !db.inTransaction) {
+      db.exec('BEGIN IMMEDIATE');
+      this.openSince = Date.now();
+      this.writtenSinceBegin = 0;
+    }
+    this.writtenSinceBegin += this.items.length;
+    this.write();
+    if (this.openSince === null) return;
+    if (this.writtenSinceBegin >= BATCH_USERS || Date.now() - this.openSince >= BATCH_MAX_MS) this.commit();
+    else this.idleTimer = setTimeout(() => this.commit(), IDLE_COMMIT_MS);
+  }
+
+  private write(): void {
     if (this.items.length === 0) return;
     const items = this.items;
     this.items = [];
@@ -203,6 +251,18 @@ class Batch {
       store.mirror.withRecentWrites(() => ingest(this.ctx, items, this.mode, this.generation, this.toRead)),
     );
     fitPageCache(store.db);
+  }
+
+  private commit(): void {
+    this.stopIdleTimer();
+    if (this.openSince === null) return;
+    this.openSince = null;
+    this.ctx.store.db.exec('COMMIT');
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 }
 

@@ -28,10 +28,10 @@ function seededRandom(seed: number): () => number {
 }
 const random = seededRandom(SEED);
 
-/** Starts `sync` and kills it with SIGKILL `ms` after it logged the start of its cycle. */
-function killDuringCycle(ms: number): Promise<boolean> {
+/** Starts `sync` (or `command`) and kills it with SIGKILL `ms` after it logged the start of its cycle. */
+function killDuringCycle(ms: number, command = 'sync'): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'sync'], {
+    const child = spawn(process.execPath, [CLI, command], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...env },
       stdio: ['ignore', 'pipe', 'ignore'],
@@ -47,9 +47,11 @@ function killDuringCycle(ms: number): Promise<boolean> {
         }, ms);
       }
     });
-    child.on('exit', (_code, signal) => {
+    // 'close', not 'exit': every line the child wrote has been read by then.
+    child.on('close', (_code, signal) => {
       clearTimeout(timer);
-      resolve(killed && signal === 'SIGKILL');
+      // A kill that landed after the cycle had finished (the process was exiting) interrupted nothing.
+      resolve(killed && signal === 'SIGKILL' && !buffered.includes('"cycle finished"'));
     });
   });
 }
@@ -145,4 +147,32 @@ describe(`crash safety (seed ${SEED})`, () => {
     expect(statuses[0]).toBe('succeeded');
     expect(statuses.filter((s) => s === 'aborted').length).toBeGreaterThanOrEqual(20);
   });
+
+  it('slow Graph: pages written into a transaction kept open across pages, killed, then completed', async () => {
+    // 40 ms per request is above SLOW_PAGE_MS: every page is written as it arrives, and the
+    // transaction stays open for the next pages; a kill rolls back everything since its BEGIN.
+    emu.tenant.setFaults({ latencyMs: 40 });
+    for (let i = 38; i < 48; i++) emu.tenant.updateUser(ids[i]!, { displayName: `v3 ${i}` });
+    const before = kills.length;
+    for (let i = 0; i < 8; i++) {
+      const afterMs = 150 + Math.floor(random() * 700);
+      if (await killDuringCycle(afterMs, 'resync')) kills.push({ phase: 'slow resync', afterMs });
+    }
+    expect(kills.length - before).toBeGreaterThanOrEqual(6);
+    expect((await runCli(['sync'], env)).code).toBe(0);
+    emu.tenant.setFaults({ latencyMs: 8 });
+
+    const rows = new Map(h.rows().map((x) => [x.external_id!, x]));
+    expect(rows.size).toBe(80 - 3 + 5);
+    for (let i = 0; i < 20; i++)
+      expect(rows.get(ids[i]!)).toMatchObject({ display_name: `v2 ${i}`, active: 1 });
+    for (let i = 20; i < 35; i++) expect(rows.get(ids[i]!)?.active).toBe(0);
+    for (let i = 38; i < 48; i++)
+      expect(rows.get(ids[i]!)).toMatchObject({ display_name: `v3 ${i}`, active: 1 });
+    for (let i = 48; i < 80; i++)
+      expect(rows.get(ids[i]!)).toMatchObject({ display_name: `Crash ${i}`, active: 1 });
+    expectAuditMatchesStore();
+    expect(h.rt.store.mirror.pendingCount()).toBe(0);
+    expect(h.rt.store.cycles.recent(1)[0]!.status).toBe('succeeded');
+  }, 60_000);
 });
