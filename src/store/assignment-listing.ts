@@ -22,13 +22,13 @@ export interface ListedAssignment {
  */
 export class AssignmentListing {
   private readonly state: SyncState;
-  private hashes = new BigUint64Array(1024);
-  private count = 0;
+  private hashes = new HashList();
   private sumA = 0;
   private sumB = 0;
 
   private readonly pendingUser: Statement<[string]>;
   private readonly pendingMembers: Statement<[string]>;
+  private insertPage: Statement<[string]> | undefined;
 
   constructor(private readonly db: Db) {
     this.state = new SyncState(db);
@@ -42,28 +42,24 @@ export class AssignmentListing {
   begin(): void {
     this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS assignment_pages (items TEXT NOT NULL);
       DELETE FROM temp.assignment_pages;`);
-    this.hashes = new BigUint64Array(1024);
-    this.count = this.sumA = this.sumB = 0;
+    this.insertPage = this.db.prepare('INSERT INTO temp.assignment_pages (items) VALUES (?)');
+    this.hashes = new HashList();
+    this.sumA = this.sumB = 0;
   }
 
   add(items: readonly ListedAssignment[]): void {
-    if (this.count + items.length > this.hashes.length) {
-      const grown = new BigUint64Array(Math.max(this.hashes.length * 2, this.count + items.length));
-      grown.set(this.hashes);
-      this.hashes = grown;
-    }
     for (const a of items) {
       const [h1, h2] = hash64(keyOf(a.principalId, a.principalType, a.appRoleId));
       this.sumA = (this.sumA + h1) >>> 0;
       this.sumB = (this.sumB + h2) >>> 0;
-      this.hashes[this.count++] = (BigInt(h1) << 32n) | BigInt(h2);
+      this.hashes.push(join64(h1, h2));
     }
-    this.db.prepare('INSERT INTO temp.assignment_pages (items) VALUES (?)').run(JSON.stringify(items));
+    this.insertPage!.run(JSON.stringify(items));
   }
 
   /** This listing's digest: equal digests mean equal listings (up to a 2^-64 chance). */
   digest(): string {
-    return `${this.count}:${this.sumA.toString(16)}:${this.sumB.toString(16)}`;
+    return `${this.hashes.length}:${this.sumA.toString(16)}:${this.sumB.toString(16)}`;
   }
 
   /**
@@ -81,20 +77,19 @@ export class AssignmentListing {
       return { added, removed: removed.count, unchanged: false };
     } finally {
       this.db.exec('DELETE FROM temp.assignment_pages');
-      this.hashes = new BigUint64Array(0);
+      this.hashes = new HashList();
     }
   }
 
   /** Deletes the assignments not listed; returns the sorted hashes of the ones that stay. */
   private removeUnlisted(): { count: number; remaining: BigUint64Array } {
-    const listed = this.hashes.subarray(0, this.count).sort();
+    const listed = this.hashes.sorted();
     const chunk = this.db.prepare<[string, string, number], Row>(
       `SELECT principal_id, principal_type, app_role_id FROM assignments
        WHERE (principal_id, app_role_id) > (?, ?) ORDER BY principal_id, app_role_id LIMIT ?`,
     );
     const remove = this.db.prepare('DELETE FROM assignments WHERE principal_id = ? AND app_role_id = ?');
-    let remaining = new BigUint64Array(1024);
-    let kept = 0;
+    const remaining = new HashList();
     let count = 0;
     let after = ['', ''] as [string, string];
     for (;;) {
@@ -103,15 +98,9 @@ export class AssignmentListing {
       const last = rows[rows.length - 1]!;
       after = [last.principal_id, last.app_role_id];
       for (const row of rows) {
-        const [h1, h2] = hash64(keyOf(row.principal_id, row.principal_type, row.app_role_id));
-        const h = (BigInt(h1) << 32n) | BigInt(h2);
+        const h = join64(...hash64(keyOf(row.principal_id, row.principal_type, row.app_role_id)));
         if (contains(listed, h)) {
-          if (kept === remaining.length) {
-            const grown = new BigUint64Array(remaining.length * 2);
-            grown.set(remaining);
-            remaining = grown;
-          }
-          remaining[kept++] = h;
+          remaining.push(h);
           continue;
         }
         remove.run(row.principal_id, row.app_role_id);
@@ -119,7 +108,7 @@ export class AssignmentListing {
         count++;
       }
     }
-    return { count, remaining: remaining.subarray(0, kept).sort() };
+    return { count, remaining: remaining.sorted() };
   }
 
   /** Inserts the listed assignments that are not stored yet. */
@@ -135,8 +124,7 @@ export class AssignmentListing {
     for (let after = 0, chunk = pages.all(after); chunk.length > 0; chunk = pages.all(after)) {
       after = chunk[chunk.length - 1]!.rowid;
       for (const a of chunk.flatMap((p) => JSON.parse(p.items) as ListedAssignment[])) {
-        const [h1, h2] = hash64(keyOf(a.principalId, a.principalType, a.appRoleId));
-        if (contains(stored, (BigInt(h1) << 32n) | BigInt(h2))) continue;
+        if (contains(stored, join64(...hash64(keyOf(a.principalId, a.principalType, a.appRoleId))))) continue;
         if (insert.run(a.principalId, a.principalType, a.appRoleId).changes > 0) count++;
         this.markChanged(a.principalId, a.principalType);
       }
@@ -159,6 +147,28 @@ interface Row {
 
 const keyOf = (principalId: string, principalType: string, appRoleId: string) =>
   `${principalId}|${principalType}|${appRoleId}`;
+
+/** 64-bit hashes, appended to a buffer that doubles when full. */
+class HashList {
+  private buffer = new BigUint64Array(1024);
+  length = 0;
+
+  push(h: bigint): void {
+    if (this.length === this.buffer.length) {
+      const grown = new BigUint64Array(this.buffer.length * 2);
+      grown.set(this.buffer);
+      this.buffer = grown;
+    }
+    this.buffer[this.length++] = h;
+  }
+
+  /** The hashes in order, sorted in place (the list is not appended to afterwards). */
+  sorted(): BigUint64Array {
+    return this.buffer.subarray(0, this.length).sort();
+  }
+}
+
+const join64 = (high: number, low: number): bigint => (BigInt(high) << 32n) | BigInt(low);
 
 /** Binary search in sorted hashes. */
 function contains(sorted: BigUint64Array, h: bigint): boolean {
