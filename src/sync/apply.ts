@@ -25,13 +25,13 @@ export function applyAction(
   mode: 'stage' | 'direct' = 'stage',
 ): { action: PlannedAction; outcome: Outcome } {
   const { store } = ctx;
-  if (mode === 'stage' && (action.kind === 'disable' || action.kind === 'delete')) {
+  if (mode === 'stage' && isStaged(action)) {
     store.staged.stage(action.entraId, ctx.cycleId, action.kind, userNameOf(action));
     ctx.onAction?.(action);
     return { action, outcome: 'staged' };
   }
   let applied: PlannedAction = action;
-  let userId: string | null = 'row' in action && action.row ? action.row.id : null;
+  let userId = rowIdOf(action);
   try {
     userId = store.transaction(() => write(ctx, action)) ?? userId;
   } catch (error) {
@@ -58,25 +58,28 @@ export function applyBatch(
   actions: readonly PlannedAction[],
 ): { action: PlannedAction; outcome: Outcome }[] {
   const { store } = ctx;
-  const staging = (a: PlannedAction) => a.kind === 'disable' || a.kind === 'delete';
   let userIds: (string | null)[];
   try {
     userIds = store.transaction(() =>
-      actions.map((action) => {
-        if (staging(action)) return null;
-        const existing = 'row' in action && action.row ? action.row.id : null;
-        return write(ctx, action) ?? existing;
-      }),
+      actions.map((action) => (isStaged(action) ? null : (write(ctx, action) ?? rowIdOf(action)))),
     );
   } catch {
     return actions.map((action) => applyAction(ctx, action));
   }
   return actions.map((action, i) => {
-    if (staging(action)) return applyAction(ctx, action);
+    if (isStaged(action)) return applyAction(ctx, action);
     record(ctx, action, userIds[i]!, true);
     return { action, outcome: action.kind === 'error' ? 'failed' : 'applied' };
   });
 }
+
+/** Disables and deletes wait for the deletion threshold at the end of the cycle. */
+const isStaged = (action: PlannedAction): action is Extract<PlannedAction, { kind: 'disable' | 'delete' }> =>
+  action.kind === 'disable' || action.kind === 'delete';
+
+/** The id of the store row an action is about, if it has one already. */
+const rowIdOf = (action: PlannedAction): string | null =>
+  'row' in action && action.row ? action.row.id : null;
 
 /** Returns the id of the row created, if any. */
 function write(ctx: CycleContext, action: PlannedAction): string | null {
