@@ -21,6 +21,12 @@ interface SourceRow {
   generation: number;
 }
 
+/** The user @id is in scope: 1 = directly assigned, 2 = a direct member of a group in scope. */
+const IN_SCOPE_CASES = `
+  WHEN EXISTS (SELECT 1 FROM assignments WHERE principal_id = @id AND principal_type = 'User') THEN 1
+  WHEN EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+               WHERE gm.member_id = @id AND gm.member_type = 'user') THEN 2`;
+
 /**
  * The local mirror of Graph: users, group memberships, assignments, and the users whose facts
  * changed since they were last planned. Scope changes never touch a user object in Graph, and
@@ -99,18 +105,11 @@ export class Mirror {
     );
     // One statement: 1 = directly assigned, 2 = direct member of a group in scope, 0 = neither.
     this.inScopeStmt = db.prepare<{ id: string }, { via: number }>(
-      `SELECT CASE
-         WHEN EXISTS (SELECT 1 FROM assignments WHERE principal_id = @id AND principal_type = 'User') THEN 1
-         WHEN EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
-                      WHERE gm.member_id = @id AND gm.member_type = 'user') THEN 2
-         ELSE 0 END AS via`,
+      `SELECT CASE ${IN_SCOPE_CASES} ELSE 0 END AS via`,
     );
     // As inScopeStmt, plus 3 = linked to a store row (and not in scope).
     this.relevanceStmt = db.prepare<{ id: string }, { via: number }>(
-      `SELECT CASE
-         WHEN EXISTS (SELECT 1 FROM assignments WHERE principal_id = @id AND principal_type = 'User') THEN 1
-         WHEN EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
-                      WHERE gm.member_id = @id AND gm.member_type = 'user') THEN 2
+      `SELECT CASE ${IN_SCOPE_CASES}
          WHEN EXISTS (SELECT 1 FROM users WHERE external_id = @id) THEN 3
          ELSE 0 END AS via`,
     );
