@@ -345,15 +345,10 @@ export class Directory {
 
   /** Display name of an assignment's principal; undefined when the principal is not active. */
   principalName(a: AssignmentRecord): string | undefined {
-    if (a.principalType === 'User') {
-      const i = this.users.indexOf(a.principalId);
-      if (i === undefined || this.users.state(i) !== UserState.Active) return undefined;
-      return String(this.users.props(i).displayName ?? '');
-    }
-    if (a.principalType === 'Group') {
-      const g = this.groups.get(a.principalId);
-      return g && !g.deleted ? String(g.props.displayName ?? '') : undefined;
-    }
+    if (!this.isActivePrincipal(a)) return undefined;
+    if (a.principalType === 'User')
+      return String(this.users.props(this.users.indexOf(a.principalId)!).displayName ?? '');
+    if (a.principalType === 'Group') return String(this.groups.get(a.principalId)!.props.displayName ?? '');
     return a.principalDisplayName ?? 'Service principal';
   }
 }
