@@ -266,7 +266,7 @@ class Batch {
   }
 }
 
-/** Mirrors a batch of changes in arrival order, then plans and applies each user once. */
+/** Mirrors a batch of changes (in id order, see below), then plans and applies each user once. */
 function ingest(
   ctx: CycleContext,
   items: UserChange[],
