@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
-import { startTestEmulator } from '../support/emulator.js';
+import { createEnabledUser, startTestEmulator } from '../support/emulator.js';
 import { syncHarness, type SyncHarness } from '../support/harness.js';
 
 let emu: RunningEmulator;
@@ -18,15 +18,7 @@ afterEach(async () => {
   await emu.close();
 });
 
-function user(upn: string, extra: Record<string, unknown> = {}) {
-  return emu.tenant.createUser({
-    userPrincipalName: upn,
-    displayName: upn.split('@')[0],
-    mail: upn,
-    accountEnabled: true,
-    ...extra,
-  });
-}
+const user = (upn: string, extra: Record<string, unknown> = {}) => createEnabledUser(emu, upn, extra);
 
 function activeOf(userName: string): number | undefined {
   return h.row(userName)?.active;

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
-import { startTestEmulator } from '../support/emulator.js';
+import { createEnabledUser, startTestEmulator } from '../support/emulator.js';
 import { syncHarness, type SyncHarness } from '../support/harness.js';
 
 let emu: RunningEmulator;
@@ -21,15 +21,7 @@ afterEach(async () => {
   else process.env.ENTRASYNC_USERS_STRATEGY = saved;
 });
 
-function user(upn: string, extra: Record<string, unknown> = {}) {
-  return emu.tenant.createUser({
-    userPrincipalName: upn,
-    displayName: upn.split('@')[0],
-    mail: upn,
-    accountEnabled: true,
-    ...extra,
-  });
-}
+const user = (upn: string, extra: Record<string, unknown> = {}) => createEnabledUser(emu, upn, extra);
 
 /** The users/delta requests of the last cycle, then forgets the log. */
 function usersDeltaRequests(): string[] {

@@ -16,3 +16,18 @@ export async function startTestEmulator(options: EmulatorOptions = {}): Promise<
     tls: { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') },
   });
 }
+
+/** An enabled user whose mail is its UPN and whose display name is the UPN's local part. */
+export function createEnabledUser(
+  emu: RunningEmulator,
+  upn: string,
+  extra: Record<string, unknown> = {},
+): { id: string } {
+  return emu.tenant.createUser({
+    userPrincipalName: upn,
+    displayName: upn.split('@')[0],
+    mail: upn,
+    accountEnabled: true,
+    ...extra,
+  });
+}
