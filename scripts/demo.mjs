@@ -1,6 +1,6 @@
-// The README's first command: a seeded emulator, a first sync into ./data/demo.db, a round of
-// changes in the tenant (rename, disable, unassign, soft delete, restore, hard delete, new
-// assignment), a second sync, then status and the second cycle's audit.
+// The README's first command: a seeded emulator, a first sync into ./data/demo.db, two rounds of
+// changes in the tenant with a sync after each (rename, disable, unassign, soft delete; then restore,
+// hard delete, new assignment), then status and the last cycle's audit.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { request } from 'node:https';
