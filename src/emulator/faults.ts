@@ -11,6 +11,8 @@ export interface FaultSpec {
   throttle?: FaultRule & { status?: 429 | 503 | 504; retryAfter?: number | null };
   resetConnections?: FaultRule;
   latencyMs?: number;
+  /** More latency for the requests under one path (for instance, a slow assignment listing). */
+  slowPaths?: { pathPrefix: string; latencyMs: number }[];
   token?: { count: number; status?: number; retryAfter?: number };
   /** users/delta and groups/delta re-send objects and replay the last changes (graph-semantics §1.6). */
   duplicates?: boolean;
@@ -55,8 +57,11 @@ export class Faults {
     this.set({});
   }
 
-  get latencyMs(): number {
-    return this.spec.latencyMs ?? 0;
+  /** The added latency of a request to `path`. */
+  latencyFor(path: string): number {
+    let ms = this.spec.latencyMs ?? 0;
+    for (const slow of this.spec.slowPaths ?? []) if (path.startsWith(slow.pathPrefix)) ms += slow.latencyMs;
+    return ms;
   }
 
   get duplicates(): boolean {

@@ -67,7 +67,7 @@ export function createRequestHandler(
     const isControl = path === '/_ctl' || path.startsWith('/_ctl/');
     try {
       if (!isControl) {
-        const delay = core.latencyMs + core.faults.latencyMs;
+        const delay = core.latencyMs + core.faults.latencyFor(path);
         if (delay > 0) await sleep(delay);
         const fault = core.faults.decide(path);
         if (fault?.kind === 'reset') {
