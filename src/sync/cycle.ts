@@ -10,7 +10,8 @@ import { drainPending } from './evaluate.js';
 import { settleStagedChanges } from '../safety/deletions.js';
 import { reconcileUnseen } from './reconcile.js';
 import { syncScope } from './scope.js';
-import { syncUsers } from './users.js';
+import type { UsersReadAhead } from './read-ahead.js';
+import { readUsersAhead, syncUsers } from './users.js';
 
 export interface CycleOptions {
   /** Forget the delta state first: Entra's "restart provisioning". */
@@ -64,6 +65,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
   const counts = ctx.counts;
   const requestsBefore = api.stats.requests;
   let kind: CycleKind = 'incremental';
+  let readAhead: UsersReadAhead | null = null;
   try {
     store.transaction(() => store.cycles.markAbandoned());
     if (options.dryRun) store.db.exec('BEGIN');
@@ -90,12 +92,13 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     let generation: number | null = null;
     const nextGeneration = () => (generation ??= store.transaction(() => store.state.nextGeneration()));
 
+    const link = kind === 'incremental' ? store.state.get('users_delta_link') : null;
     if (config.scope === 'assigned') {
       const spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
+      readAhead = readUsersAhead(ctx, link);
       await syncScope(ctx, spId, nextGeneration);
     }
-    const link = kind === 'incremental' ? store.state.get('users_delta_link') : null;
-    const round = await syncUsers(ctx, link, nextGeneration);
+    const round = await syncUsers(ctx, link, nextGeneration, readAhead);
     if (round.full) await reconcileUnseen(ctx, round.generation);
     drainPending(ctx);
     settleStagedChanges(ctx, { approve: options.approve });
@@ -106,6 +109,8 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     });
     return finish('succeeded');
   } catch (error) {
+    // Nothing of a failed cycle may still be reading (or stashing) when it reports.
+    await readAhead?.cancel();
     return finish('failed', error as Error);
   } finally {
     lease.release();

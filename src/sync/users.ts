@@ -8,6 +8,7 @@ import {
 import type { UserChange } from '../source/types.js';
 import { dispatched } from '../graph/api.js';
 import { fitPageCache } from '../store/db.js';
+import { UsersReadAhead } from './read-ahead.js';
 import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
 import { evaluateUsers } from './evaluate.js';
@@ -30,6 +31,8 @@ export const BATCH_MAX_MS = 2000;
 export const SLOW_PAGE_MS = 25;
 /** A transaction left open between slow pages is committed when the next page takes this long. */
 export const IDLE_COMMIT_MS = 1000;
+/** Users written between two turns of the event loop (about 50 ms of writes here). */
+export const WRITE_CHUNK = 250;
 
 /**
  * How a full round reads the users (scope `assigned` only; `all` always pages the tenant):
@@ -55,10 +58,29 @@ export async function syncUsers(
   ctx: CycleContext,
   link: string | null,
   generation: () => number,
+  readAhead: UsersReadAhead | null = null,
 ): Promise<UsersRoundResult> {
   return withDeltaRestarts(ctx, 'users', link, (from) =>
-    from ? deltaRound(ctx, from, 0) : fullRound(ctx, generation()),
+    from ? deltaRound(ctx, from, 0, readAhead) : fullRound(ctx, generation(), readAhead),
   );
+}
+
+/**
+ * Starts reading the users round while the scope is read (see UsersReadAhead), when the round will
+ * page users/delta: an incremental round always; a full round when it will page the tenant, as far
+ * as the store can tell before the listing is applied. A store that has no users in scope yet (the
+ * first cycle) cannot tell, so the tenant is read ahead; if the listing then makes it a round by
+ * id, the read-ahead is dropped, having cost the few pages read while a short listing was read.
+ */
+export function readUsersAhead(ctx: CycleContext, link: string | null): UsersReadAhead | null {
+  if (link) return UsersReadAhead.start(ctx, { link });
+  const pagesTenant =
+    ctx.store.mirror.relevantUserCount(0) === 0
+      ? process.env.ENTRASYNC_USERS_STRATEGY !== 'scoped'
+      : usersStrategy(ctx) === 'tenant';
+  return pagesTenant
+    ? UsersReadAhead.start(ctx, { select: userSelect(ctx.mappings.sourceAttributes) })
+    : null;
 }
 
 /** The strategy of a full round: ENTRASYNC_USERS_STRATEGY=tenant|scoped overrides `auto`. */
@@ -69,8 +91,13 @@ export function usersStrategy(ctx: CycleContext): UsersStrategy {
   return ctx.store.mirror.relevantUserCount(SCOPED_MAX_USERS) <= SCOPED_MAX_USERS ? 'scoped' : 'tenant';
 }
 
-async function fullRound(ctx: CycleContext, generation: number): Promise<UsersRoundResult> {
-  if (usersStrategy(ctx) === 'tenant') return deltaRound(ctx, null, generation);
+async function fullRound(
+  ctx: CycleContext,
+  generation: number,
+  readAhead: UsersReadAhead | null,
+): Promise<UsersRoundResult> {
+  if (usersStrategy(ctx) === 'tenant') return deltaRound(ctx, null, generation, readAhead);
+  await readAhead?.cancel();
   // The deltaLink first: whatever changes while the users are read is in the next round.
   const deltaLink = await latestUsersDeltaLink(ctx.api, userSelect(ctx.mappings.sourceAttributes));
   const ids = ctx.store.mirror.relevantUserIds();
@@ -92,32 +119,43 @@ async function deltaRound(
   ctx: CycleContext,
   link: string | null,
   generation: number,
+  readAhead: UsersReadAhead | null,
 ): Promise<UsersRoundResult> {
   const select = userSelect(ctx.mappings.sourceAttributes);
   const start = link ? { link } : { select };
+  const early = readAhead?.claim(start) ?? null;
+  const pagesOfRound = early ?? usersDeltaRound(ctx.api, start);
   const toRead = new Set<string>();
   const batch = new Batch(ctx, link ? 'changes' : 'full', generation, toRead);
   let pages = 0;
   let users = 0;
   let asked = performance.now();
   try {
-    for await (const page of usersDeltaRound(ctx.api, start)) {
+    for await (const page of pagesOfRound) {
       pages++;
       users += page.items.length;
-      batch.add(page.items, performance.now() - asked);
+      await batch.add(page.items, performance.now() - asked);
       asked = performance.now();
       if (!page.deltaLink) {
         if (pages % 50 === 0)
           ctx.log.info({ cycleId: ctx.cycleId, pages, items: users }, 'users round progress');
         continue;
       }
-      batch.flush();
+      await batch.flush();
       // Users that entered scope without being mirrored: a new assignment or membership, or a change
       // of a user never read. Read in full after the round, so nothing they did is missed.
       if (link) for (const id of ctx.store.mirror.unmirroredInScope()) toRead.add(id);
       if (toRead.size > 0) await readById(ctx, [...toRead].sort(), generation);
       ctx.log.info(
-        { cycleId: ctx.cycleId, strategy: 'tenant', pages, items: users, full: !link, readById: toRead.size },
+        {
+          cycleId: ctx.cycleId,
+          strategy: 'tenant',
+          pages,
+          items: users,
+          full: !link,
+          readAhead: early ? readAhead!.earlyPages : 0,
+          readById: toRead.size,
+        },
         'users round complete',
       );
       return { deltaLink: page.deltaLink, full: !link, generation };
@@ -151,7 +189,7 @@ async function readById(ctx: CycleContext, ids: readonly string[], generation: n
         launch();
         await dispatched(); // on the wire before this batch's synchronous writes
       }
-      batch.add(items, performance.now() - asked);
+      await batch.add(items, performance.now() - asked);
       asked = performance.now();
       if (++done % 50 === 0)
         ctx.log.info(
@@ -163,7 +201,7 @@ async function readById(ctx: CycleContext, ids: readonly string[], generation: n
     batch.abort();
     throw error;
   }
-  batch.flush();
+  await batch.flush();
 }
 
 /**
@@ -179,19 +217,23 @@ type IngestMode = 'full' | 'changes' | 'read';
 
 /**
  * Pages waiting to be written. While Graph hands out pages faster than they are written, they are
- * gathered (up to BATCH_USERS users or BATCH_MAX_MS) and written in one transaction: the commits,
- * not the rows, are what costs. When a page took SLOW_PAGE_MS or more to arrive, Graph is the
- * bottleneck: the page is written at once, while the next one is already being read, so its writes
- * are hidden behind Graph's latency; and the transaction is left open for the next pages, up to
- * BATCH_USERS users or BATCH_MAX_MS, because a commit per page of 200 users rewrote every index page
- * those users touched (500 commits at 100,000 users and 100 ms per page: 30 s more than the pages).
- * An open transaction holds the store's write lock, so it is committed as soon as Graph has kept
- * it waiting IDLE_COMMIT_MS: a slow or failing Graph never holds the lock for long.
+ * gathered (up to BATCH_USERS users or BATCH_MAX_MS) and written in id order: the commits, not the
+ * rows, are what costs. When a page took SLOW_PAGE_MS or more to arrive, Graph is the bottleneck:
+ * the page is written at once, while the next one is already being read, so its writes are hidden
+ * behind Graph's latency. Either way the writes go into a transaction left open until BATCH_USERS
+ * users or BATCH_MAX_MS, because a commit per page of 200 users rewrote every index page those
+ * users touched (500 commits at 100,000 users and 100 ms per page: 30 s more than the pages).
+ *
+ * A batch is written WRITE_CHUNK users at a time, letting I/O run in between: the pages being read
+ * (the next one, and the users read-ahead) go on arriving while 5,000 users are written, instead of
+ * waiting a second for the event loop. An open transaction holds the store's write lock, so it is
+ * committed as soon as Graph has kept it waiting IDLE_COMMIT_MS: a slow or failing Graph never
+ * holds the lock for long.
  */
 class Batch {
   private items: UserChange[] = [];
   private since = 0;
-  /** When the transaction left open between slow pages began; null when none is. */
+  /** When the open transaction began; null when none is. */
   private openSince: number | null = null;
   private writtenSinceBegin = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -203,18 +245,22 @@ class Batch {
     private readonly toRead?: Set<string>,
   ) {}
 
-  add(items: UserChange[], waitedMs: number): void {
+  async add(items: UserChange[], waitedMs: number): Promise<void> {
     this.stopIdleTimer();
     if (this.items.length === 0) this.since = Date.now();
     for (const item of items) this.items.push(item);
-    if (waitedMs >= SLOW_PAGE_MS) this.writeKeepingOpen();
-    else if (this.items.length >= BATCH_USERS || Date.now() - this.since >= BATCH_MAX_MS) this.flush();
+    if (
+      waitedMs >= SLOW_PAGE_MS ||
+      this.items.length >= BATCH_USERS ||
+      Date.now() - this.since >= BATCH_MAX_MS
+    )
+      await this.write();
   }
 
   /** Writes what is gathered and commits. */
-  flush(): void {
+  async flush(): Promise<void> {
     this.stopIdleTimer();
-    this.write();
+    await this.write();
     this.commit();
   }
 
@@ -227,30 +273,34 @@ class Batch {
     if (this.ctx.store.db.inTransaction) this.ctx.store.db.exec('ROLLBACK');
   }
 
-  private writeKeepingOpen(): void {
-    const { db } = this.ctx.store;
+  private async write(): Promise<void> {
+    if (this.items.length === 0) return;
+    const { store } = this.ctx;
     // In a dry run the cycle's own transaction is open: everything stays inside it.
-    if (this.openSince === null && !db.inTransaction) {
-      db.exec('BEGIN IMMEDIATE');
+    if (this.openSince === null && !store.db.inTransaction) {
+      store.db.exec('BEGIN IMMEDIATE');
       this.openSince = Date.now();
       this.writtenSinceBegin = 0;
     }
-    this.writtenSinceBegin += this.items.length;
-    this.write();
+    // In id order (a stable sort: one user's changes keep their arrival order): the mirror, the
+    // users' external ids and the audit's Entra ids are then written in key order, each index page
+    // loaded once per batch instead of at random; at a million users the page cache is far smaller
+    // than the store.
+    const items = this.items.sort((a, b) => compareIds(a.id ?? '', b.id ?? ''));
+    this.items = [];
+    this.writtenSinceBegin += items.length;
+    for (let i = 0; i < items.length; i += WRITE_CHUNK) {
+      if (i > 0) await dispatched();
+      const chunk = items.slice(i, i + WRITE_CHUNK);
+      // Straight into the open transaction: a savepoint around the chunk would journal every page it
+      // changes (1.5 s of system time at 100,000 users) for a rollback that the round's failure
+      // does anyway (abort), and applyBatch keeps its own savepoint for a user the store rejects.
+      store.mirror.withRecentWrites(() => ingest(this.ctx, chunk, this.mode, this.generation, this.toRead));
+    }
+    fitPageCache(store.db);
     if (this.openSince === null) return;
     if (this.writtenSinceBegin >= BATCH_USERS || Date.now() - this.openSince >= BATCH_MAX_MS) this.commit();
     else this.idleTimer = setTimeout(() => this.commit(), IDLE_COMMIT_MS);
-  }
-
-  private write(): void {
-    if (this.items.length === 0) return;
-    const items = this.items;
-    this.items = [];
-    const { store } = this.ctx;
-    store.transaction(() =>
-      store.mirror.withRecentWrites(() => ingest(this.ctx, items, this.mode, this.generation, this.toRead)),
-    );
-    fitPageCache(store.db);
   }
 
   private commit(): void {
@@ -266,7 +316,7 @@ class Batch {
   }
 }
 
-/** Mirrors a batch of changes (in id order, see below), then plans and applies each user once. */
+/** Mirrors a batch of changes (in the order given: Batch sorts them by id), then plans and applies each user once. */
 function ingest(
   ctx: CycleContext,
   items: UserChange[],
@@ -277,11 +327,7 @@ function ingest(
   const { mirror, users } = ctx.store;
   const everyone = ctx.scope === 'all';
   const ids = new Set<string>();
-  // In id order (a stable sort: one user's changes keep their arrival order): the mirror, the users'
-  // external ids and the audit's Entra ids are then written in key order, each index page loaded once
-  // per batch instead of at random; at a million users the page cache is far smaller than the store.
-  const ordered = [...items].sort((a, b) => compareIds(a.id ?? '', b.id ?? ''));
-  for (const item of ordered) {
+  for (const item of items) {
     if (item.kind === 'invalid') {
       recordInvalid(ctx, item);
       continue;

@@ -174,8 +174,20 @@ describe('strategy scoped', () => {
     emu.tenant.assign(a.id, 'User');
     h = syncHarness(emu);
     emu.tenant.clearRequests();
-    await h.sync();
+    const first = await h.sync();
+    expect(first.counts.create).toBe(1);
+    // The first cycle cannot know its scope before the listing is applied, so it starts paging the
+    // tenant meanwhile (read-ahead) and drops those pages once auto chooses to read by id.
+    const initial = usersDeltaRequests();
+    expect(initial.filter((p) => p.includes('$deltatoken=latest'))).toHaveLength(1);
+    expect(initial.filter((p) => p.includes('$filter'))).toHaveLength(1);
+    expect(mirrored()).toEqual([a.id]);
+
+    // Once the store knows its scope, a full round reads by id and nothing else.
+    const again = await h.sync({ forced: true });
+    expect(again.status).toBe('succeeded');
     expect(usersDeltaRequests()).toHaveLength(2);
+    expect(mirrored()).toEqual([a.id]);
   });
 });
 
