@@ -20,13 +20,23 @@ export interface UsersRoundResult {
 }
 
 /**
- * Users per transaction, at most, while pages arrive faster than they are written (see Batch): one
- * commit writes every index page its users touched (the keys are random), so one commit per 5,000
- * users instead of one per 200-user page writes far less. Pages are parsed objects, a few MB for
- * 5,000 users; memory does not grow with the tenant.
+ * Users gathered, at most, while pages arrive faster than they are written (see Batch), then written
+ * in id order. Pages are parsed objects, a few MB for 5,000 users; memory does not grow with the
+ * tenant.
  */
 export const BATCH_USERS = 5000;
 export const BATCH_MAX_MS = 2000;
+/**
+ * Users per transaction, and how long one stays open, at most. One commit writes every index page
+ * its users touched, and the keys are random, so nearly every page of five indexes: in a full round
+ * (initial, resync) a transaction takes up to 50,000 users or 10 s, which took the initial sync of
+ * 100,000 from 26.5 s to 20.4 s here; an incremental round keeps 5,000 users or 2 s. The bound is
+ * how long the store's write lock is held (README, "Reading the store").
+ */
+export const TXN_LIMITS = {
+  full: { users: 50_000, ms: 10_000 },
+  other: { users: 5000, ms: 2000 },
+} as const;
 /** A page that took this long to arrive is written at once (Graph is slower than the writes). */
 export const SLOW_PAGE_MS = 25;
 /** A transaction left open between slow pages is committed when the next page takes this long. */
@@ -220,9 +230,9 @@ type IngestMode = 'full' | 'changes' | 'read';
  * gathered (up to BATCH_USERS users or BATCH_MAX_MS) and written in id order: the commits, not the
  * rows, are what costs. When a page took SLOW_PAGE_MS or more to arrive, Graph is the bottleneck:
  * the page is written at once, while the next one is already being read, so its writes are hidden
- * behind Graph's latency. Either way the writes go into a transaction left open until BATCH_USERS
- * users or BATCH_MAX_MS, because a commit per page of 200 users rewrote every index page those
- * users touched (500 commits at 100,000 users and 100 ms per page: 30 s more than the pages).
+ * behind Graph's latency. Either way the writes go into a transaction left open up to TXN_LIMITS,
+ * because a commit per page of 200 users rewrote every index page those users touched (500 commits
+ * at 100,000 users and 100 ms per page: 30 s more than the pages).
  *
  * A batch is written WRITE_CHUNK users at a time, letting I/O run in between: the pages being read
  * (the next one, and the users read-ahead) go on arriving while 5,000 users are written, instead of
@@ -299,7 +309,8 @@ class Batch {
     }
     fitPageCache(store.db);
     if (this.openSince === null) return;
-    if (this.writtenSinceBegin >= BATCH_USERS || Date.now() - this.openSince >= BATCH_MAX_MS) this.commit();
+    const limit = TXN_LIMITS[this.mode === 'full' ? 'full' : 'other'];
+    if (this.writtenSinceBegin >= limit.users || Date.now() - this.openSince >= limit.ms) this.commit();
     else this.idleTimer = setTimeout(() => this.commit(), IDLE_COMMIT_MS);
   }
 
