@@ -89,7 +89,9 @@ beforeAll(async () => {
   // Paging the whole tenant (16 pages) keeps the initial round long enough to be killed in; with 80
   // users in scope, reading them by id would be a handful of requests.
   env = { ...h.env, ENTRASYNC_LOG_LEVEL: 'info', ENTRASYNC_USERS_STRATEGY: 'tenant' };
-  emu.tenant.setFaults({ latencyMs: 8 }); // 16 pages of users: a round takes a few hundred ms
+  // 16 pages of users at 20 ms: a round takes a few hundred ms, even with the users read while the
+  // assignments are listed (at 8 ms, half the kills of the initial phase landed after the cycle).
+  emu.tenant.setFaults({ latencyMs: 20 });
 });
 afterAll(async () => {
   h.close();
@@ -160,7 +162,7 @@ describe(`crash safety (seed ${SEED})`, () => {
     }
     expect(kills.length - before).toBeGreaterThanOrEqual(6);
     expect((await runCli(['sync'], env)).code).toBe(0);
-    emu.tenant.setFaults({ latencyMs: 8 });
+    emu.tenant.setFaults({ latencyMs: 20 });
 
     const rows = new Map(h.rows().map((x) => [x.external_id!, x]));
     expect(rows.size).toBe(80 - 3 + 5);
