@@ -216,9 +216,11 @@ ok "data kept: $USERS users; the new container's cycle is incremental (delta sta
 
 # ---------------------------------------------------------------- SIGTERM during a cycle
 step "stop (SIGTERM) in the middle of a cycle that outlasts the grace period"
-# 4 s per Graph request: the cycle needs longer than ENTRASYNC_SHUTDOWN_GRACE (8 s), which must
-# still end the process with 0 before podman's SIGKILL at 10 s.
-ctl POST /faults '{"latencyMs":4000}' >/dev/null
+# 6 s per Graph request: an incremental cycle makes two rounds of requests one after the other (the
+# service principal, then the listing with the users round read beside it), 12 s, longer than
+# ENTRASYNC_SHUTDOWN_GRACE (8 s), which must still end the process with 0 before podman's SIGKILL
+# at 10 s.
+ctl POST /faults '{"latencyMs":6000}' >/dev/null
 until_ok 20 "a cycle running" cycle_running
 stop_daemon
 TIMES[stop_cycle]=$STOP_SECONDS
