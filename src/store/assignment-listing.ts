@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
+import { PageStash } from './page-stash.js';
 import { SyncState } from './state.js';
 
 export interface ListedAssignment {
@@ -12,7 +13,7 @@ export interface ListedAssignment {
  * The assignment listing of one cycle. There is no delta for assignments, so every cycle lists them
  * all (graph-semantics §3); almost always the listing is the one of the cycle before.
  *
- * While pages arrive, each is kept as one JSON row of a temporary table (one row per page, spilling
+ * While pages arrive, each is kept in a PageStash (one JSON row per page of a temporary table, spilling
  * to a temporary file beyond the temp cache, see db.ts), and each assignment leaves only a 64-bit
  * hash here: 8 bytes per assignment, 8 MB at a million. The count and two 32-bit sums of those
  * hashes make an order-free digest; when it equals the one saved with the last listing applied,
@@ -28,10 +29,11 @@ export class AssignmentListing {
 
   private readonly pendingUser: Statement<[string]>;
   private readonly pendingMembers: Statement<[string]>;
-  private insertPage: Statement<[string]> | undefined;
+  private readonly pages: PageStash<readonly ListedAssignment[]>;
 
   constructor(private readonly db: Db) {
     this.state = new SyncState(db);
+    this.pages = new PageStash(db, 'assignment_pages');
     this.pendingUser = db.prepare('INSERT OR IGNORE INTO pending_users (entra_id) VALUES (?)');
     this.pendingMembers = db.prepare(
       `INSERT OR IGNORE INTO pending_users (entra_id)
@@ -40,9 +42,7 @@ export class AssignmentListing {
   }
 
   begin(): void {
-    this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS assignment_pages (items TEXT NOT NULL);
-      DELETE FROM temp.assignment_pages;`);
-    this.insertPage = this.db.prepare('INSERT INTO temp.assignment_pages (items) VALUES (?)');
+    this.pages.clear();
     this.hashes = new HashList();
     this.sumA = this.sumB = 0;
   }
@@ -54,7 +54,7 @@ export class AssignmentListing {
       this.sumB = (this.sumB + h2) >>> 0;
       this.hashes.push(join64(h1, h2));
     }
-    this.insertPage!.run(JSON.stringify(items));
+    this.pages.push(items);
   }
 
   /** This listing's digest: equal digests mean equal listings (up to a 2^-64 chance). */
@@ -76,7 +76,7 @@ export class AssignmentListing {
       this.state.set('assignments_digest', digest);
       return { added, removed: removed.count, unchanged: false };
     } finally {
-      this.db.exec('DELETE FROM temp.assignment_pages');
+      this.pages.clear();
       this.hashes = new HashList();
     }
   }
@@ -116,14 +116,10 @@ export class AssignmentListing {
     const insert = this.db.prepare(
       'INSERT OR REPLACE INTO assignments (principal_id, principal_type, app_role_id) VALUES (?, ?, ?)',
     );
-    // A few pages at a time: the first listing adds every assignment, 130 MB of pages at a million.
-    const pages = this.db.prepare<[number], { rowid: number; items: string }>(
-      'SELECT rowid, items FROM temp.assignment_pages WHERE rowid > ? ORDER BY rowid LIMIT 10',
-    );
+    // One page at a time: the first listing adds every assignment, 130 MB of pages at a million.
     let count = 0;
-    for (let after = 0, chunk = pages.all(after); chunk.length > 0; chunk = pages.all(after)) {
-      after = chunk[chunk.length - 1]!.rowid;
-      for (const a of chunk.flatMap((p) => JSON.parse(p.items) as ListedAssignment[])) {
+    for (let page = this.pages.shift(); page; page = this.pages.shift()) {
+      for (const a of page) {
         if (contains(stored, join64(...hash64(keyOf(a.principalId, a.principalType, a.appRoleId))))) continue;
         if (insert.run(a.principalId, a.principalType, a.appRoleId).changes > 0) count++;
         this.markChanged(a.principalId, a.principalType);

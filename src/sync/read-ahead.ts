@@ -46,7 +46,7 @@ export class UsersReadAhead {
 
   private constructor(
     private readonly ctx: CycleContext,
-    readonly start: RoundStart,
+    private readonly start: RoundStart,
   ) {
     this.stash = new PageStash<Page>(ctx.store.db, 'users_read_ahead');
     this.stash.clear();
