@@ -9,6 +9,14 @@ import { registerSyncCommands } from './cli/sync.js';
 import { registerSafetyCommands } from './cli/safety.js';
 import { CommandFailed, EXIT_CONFIG, EXIT_FAILED, exitCodeFor } from './cli/common.js';
 import { ConfigError } from './config/index.js';
+import { unsafeRuntimeReason } from './store/runtime-guard.js';
+
+// Before anything opens the store: on these runtimes the daemon dies later, at random, with SIGABRT.
+const unsafeRuntime = unsafeRuntimeReason(process.versions.node);
+if (unsafeRuntime) {
+  process.stderr.write(`entrasync: ${unsafeRuntime}\n`);
+  process.exit(EXIT_CONFIG);
+}
 
 const program = new Command('entrasync')
   .description('Pull users assigned to a Microsoft Entra ID application into a local SQLite user store')

@@ -55,17 +55,23 @@ export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+/**
+ * Brings the schema up to date in one write transaction that takes the lock first (BEGIN IMMEDIATE)
+ * and reads the version again inside it: processes that open a new store at the same moment
+ * (a daemon and a command, two replicas) migrate it once; the others wait and find it done.
+ */
 function migrate(db: Db): void {
-  const current = schemaVersion(db);
-  if (current > MIGRATIONS.length) {
-    throw new Error(
-      `the store has schema version ${current}, newer than this entrasync (${MIGRATIONS.length})`,
-    );
-  }
-  for (let version = current + 1; version <= MIGRATIONS.length; version++) {
-    db.transaction(() => {
+  if (schemaVersion(db) === MIGRATIONS.length) return;
+  db.transaction(() => {
+    const current = schemaVersion(db);
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `the store has schema version ${current}, newer than this entrasync (${MIGRATIONS.length})`,
+      );
+    }
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
       db.exec(MIGRATIONS[version - 1]!);
-      db.pragma(`user_version = ${version}`);
-    }).immediate();
-  }
+    }
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
 }
