@@ -2,8 +2,13 @@
 # `docker run IMAGE resync` and `docker exec CONTAINER entrasync status` for operators.
 # Operators' guide: docs/operations.md.
 
+# The base is pinned to a patch release, never the floating `node:24` tag: Node 24.19.0-24.21.x abort
+# (SIGABRT) when the garbage collector finalizes a better-sqlite3 statement from a native callback
+# (nodejs/node#65446). Moving the pin: docs/operations.md §10.
+ARG NODE_VERSION=24.22.3
+
 # ---- build: toolchain, all dependencies, compile, then drop the dev dependencies
-FROM node:24-bookworm-slim AS build
+FROM node:${NODE_VERSION}-bookworm-slim AS build
 # better-sqlite3 compiles when its prebuilt binary cannot be downloaded; the official image ships
 # the Node headers under /usr/local, so node-gyp needs no download either.
 RUN apt-get update \
@@ -20,7 +25,7 @@ COPY src src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: Node, production dependencies, dist/ and the default settings; no compiler, no npm cache
-FROM node:24-bookworm-slim
+FROM node:${NODE_VERSION}-bookworm-slim
 ENV NODE_ENV=production \
     ENTRASYNC_DB=/data/entrasync.db \
     ENTRASYNC_HTTP_HOST=0.0.0.0 \

@@ -6,9 +6,12 @@
 #
 # No registry is reachable from our machines: ../shared/tools/container-base.sh installs podman and
 # builds node:24-bookworm-slim locally (see ../shared/reference/container.md). Needs root.
+# It also runs scripts/statement-gc-stress.mjs inside the image: the regression check for the SIGABRT
+# of Node 24.19-24.21 with better-sqlite3 12 (nodejs/node#65446).
 # Env: CONTAINER_ENGINE=podman (default) | docker, IMAGE (entrasync:test), KEEP_IMAGE=1 (keep it
 #      afterwards), NO_CACHE=1 (build from scratch), SHARED (default: the `shared` folder beside the
-#      repository), W (podman work dir, see container-base.sh).
+#      repository), W (podman work dir, see container-base.sh), NODE_VERSION (the base image's Node;
+#      default: the Dockerfile's pinned ARG NODE_VERSION; e.g. NODE_VERSION=24.21.0 shows the abort).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +21,8 @@ IMAGE=${IMAGE:-entrasync:test}
 NAME=entrasync-ct-$$
 VOL=entrasync-ct-data-$$
 TMP=$(mktemp -d /tmp/entrasync-ct.XXXXXX)
+PINNED_NODE=$(sed -n 's/^ARG NODE_VERSION=//p' "$ROOT/Dockerfile")
+export NODE_VERSION=${NODE_VERSION:-$PINNED_NODE}
 EMU_PID=
 T0=$(date +%s)
 declare -A TIMES
@@ -78,10 +83,10 @@ if [ "$ENGINE" = podman ]; then
   # shellcheck disable=SC1091
   source "${W:-/var/tmp/containers}/env.sh"
   # docker format: the OCI format would drop HEALTHCHECK.
-  BUILD_FLAGS=(--pull=never --format docker)
+  BUILD_FLAGS=(--pull=never --format docker --build-arg "NODE_VERSION=$NODE_VERSION")
   ENGINE_RUN_FLAGS=(--read-only --read-only-tmpfs=false)
 else
-  BUILD_FLAGS=()
+  BUILD_FLAGS=(--build-arg "NODE_VERSION=$NODE_VERSION")
   ENGINE_RUN_FLAGS=(--read-only)
 fi
 [ -n "${NO_CACHE:-}" ] && BUILD_FLAGS+=(--no-cache)
@@ -101,6 +106,27 @@ engine run --rm "${ENGINE_RUN_FLAGS[@]}" --entrypoint sh "$IMAGE" -c \
   '! command -v g++ && ! command -v python3 && [ ! -d /app/node_modules/vitest ] && [ ! -d /app/src ]' ||
   fail "the runtime image holds build tools, dev dependencies or sources"
 ok "runtime image: user node, no compiler, no dev dependencies"
+
+# ---------------------------------------------------------------- Node runtime regression
+step "statements finalized by the GC during socket reads (nodejs/node#65446), Node $NODE_VERSION"
+# The product's store inside the image: 50,000 statements left to the collector, then loopback sockets
+# whose data callbacks allocate, so collections run from native callbacks. Node 24.19-24.21 abort
+# (exit 134, SIGABRT); a short sync alone does not show it, the timing hides it.
+G0=$(date +%s)
+for run in 1 2 3; do
+  set +e
+  engine run --rm "${ENGINE_RUN_FLAGS[@]}" --tmpfs /tmp --entrypoint node \
+    -v "$ROOT/scripts/statement-gc-stress.mjs:/opt/statement-gc-stress.mjs:ro" \
+    "$IMAGE" /opt/statement-gc-stress.mjs /tmp/stress.db 5 >"$TMP/gc-$run.out" 2>"$TMP/gc-$run.err"
+  code=$?
+  set -e
+  if [ "$code" -ne 0 ] || ! grep -q '"survived":true' "$TMP/gc-$run.out"; then
+    grep -m3 -E 'Assertion|RemoveEnvironmentCleanupHook|Error' "$TMP/gc-$run.err" >&2 || tail -5 "$TMP/gc-$run.err" >&2
+    fail "run $run of the statement GC stress exited $code on Node $NODE_VERSION (134 = SIGABRT)"
+  fi
+done
+TIMES[gc_stress]=$(($(date +%s) - G0))
+ok "3 of 3 runs survived on Node $(engine run --rm --entrypoint node "$IMAGE" -p process.versions.node) (${TIMES[gc_stress]}s)"
 
 # ---------------------------------------------------------------- emulator on the host
 step "emulator on the host"
@@ -236,6 +262,6 @@ ONESHOT=$(engine run --rm "${RUN_FLAGS[@]}" "${RUN_ENV[@]}" "$IMAGE" sync --json
 ok "one-shot \`run IMAGE sync\` afterwards: $(echo "$ONESHOT" | json kind) cycle succeeded"
 
 step "passed"
-printf '  %-12s %ss\n' engine "${TIMES[engine]}" build "${TIMES[build]}" ready "${TIMES[ready]}" \
+printf '  %-12s %ss\n' engine "${TIMES[engine]}" build "${TIMES[build]}" gc-stress "${TIMES[gc_stress]}" ready "${TIMES[ready]}" \
   resync "${TIMES[resync]}" stop-idle "${TIMES[stop_idle]}" stop-cycle "${TIMES[stop_cycle]}" \
   total "$(($(date +%s) - T0))"
