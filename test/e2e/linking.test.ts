@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { LinkConflictError, Store } from '../../src/store/index.js';
+import { cycleFinished, startDaemon } from '../daemon/support.js';
 import { createEnabledUser, startTestEmulator } from '../support/emulator.js';
 import {
   emulatorEnv,
@@ -141,6 +142,59 @@ describe('one local row, two Entra users in one cycle', () => {
     await h.sync();
     expect(h.rt.store.users.get(rowId)).toMatchObject({ externalId: winner, active: false });
     expect(h.rows()).toHaveLength(1);
+  });
+});
+
+describe('one userName, two Entra users in one batch', () => {
+  it('with no local row: the first is created, the second fails naming the first', async () => {
+    h = syncHarness(emu);
+    const a = assigned('new@contoso.com');
+    const b = assigned('NEW@contoso.com');
+    await h.sync();
+    expect(h.rows()).toHaveLength(1);
+    const winner = h.rows()[0]!.external_id!;
+    const loser = winner === a.id ? b.id : a.id;
+    expect(audit('error')).toEqual([
+      expect.objectContaining({
+        entraId: loser,
+        reason: expect.stringMatching(new RegExp(`already belongs to another Entra user \\(${winner}\\)`)),
+      }),
+    ]);
+    expect(failing().map((f) => f.entraId)).toEqual([loser]);
+  });
+});
+
+describe('under the daemon', () => {
+  it('links the row once, and `entrasync status` lists the other user as failing with the conflict', async () => {
+    const dir = tempDir();
+    writeSettings(dir);
+    const env = emulatorEnv(emu, dir);
+    const store = Store.open(env.ENTRASYNC_DB!);
+    store.db.prepare(`INSERT INTO users (user_name) VALUES ('ADMIN@contoso.com')`).run();
+    const rowId = store.users.findByUserName('ADMIN@contoso.com')!.id;
+    store.close();
+    const a = assigned('admin@contoso.com');
+    const b = assigned('Admin@Contoso.com');
+
+    const d = await startDaemon({ ...env, ENTRASYNC_LOG_LEVEL: 'info', ENTRASYNC_SCHEDULE: '0 0 1 1 *' });
+    await d.waitFor(cycleFinished);
+    expect(await d.stop()).toBe(0);
+
+    const after = Store.open(env.ENTRASYNC_DB!);
+    try {
+      const links = after.audit.query({ action: 'link' });
+      expect(links).toHaveLength(1);
+      const winner = links[0]!.entraId!;
+      const loser = winner === a.id ? b.id : a.id;
+      expect(after.users.get(rowId)!.externalId).toBe(winner);
+      const status = await runCli(['status'], env);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/Failing users: 1/);
+      expect(status.stdout).toContain(loser);
+      expect(status.stdout).toContain(`local row ${rowId}`);
+    } finally {
+      after.close();
+    }
   });
 });
 
