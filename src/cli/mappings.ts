@@ -74,7 +74,11 @@ export function registerMappingsCommands(program: Command): void {
       else {
         print(`${summary.configFile}: ${summary.mappings} mappings are valid.`);
         print(`Graph $select: ${summary.select.join(',')}`);
-        print(`Matching: ${summary.matching.map((m) => `${m.precedence}. ${m.target}`).join('; ')}`);
+        print(
+          summary.matching.length === 0
+            ? 'Matching: none (linking is off: a local row with the same userName fails that user)'
+            : `Matching: ${summary.matching.map((m) => `${m.precedence}. ${m.target}`).join('; ')}`,
+        );
       }
     });
 

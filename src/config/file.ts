@@ -16,6 +16,11 @@ export const settingsFileSchema = z
       .object({ create: z.boolean(), update: z.boolean(), delete: z.boolean() })
       .strict()
       .default({ create: true, update: true, delete: true }),
+    // Which local rows matching may link (README, "Matching and linking").
+    matching: z
+      .object({ linkOnlyWhere: z.enum(['any', 'linkable']).default('any') })
+      .strict()
+      .default({ linkOnlyWhere: 'any' }),
     scope: z
       .object({ expandNestedGroups: z.boolean().default(false) })
       .strict()

@@ -222,13 +222,7 @@ export function compileMappings(defs: readonly MappingDefinition[]): CompiledMap
       'target',
     );
   }
-  if (matching.length === 0) {
-    throw new MappingConfigError(
-      'mappings: no matching attribute (give at least one mapping a matchingPrecedence, e.g. userName: 1)',
-      -1,
-      'matchingPrecedence',
-    );
-  }
+  // No matchingPrecedence at all is allowed: linking is off (README, "Matching and linking").
   matching.sort((a, b) => a.precedence - b.precedence);
 
   const virtual = new Set(VIRTUAL_ATTRIBUTES.map((v) => v.toLowerCase()));

@@ -6,7 +6,8 @@ import {
   type ScimUserResource,
 } from '../mapping/index.js';
 import type { StoreUser } from '../store/index.js';
-import type { PlanSettings, PlannedAction, StoreLookup, UserFacts } from './types.js';
+import type { LinkOnlyWhere, PlanSettings, PlannedAction, StoreLookup, UserFacts } from './types.js';
+import { sameUserName, userNameProblem } from './user-name.js';
 
 /**
  * Decides what happens to one Entra user, as Entra's provisioning would (graph-semantics §6.4–6.6).
@@ -77,16 +78,27 @@ function planFirstSight(
     userName: typeof userName === 'string' ? userName : null,
   });
   if (typeof userName !== 'string' || userName === '') return fail('the userName mapping produced no value');
+  const problem = userNameProblem(userName);
+  if (problem) return fail(problem);
 
-  // Matching: the first matching attribute, in precedence order, that finds a row wins.
+  // Matching: the first matching attribute, in precedence order, that finds a row wins. Rows the
+  // application did not allow to be linked (matching.linkOnlyWhere) are not candidates.
   for (const { target } of settings.mappings.matching) {
     const value = readScimValue(resource, target);
     if (value === null || Array.isArray(value)) continue;
-    const candidates = lookup.unlinkedBy(target, String(value));
+    const candidates = lookup
+      .unlinkedBy(target, String(value))
+      .filter((row) => mayLink(row.linkable, settings.linkOnlyWhere));
     if (candidates.length > 1) {
       return fail(`${target} "${String(value)}" matches ${candidates.length} local users; make it unique`);
     }
     const row = candidates[0];
+    // Linked to another Entra user earlier in the same batch: a row is linked to one user, ever.
+    if (row?.externalId) {
+      return fail(
+        `${target} "${String(value)}" matches local row ${row.id} (${row.userName}), which is already linked to ${row.externalId}`,
+      );
+    }
     if (row) {
       const linked = projectMappings(row.resource, evaluated, 'update');
       const conflict = userNameConflict(linked.resource, row, lookup);
@@ -106,7 +118,15 @@ function planFirstSight(
     return fail(
       owner.externalId
         ? `userName "${userName}" already belongs to another Entra user (${owner.externalId})`
-        : `userName "${userName}" already belongs to a local user that no matching attribute links to`,
+        : !mayLink(owner.linkable, settings.linkOnlyWhere)
+          ? `userName "${userName}" already belongs to local row ${owner.id}, which is not marked linkable (${
+              owner.linkable === false
+                ? 'users.linkable = 0'
+                : 'matching.linkOnlyWhere: linkable needs users.linkable = 1'
+            })`
+          : settings.mappings.matching.length === 0
+            ? `userName "${userName}" already belongs to a local user, and linking is off (no mapping has a matchingPrecedence)`
+            : `userName "${userName}" already belongs to a local user that no matching attribute links to`,
     );
   }
   if (!settings.actions.create) {
@@ -145,9 +165,19 @@ function planLinked(
   };
 }
 
+/** A new userName for an existing row: unsafe characters, or a name another row holds. */
 function userNameConflict(resource: ScimUserResource, row: StoreUser, lookup: StoreLookup): string | null {
   const userName = readScimValue(resource, 'userName');
-  if (typeof userName !== 'string' || userName.toLowerCase() === row.userName.toLowerCase()) return null;
+  if (typeof userName !== 'string' || userName === row.userName) return null;
+  const problem = userNameProblem(userName);
+  if (problem) return problem;
+  // The store's rule (ASCII case only): "ärger" is not "Ärger", so it may belong to another row.
+  if (sameUserName(userName, row.userName)) return null;
   const owner = lookup.byUserName(userName);
   return owner && owner.id !== row.id ? `userName "${userName}" already belongs to another user` : null;
+}
+
+/** Whether matching may link a row the application marked `linkable` so (null: not marked). */
+function mayLink(linkable: boolean | null, linkOnlyWhere: LinkOnlyWhere): boolean {
+  return linkOnlyWhere === 'linkable' ? linkable === true : linkable !== false;
 }

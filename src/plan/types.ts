@@ -20,18 +20,33 @@ export interface UserFacts {
   appRoles?: { appRoleId: string; value: string | null; displayName: string | null }[];
 }
 
+/** Who holds a userName: a store row, or (id null) a row created earlier in the same batch. */
+export interface UserNameOwner {
+  id: string | null;
+  externalId: string | null;
+  userName: string;
+  linkable: boolean | null;
+}
+
 /** Read-only questions the planner may ask of the store. */
 export interface StoreLookup {
   /** Rows not linked to Entra whose `target` value equals `value`. */
   unlinkedBy(target: string, value: string): StoreUser[];
-  /** The row holding this userName (case-insensitive), linked or not. */
-  byUserName(userName: string): StoreUser | null;
+  /** The row holding this userName (ASCII case-insensitive, as the store's index), linked or not. */
+  byUserName(userName: string): UserNameOwner | null;
 }
+
+/**
+ * Which unlinked rows matching may link (matching.linkOnlyWhere): `any` every row but those the
+ * application marked `linkable = 0`; `linkable` only those it marked `linkable = 1`.
+ */
+export type LinkOnlyWhere = 'any' | 'linkable';
 
 export interface PlanSettings {
   mappings: CompiledMappings;
   actions: { create: boolean; update: boolean; delete: boolean };
   evaluation: EvaluationContext;
+  linkOnlyWhere: LinkOnlyWhere;
 }
 
 interface Base {

@@ -9,6 +9,7 @@ import { StagedChanges } from './staged.js';
 
 export type { Db } from './db.js';
 export type { StoreUser } from './users.js';
+export { LinkConflictError } from './users.js';
 export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
 export type { CycleRecord, CycleKind, CycleStatus } from './cycles.js';
 export type { MirroredUser } from './mirror.js';

@@ -124,4 +124,9 @@ export const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE TABLE app_roles (id TEXT PRIMARY KEY NOT NULL, value TEXT, display_name TEXT) WITHOUT ROWID;
   `,
+  // 4: the application's say on linking its own rows (README, "Matching and linking"): 0 never
+  // linked to an Entra user, 1 may be, NULL follows matching.linkOnlyWhere.
+  `
+  ALTER TABLE users ADD COLUMN linkable INTEGER CHECK (linkable IN (0, 1));
+  `,
 ];

@@ -11,6 +11,11 @@ export interface StoreUser {
   displayName: string | null;
   email: string | null;
   active: boolean;
+  /**
+   * The application's say on linking (README, "Matching and linking"): false never links, true may
+   * always be linked, null follows matching.linkOnlyWhere.
+   */
+  linkable: boolean | null;
   /** The SCIM resource as last written, with the plain columns folded in. */
   resource: ScimUserResource;
   createdAt: string;
@@ -24,6 +29,7 @@ interface Row {
   display_name: string | null;
   email: string | null;
   active: number;
+  linkable?: number | null;
   scim: string;
   created_at: string;
   updated_at: string;
@@ -76,6 +82,7 @@ function withColumns(row: Row, scim: ScimUserResource): StoreUser {
     displayName: row.display_name,
     email: row.email,
     active: row.active === 1,
+    linkable: row.linkable === undefined || row.linkable === null ? null : row.linkable !== 0,
     resource,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -118,6 +125,14 @@ export function newUserId(at = Date.now()): string {
   return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${random.slice(15, 18)}-${random.slice(19)}`;
 }
 
+/** A link the store refused: the row was linked meanwhile, or the application forbids it. */
+export class LinkConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LinkConflictError';
+  }
+}
+
 export class UserTable {
   private readonly byExternal;
   private readonly byName;
@@ -127,6 +142,7 @@ export class UserTable {
   private readonly unlinked;
   private readonly insertStmt;
   private readonly updateStmt;
+  private readonly linkStmt;
   private readonly deleteStmt;
 
   constructor(private readonly db: Db) {
@@ -145,8 +161,15 @@ export class UserTable {
        VALUES (@id, @external_id, @user_name, @display_name, @email, @active, @scim, @at, @at)`,
     );
     this.updateStmt = db.prepare(
-      `UPDATE users SET external_id = @external_id, user_name = @user_name, display_name = @display_name,
+      `UPDATE users SET user_name = @user_name, display_name = @display_name,
        email = @email, active = @active, scim = @scim, updated_at = @at WHERE id = @id`,
+    );
+    // The only statement that sets external_id on an existing row: it links a row that is still
+    // unlinked and that the application has not marked linkable = 0, or nothing.
+    this.linkStmt = db.prepare(
+      `UPDATE users SET external_id = @external_id, user_name = @user_name, display_name = @display_name,
+       email = @email, active = @active, scim = @scim, updated_at = @at
+       WHERE id = @id AND external_id IS NULL AND (linkable IS NULL OR linkable <> 0)`,
     );
     this.deleteStmt = db.prepare('DELETE FROM users WHERE id = ?');
   }
@@ -194,12 +217,26 @@ export class UserTable {
     return writtenUser(row, resource);
   }
 
-  /** Writes the resource; `externalId` links a local row (or keeps the link it has). */
-  update(
-    user: StoreUser,
-    resource: ScimUserResource,
-    externalId: string | null = user.externalId,
-  ): StoreUser {
+  /** Writes the resource; the row keeps its link (or its lack of one). */
+  update(user: StoreUser, resource: ScimUserResource): StoreUser {
+    const at = now();
+    const row = {
+      id: user.id,
+      external_id: user.externalId,
+      ...columns(resource),
+      created_at: user.createdAt,
+      updated_at: at,
+    };
+    this.updateStmt.run({ ...row, at });
+    return { ...writtenUser(row, resource), linkable: user.linkable };
+  }
+
+  /**
+   * Links a local row to an Entra user and writes the resource, only if the row is still unlinked
+   * and linkable: a row is linked to at most one Entra user, whatever planned the link. Throws
+   * LinkConflictError, naming what holds the row, when it is not.
+   */
+  link(user: StoreUser, resource: ScimUserResource, externalId: string): StoreUser {
     const at = now();
     const row = {
       id: user.id,
@@ -208,8 +245,14 @@ export class UserTable {
       created_at: user.createdAt,
       updated_at: at,
     };
-    this.updateStmt.run({ ...row, at });
-    return writtenUser(row, resource);
+    if (this.linkStmt.run({ ...row, at }).changes === 1)
+      return { ...writtenUser(row, resource), linkable: user.linkable };
+    const current = this.byId.get(user.id);
+    const what = `local row ${user.id} (${current?.user_name ?? user.userName})`;
+    if (!current) throw new LinkConflictError(`${what} no longer exists`);
+    if (current.external_id !== null)
+      throw new LinkConflictError(`${what} is already linked to ${current.external_id}`);
+    throw new LinkConflictError(`${what} is not linkable (users.linkable = 0)`);
   }
 
   delete(id: string): void {

@@ -1,5 +1,6 @@
 import { readScimValue } from '../mapping/index.js';
 import type { PlannedAction } from '../plan/types.js';
+import { LinkConflictError } from '../store/index.js';
 import type { CycleContext } from './context.js';
 
 export type Outcome = 'applied' | 'staged' | 'failed';
@@ -39,7 +40,10 @@ export function applyAction(
       kind: 'error',
       entraId: action.entraId,
       row: 'row' in action ? action.row : null,
-      reason: `the store rejected the change: ${(error as Error).message}`,
+      reason:
+        error instanceof LinkConflictError
+          ? `cannot link: ${error.message}`
+          : `the store rejected the change: ${(error as Error).message}`,
       userName: userNameOf(action),
     };
   }
@@ -90,7 +94,8 @@ function write(ctx: CycleContext, action: PlannedAction): string | null {
       created = users.insert(action.entraId, action.resource).id;
       break;
     case 'link':
-      users.update(action.row, action.resource, action.entraId);
+      // Conditional: throws LinkConflictError if the row was linked since it was planned.
+      users.link(action.row, action.resource, action.entraId);
       break;
     case 'update':
     case 'disable':

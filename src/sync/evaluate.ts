@@ -1,3 +1,4 @@
+import { BatchLookup } from '../plan/batch-lookup.js';
 import { planUser } from '../plan/plan.js';
 import type { PlanSettings, PlannedAction, StoreLookup, UserFacts } from '../plan/types.js';
 import { applyBatch, type Outcome } from './apply.js';
@@ -12,6 +13,7 @@ export function planSettings(ctx: CycleContext): PlanSettings {
       defaultDomain: ctx.defaultDomain,
       isUniqueInTarget: (target, value) => isUnique(ctx, target, value),
     },
+    linkOnlyWhere: ctx.settings.matching.linkOnlyWhere,
   };
 }
 
@@ -63,11 +65,14 @@ export function settleUser(
 /** Plans and applies the given users, inside the caller's transaction. */
 export function evaluateUsers(ctx: CycleContext, entraIds: Iterable<string>): void {
   const settings = planSettings(ctx);
-  const lookup = storeLookup(ctx);
+  // The whole batch is planned before any of it is written: each plan sees the ones before it.
+  const lookup = new BatchLookup(storeLookup(ctx));
   const planned: [UserFacts, PlannedAction][] = [];
   for (const id of entraIds) {
     const facts = gatherFacts(ctx, id);
-    planned.push([facts, planUser(facts, settings, lookup)]);
+    const action = planUser(facts, settings, lookup);
+    lookup.record(action);
+    planned.push([facts, action]);
   }
   logSummary(ctx, planned);
   const results = applyBatch(

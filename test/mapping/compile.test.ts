@@ -256,13 +256,6 @@ describe('configuration errors', () => {
       -1,
     ],
     [
-      'no matching mapping',
-      [{ target: 'userName', direct: 'userPrincipalName' }],
-      /no matching attribute/,
-      'matchingPrecedence',
-      -1,
-    ],
-    [
       'duplicate precedence',
       [...base, { target: 'externalId', direct: 'id', matchingPrecedence: 1 }],
       /matchingPrecedence: 1 is already used by mappings\[0\]/,
