@@ -1,7 +1,7 @@
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from './backoff.js';
-import { CredentialError, type TokenProvider } from '../auth/index.js';
+import { CredentialError, TokenEndpointUnavailableError, type TokenProvider } from '../auth/index.js';
 import {
   DeltaStateLostError,
   GraphAccessError,
@@ -165,6 +165,8 @@ export class GraphApi {
       const message = (error as Error).message;
       if (status.code === 'CredentialError')
         return { final: true, error: new CredentialError(message, 'credential') };
+      if (status.code === 'TokenEndpointUnavailableError')
+        return { final: true, error: new TokenEndpointUnavailableError(message, 'unavailable') };
       if (isNetworkError(error) || status.code === 'TypeError') {
         return { final: false, error: new Error(`connection failed: ${message}`) };
       }

@@ -10,7 +10,7 @@ import { StagedChanges } from './staged.js';
 export type { Db } from './db.js';
 export type { StoreUser } from './users.js';
 export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
-export type { CycleRecord, CycleKind, CycleStatus } from './cycles.js';
+export type { CycleRecord, CycleKind, CycleStatus, FailureClass } from './cycles.js';
 export type { MirroredUser } from './mirror.js';
 export type { StagedChange } from './staged.js';
 export { CycleLease, leaseOwner } from './lock.js';

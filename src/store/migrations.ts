@@ -124,4 +124,8 @@ export const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE TABLE app_roles (id TEXT PRIMARY KEY NOT NULL, value TEXT, display_name TEXT) WITHOUT ROWID;
   `,
+  // 4: a failed cycle's failure class (persistent or transient), for quarantine and status.
+  `
+  ALTER TABLE cycles ADD COLUMN failure_class TEXT;
+  `,
 ];
