@@ -164,7 +164,11 @@ describe('quarantine tells the failures apart', () => {
 
     const text = await runCli(['status'], h.env);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/QUARANTINED \(EncounteredQuarantineException\): 3 failed cycles \(2 persistent, 1 transient\)/);
-    expect(text.stdout).toMatch(/started by a transient failure in cycle [0-9a-f-]+ .*failed after \d+ attempts/);
+    expect(text.stdout).toMatch(
+      /QUARANTINED \(EncounteredQuarantineException\): 3 failed cycles \(2 persistent, 1 transient\)/,
+    );
+    expect(text.stdout).toMatch(
+      /started by a transient failure in cycle [0-9a-f-]+ .*failed after \d+ attempts/,
+    );
   });
 });
