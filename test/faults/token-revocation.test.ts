@@ -42,6 +42,25 @@ const graphRequests = () => emu.tenant.requests().filter((r) => r.path.startsWit
 const refreshLines = (harness: SyncHarness) =>
   harness.logs().filter((l) => l.msg === 'Graph rejected the access token; requesting a fresh one');
 
+describe('the emulator revokes tokens as Graph does', () => {
+  it('POST /_ctl/tokens/revoke: tokens issued before get 401 InvalidAuthenticationToken, later ones work', async () => {
+    seed(1);
+    const get = (token: string) =>
+      fetch(`${emu.url}/v1.0/users/delta`, { headers: { authorization: `Bearer ${token}` } });
+    const before = emu.issueAccessToken();
+    expect((await get(before)).status).toBe(200);
+    const revoke = await fetch(`${emu.url}/_ctl/tokens/revoke`, { method: 'POST', body: '{}' });
+    expect(revoke.status).toBe(200);
+    const rejected = await get(before);
+    expect(rejected.status).toBe(401);
+    expect(((await rejected.json()) as { error: { code: string } }).error.code).toBe(
+      'InvalidAuthenticationToken',
+    );
+    expect(rejected.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    expect((await get(emu.issueAccessToken())).status).toBe(200);
+  });
+});
+
 describe('a rejected access token is replaced once and the request retried', () => {
   it('tokens revoked before each of several cycles: every cycle succeeds and quarantine never starts', async () => {
     const ids = seed(12);
