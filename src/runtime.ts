@@ -32,7 +32,7 @@ export function compileConfiguredMappings(config: Pick<Config, 'configFile' | 's
 }
 
 export function createGraphApi(config: Config, log: Logger, tokenOptions?: TokenProviderOptions): GraphApi {
-  const stats: GraphStats = { requests: 0, throttled: 0 };
+  const stats: GraphStats = { requests: 0, throttled: 0, tokenRefreshes: 0 };
   const tokens = createTokenProvider(config, log, tokenOptions);
   const client = createGraphClient({ graphUrl: config.graphUrl, tokens, log, stats });
   const { maxAttempts, retryBaseDelayMs, retryMaxDelayMs } = config.settings.graph;
@@ -41,6 +41,7 @@ export function createGraphApi(config: Config, log: Logger, tokenOptions?: Token
     { maxAttempts, baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs },
     log,
     stats,
+    tokens,
   );
 }
 

@@ -10,7 +10,11 @@ import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from '../graph/backoff.js';
 
 export interface TokenProvider {
-  getToken(): Promise<string>;
+  /**
+   * A token for Graph, from msal's cache while it is valid. `fresh` skips the cache: for a token Graph
+   * rejected (revoked, a signing-key rollover, clock skew) although it has not expired.
+   */
+  getToken(options?: { fresh?: boolean }): Promise<string>;
 }
 
 /** A credential the directory refused: retrying cannot help, the operator must fix it. */
@@ -21,6 +25,17 @@ export class CredentialError extends Error {
   ) {
     super(message);
     this.name = 'CredentialError';
+  }
+}
+
+/**
+ * The token endpoint kept failing (network, 5xx, throttling) through every retry: an outage that a
+ * later attempt may not meet, unlike a refused credential.
+ */
+export class TokenEndpointUnavailableError extends CredentialError {
+  constructor(message: string, code: string) {
+    super(message, code);
+    this.name = 'TokenEndpointUnavailableError';
   }
 }
 
@@ -109,11 +124,14 @@ function confidentialClient(config: Config, log: Logger): ConfidentialClientAppl
  * every request of that instance for Retry-After, or 60 s without it, and does not say for how long.
  * A fresh instance lets our own backoff set the pace.
  */
-function renewedOnFailure<App>(create: () => App, request: (app: App) => Promise<string | undefined>) {
+function renewedOnFailure<App>(
+  create: () => App,
+  request: (app: App, fresh: boolean) => Promise<string | undefined>,
+) {
   let app = create();
-  return async () => {
+  return async (fresh: boolean) => {
     try {
-      return await request(app);
+      return await request(app, fresh);
     } catch (error) {
       app = create();
       throw error;
@@ -140,7 +158,7 @@ export function createTokenProvider(
   const base = options.baseDelayMs ?? config.settings.graph.retryBaseDelayMs;
   const cap = options.maxDelayMs ?? config.settings.graph.retryMaxDelayMs;
   const scope = `${config.graphUrl}/.default`;
-  let acquire: () => Promise<string | undefined>;
+  let acquire: (fresh: boolean) => Promise<string | undefined>;
   if (config.credential.kind === 'managed-identity') {
     const clientId = config.credential.clientId;
     acquire = renewedOnFailure(
@@ -149,30 +167,42 @@ export function createTokenProvider(
           ...(clientId ? { managedIdentityIdParams: { userAssignedClientId: clientId } } : {}),
           system: msalSystem(log),
         }),
-      async (app) => (await app.acquireToken({ resource: config.graphUrl })).accessToken,
+      async (app, fresh) =>
+        (await app.acquireToken({ resource: config.graphUrl, forceRefresh: fresh })).accessToken,
     );
   } else {
     acquire = renewedOnFailure(
       () => confidentialClient(config, log),
-      async (app) => (await app.acquireTokenByClientCredential({ scopes: [scope] }))?.accessToken,
+      // A fresh token is stored in msal's cache too, so later requests are served the new one.
+      async (app, fresh) =>
+        (await app.acquireTokenByClientCredential({ scopes: [scope], skipCache: fresh }))?.accessToken,
     );
   }
   // Requests made at the same time (a cycle reads groups and assignments together) share one token
-  // request: msal caches the token, but only once a request for it has come back.
+  // request: msal caches the token, but only once a request for it has come back. Likewise requests
+  // rejected together share one fresh token, and while it is on its way nobody is handed the old one.
   let inFlight: Promise<string> | null = null;
+  let inFlightFresh: Promise<string> | null = null;
   return {
-    getToken() {
-      inFlight ??= requestToken().finally(() => {
+    getToken(options = {}) {
+      if (options.fresh) {
+        inFlightFresh ??= requestToken(true).finally(() => {
+          inFlightFresh = null;
+        });
+        return inFlightFresh;
+      }
+      if (inFlightFresh) return inFlightFresh;
+      inFlight ??= requestToken(false).finally(() => {
         inFlight = null;
       });
       return inFlight;
     },
   };
 
-  async function requestToken(): Promise<string> {
+  async function requestToken(fresh: boolean): Promise<string> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const token = await acquire();
+        const token = await acquire(fresh);
         if (!token) throw new CredentialError('the token endpoint returned no access token', 'no_token');
         return token;
       } catch (error) {
@@ -180,7 +210,7 @@ export function createTokenProvider(
         const { code, message, permanent } = describe(error);
         if (permanent) throw new CredentialError(`the directory refused the credential: ${message}`, code);
         if (attempt >= maxAttempts) {
-          throw new CredentialError(`token endpoint failed ${attempt} times: ${message}`, code);
+          throw new TokenEndpointUnavailableError(`token endpoint failed ${attempt} times: ${message}`, code);
         }
         const delay = backoffDelay(attempt, base, cap);
         log.warn({ attempt, delayMs: delay, error: message }, 'token request failed, retrying');

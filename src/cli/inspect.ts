@@ -14,9 +14,19 @@ function statusText(s: ReturnType<typeof buildStatus>): string {
       : 'Last error: none',
   ];
   if (s.quarantine.quarantined) {
+    const q = s.quarantine;
+    const byClass = Object.entries(q.failures)
+      .filter(([, n]) => n > 0)
+      .map(([cls, n]) => `${n} ${cls}`)
+      .join(', ');
     lines.push(
-      `QUARANTINED (${s.quarantine.reason}): ${s.quarantine.consecutiveFailures} failed cycles; scheduled cycles resume at ${s.quarantine.nextAttemptAt}`,
+      `QUARANTINED (${q.reason}): ${q.consecutiveFailures} failed cycles (${byClass}); scheduled cycles resume at ${q.nextAttemptAt}`,
     );
+    if (q.startedBy) {
+      lines.push(
+        `  started by a ${q.startedBy.failureClass} failure in cycle ${q.startedBy.cycleId} at ${q.startedBy.at}: ${q.startedBy.error}`,
+      );
+    }
   }
   if (s.deletions.held) {
     lines.push(

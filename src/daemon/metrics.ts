@@ -15,7 +15,7 @@ export type SkipReason = 'busy' | 'lease' | 'quarantine';
 export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly startedAt = Date.now();
-  private readonly seenGraph = { requests: 0, throttled: 0 };
+  private readonly seenGraph = { requests: 0, throttled: 0, tokenRefreshes: 0 };
 
   private readonly cycles = new Counter({
     name: 'entrasync_cycles_total',
@@ -49,6 +49,11 @@ export class DaemonMetrics {
   private readonly graphThrottled = new Counter({
     name: 'entrasync_graph_throttled_total',
     help: 'Graph answers that were throttling or unavailability (429, 503, 504)',
+    registers: [this.registry],
+  });
+  private readonly graphTokenRefreshes = new Counter({
+    name: 'entrasync_graph_token_refreshes_total',
+    help: 'Fresh access tokens requested because Graph rejected a token before it expired (revoked, key rollover, clock skew)',
     registers: [this.registry],
   });
   private readonly users = new Gauge({
@@ -149,8 +154,10 @@ export class DaemonMetrics {
     // The Graph client keeps running totals; counters only move forward, so add the difference.
     this.graphRequests.inc(this.graph.requests - this.seenGraph.requests);
     this.graphThrottled.inc(this.graph.throttled - this.seenGraph.throttled);
+    this.graphTokenRefreshes.inc(this.graph.tokenRefreshes - this.seenGraph.tokenRefreshes);
     this.seenGraph.requests = this.graph.requests;
     this.seenGraph.throttled = this.graph.throttled;
+    this.seenGraph.tokenRefreshes = this.graph.tokenRefreshes;
     return this.registry.metrics();
   }
 }

@@ -73,6 +73,7 @@ export async function handleControl(
   if (route === 'DELETE /faults') return ok(control.clearFaults());
   if (route === 'POST /deltaTokens/expire') return ok(control.expireDeltaTokens());
   if (route === 'POST /deltaTokens/reset') return ok(control.resetDeltaTokens());
+  if (route === 'POST /tokens/revoke') return ok(control.revokeTokens());
   if (route === 'POST /permissions') {
     const roles = body.roles;
     if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))

@@ -38,6 +38,11 @@ export interface TenantControl {
   clearFaults(): void;
   expireDeltaTokens(): void;
   resetDeltaTokens(): void;
+  /**
+   * Every access token issued so far is rejected with 401 InvalidAuthenticationToken, as Graph does
+   * after a revocation or a signing-key rollover; tokens issued afterwards are accepted.
+   */
+  revokeTokens(): void;
   /** Adds app roles to the app; tokens issued afterwards carry them (existing tokens keep theirs). */
   grantPermissions(roles: string[]): void;
   /** Replaces the app's granted roles. */
@@ -80,6 +85,7 @@ export function createControl(
     clearFaults: () => faults.clear(),
     expireDeltaTokens: () => tokens.expireAll(),
     resetDeltaTokens: () => tokens.resetAll(),
+    revokeTokens: () => identity.revokeIssuedTokens(),
     setAppRoles: (roles) => {
       identity.appRoles = roles.map((r) => ({
         allowedMemberTypes: ['User'],

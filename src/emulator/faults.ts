@@ -17,6 +17,11 @@ export interface FaultSpec {
   /** users/delta and groups/delta re-send objects and replay the last changes (graph-semantics §1.6). */
   duplicates?: boolean;
   malformedPage?: { count: number; pathPrefix?: string };
+  /**
+   * Graph rejects every access token, fresh ones too (401 InvalidAuthenticationToken), as it would
+   * for a token signed with a key it does not trust or a clock skewed beyond its tolerance.
+   */
+  rejectTokens?: boolean;
 }
 
 export type FaultDecision =
@@ -66,6 +71,10 @@ export class Faults {
 
   get duplicates(): boolean {
     return this.spec.duplicates === true;
+  }
+
+  get rejectTokens(): boolean {
+    return this.spec.rejectTokens === true;
   }
 
   decide(path: string): FaultDecision | undefined {

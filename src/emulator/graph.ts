@@ -36,7 +36,7 @@ function sendDelta(ctx: Ctx, r: DeltaResult): void {
 /** Graph v1.0. The bearer token is checked before anything else, as Graph does. */
 export function handleGraph(ctx: Ctx): void {
   const { core, req } = ctx;
-  const claims = core.identity.verifyAccessToken(req.headers.authorization);
+  const claims = core.identity.verifyAccessToken(req.headers.authorization, core.faults.rejectTokens);
   if (req.method !== 'GET')
     throw graphError(405, 'Request_BadRequest', `The HTTP method '${req.method}' is not allowed.`);
   const path = ctx.path.slice('/v1.0'.length).replace(/\/$/, '');

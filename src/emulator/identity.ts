@@ -67,6 +67,10 @@ export class Identity {
   readonly publicKey: KeyObject;
   readonly kid: string;
   private readonly verified = new Map<string, AccessTokenClaims>();
+  /** Serial of the next access token; it travels in the token's `uti`, so revocation needs no list. */
+  private nextTokenSerial = 0;
+  /** Tokens with a lower serial are rejected (revoked, as after a key rollover or a revocation). */
+  private firstValidSerial = 0;
 
   constructor(
     readonly domain: string,
@@ -129,14 +133,14 @@ export class Identity {
       roles: opts.roles ?? [...this.permissions],
       sub: this.servicePrincipalId,
       tid: this.tenantId,
-      uti: randomBytes(16).toString('base64url'),
+      uti: tokenUti(this.nextTokenSerial++),
       ver: '1.0',
     };
     return { token: signJwt({ kid: this.kid, x5t: this.kid }, payload, this.key), expiresIn };
   }
 
   /** Validates a Graph bearer token the way Graph does; throws 401 InvalidAuthenticationToken. */
-  verifyAccessToken(authorization: string | undefined): AccessTokenClaims {
+  verifyAccessToken(authorization: string | undefined, rejectAll = false): AccessTokenClaims {
     const fail = (message: string) =>
       graphError(401, 'InvalidAuthenticationToken', message, {
         'WWW-Authenticate': `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="${GRAPH_APP_ID}"`,
@@ -160,6 +164,27 @@ export class Identity {
     }
     if (typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now())
       throw fail('Lifetime validation failed, the token is expired.');
+    if (rejectAll) throw fail('Access token validation failure. Invalid signature.');
+    if (utiSerial(claims.uti) < this.firstValidSerial)
+      throw fail('Access token validation failure. The token has been revoked.');
     return claims;
   }
+
+  /** Every access token issued so far is rejected from now on; tokens issued later are accepted. */
+  revokeIssuedTokens(): void {
+    this.firstValidSerial = this.nextTokenSerial;
+  }
+}
+
+/** A `uti` of the usual 16 random-looking bytes whose first four carry the token's serial. */
+function tokenUti(serial: number): string {
+  const bytes = randomBytes(16);
+  bytes.writeUInt32BE(serial >>> 0, 0);
+  return bytes.toString('base64url');
+}
+
+function utiSerial(uti: unknown): number {
+  if (typeof uti !== 'string') return -1;
+  const bytes = Buffer.from(uti, 'base64url');
+  return bytes.length >= 4 ? bytes.readUInt32BE(0) : -1;
 }

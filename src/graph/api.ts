@@ -1,7 +1,7 @@
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from './backoff.js';
-import { CredentialError } from '../auth/index.js';
+import { CredentialError, TokenEndpointUnavailableError, type TokenProvider } from '../auth/index.js';
 import {
   DeltaStateLostError,
   GraphAccessError,
@@ -61,9 +61,12 @@ export class GraphApi {
     private readonly retry: RetryPolicy,
     private readonly log: Logger,
     readonly stats: GraphStats,
+    /** Where a fresh token comes from when Graph rejects one; without it a 401 is final. */
+    private readonly tokens?: Pick<TokenProvider, 'getToken'>,
   ) {}
 
   async get(pathOrUrl: string, headers: Record<string, string> = {}): Promise<unknown> {
+    let freshToken = false;
     for (let attempt = 1; ; attempt++) {
       try {
         const body: unknown = await this.client.api(pathOrUrl).headers(headers).get();
@@ -72,6 +75,27 @@ export class GraphApi {
         }
         return body;
       } catch (error) {
+        const rejected = rejectedTokenCode(error);
+        if (rejected && this.tokens) {
+          // As the Azure SDK's bearer-token policy does: one fresh token per rejected request, then
+          // the same request again. A rejection of the fresh token is final.
+          if (freshToken) {
+            throw new GraphAccessError(
+              401,
+              rejected,
+              `Graph rejected even a fresh access token for ${shortPath(pathOrUrl)} (${rejected})`,
+            );
+          }
+          freshToken = true;
+          this.stats.tokenRefreshes++;
+          this.log.warn(
+            { path: shortPath(pathOrUrl), code: rejected },
+            'Graph rejected the access token; requesting a fresh one',
+          );
+          await this.tokens.getToken({ fresh: true });
+          attempt--; // not one of the attempts the retry policy counts
+          continue;
+        }
         const failure = this.classify(error, pathOrUrl);
         if (failure.final) throw failure.error;
         if (attempt >= this.retry.maxAttempts) {
@@ -141,6 +165,8 @@ export class GraphApi {
       const message = (error as Error).message;
       if (status.code === 'CredentialError')
         return { final: true, error: new CredentialError(message, 'credential') };
+      if (status.code === 'TokenEndpointUnavailableError')
+        return { final: true, error: new TokenEndpointUnavailableError(message, 'unavailable') };
       if (isNetworkError(error) || status.code === 'TypeError') {
         return { final: false, error: new Error(`connection failed: ${message}`) };
       }
@@ -168,6 +194,17 @@ export class GraphApi {
       return { final: false, error: new Error(`connection failed: ${(error as Error).message}`) };
     return { final: true, error: error instanceof Error ? error : new Error(String(error)) };
   }
+}
+
+/**
+ * The code of a 401 that a fresh token may cure: Graph's InvalidAuthenticationToken covers expired,
+ * revoked and signature- or lifetime-invalid tokens. Other 401s say nothing about the token itself.
+ */
+function rejectedTokenCode(error: unknown): string | undefined {
+  const status = graphStatus(error);
+  return status?.status === 401 && status.code.toLowerCase() === 'invalidauthenticationtoken'
+    ? status.code
+    : undefined;
 }
 
 function accessMessage(status: number, code: string, path: string): string {

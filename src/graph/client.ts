@@ -13,6 +13,8 @@ import type { Logger } from '../log.js';
 export interface GraphStats {
   requests: number;
   throttled: number;
+  /** Fresh tokens requested because Graph rejected the one it was sent. */
+  tokenRefreshes: number;
 }
 
 /**

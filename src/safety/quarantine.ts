@@ -1,4 +1,6 @@
-import type { CycleRecord, Store } from '../store/index.js';
+import { TokenEndpointUnavailableError } from '../auth/index.js';
+import { GraphUnavailableError } from '../graph/errors.js';
+import type { CycleRecord, FailureClass, Store } from '../store/index.js';
 
 /** Failures in a row before scheduled cycles back off (Entra: "consistently fail"). */
 export const QUARANTINE_AFTER_FAILURES = 3;
@@ -17,6 +19,31 @@ export interface QuarantineState {
   lastError: string | null;
   /** When the next scheduled cycle may run; null when not quarantined. */
   nextAttemptAt: string | null;
+  /** The first failure of the run that quarantined the job; null when not quarantined. */
+  startedBy: {
+    cycleId: string;
+    at: string;
+    error: string;
+    /** `unknown` for failures recorded before entrasync kept their class. */
+    failureClass: FailureClass | 'unknown';
+  } | null;
+  /** The failures since the last good cycle, by class. */
+  failures: Record<FailureClass | 'unknown', number>;
+}
+
+/**
+ * Persistent: retrying met the same answer and an operator must act (a refused credential, a
+ * permission removed, a token Graph rejects even when fresh, a setting, a bug). Transient: the
+ * source stayed unavailable through every retry (Graph, the token endpoint, the network, throttling,
+ * a store locked by the application), and a later cycle may well succeed without anyone acting.
+ */
+export function failureClass(error: Error): FailureClass {
+  if (error instanceof GraphUnavailableError || error instanceof TokenEndpointUnavailableError) {
+    return 'transient';
+  }
+  const code = (error as { code?: unknown }).code;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'transient';
+  return 'persistent';
 }
 
 function failedUsersShare(c: CycleRecord): boolean {
@@ -42,13 +69,21 @@ export function quarantineState(store: Store): QuarantineState {
   let reason: QuarantineState['reason'] = null;
   let lastError: string | null = null;
   let lastFailureAt: number | null = null;
+  let first: NonNullable<QuarantineState['startedBy']> | null = null;
+  const byClass: QuarantineState['failures'] = { persistent: 0, transient: 0, unknown: 0 };
   for (const c of recent) {
     const escrow = c.status === 'succeeded' && failedUsersShare(c);
     if (c.status === 'succeeded' && !escrow) break;
     failures++;
+    const error = escrow ? `${c.counts.error} users failed in cycle ${c.id}` : (c.error ?? c.status);
+    // Users that fail on their own data fail again however often the cycle is retried.
+    const cls = escrow ? 'persistent' : (c.failureClass ?? 'unknown');
+    byClass[cls]++;
+    // Newest first: the last one seen is the run's first failure.
+    first = { cycleId: c.id, at: c.endedAt ?? c.startedAt, error, failureClass: cls };
     if (failures === 1) {
       reason = escrow ? 'EncounteredEscrowProportionThreshold' : 'EncounteredQuarantineException';
-      lastError = escrow ? `${c.counts.error} users failed in cycle ${c.id}` : (c.error ?? c.status);
+      lastError = error;
       lastFailureAt = Date.parse(c.endedAt ?? c.startedAt);
     }
   }
@@ -59,6 +94,8 @@ export function quarantineState(store: Store): QuarantineState {
       consecutiveFailures: failures,
       lastError,
       nextAttemptAt: null,
+      startedBy: null,
+      failures: byClass,
     };
   }
   const delay = Math.min(DAY, HOUR * 2 ** (failures - QUARANTINE_AFTER_FAILURES + 1));
@@ -68,6 +105,8 @@ export function quarantineState(store: Store): QuarantineState {
     consecutiveFailures: failures,
     lastError,
     nextAttemptAt: new Date(lastFailureAt + delay).toISOString(),
+    startedBy: first,
+    failures: byClass,
   };
 }
 

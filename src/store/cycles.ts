@@ -2,6 +2,8 @@ import type { Db } from './db.js';
 
 export type CycleKind = 'initial' | 'incremental' | 'forced' | 'on-demand';
 export type CycleStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
+/** Of a failed cycle: whether an operator must act (persistent) or a later attempt may succeed (transient). */
+export type FailureClass = 'persistent' | 'transient';
 
 export interface CycleRecord {
   id: string;
@@ -13,6 +15,8 @@ export interface CycleRecord {
   counts: Record<string, number>;
   graphRequests: number;
   error: string | null;
+  /** Failed cycles only; null for other cycles and for failures recorded before it was kept. */
+  failureClass: FailureClass | null;
 }
 
 interface Row {
@@ -25,6 +29,7 @@ interface Row {
   counts: string;
   graph_requests: number;
   error: string | null;
+  failure_class: FailureClass | null;
 }
 
 const toRecord = (r: Row): CycleRecord => ({
@@ -37,6 +42,7 @@ const toRecord = (r: Row): CycleRecord => ({
   counts: JSON.parse(r.counts) as Record<string, number>,
   graphRequests: r.graph_requests,
   error: r.error,
+  failureClass: r.failure_class,
 });
 
 export class CycleLog {
@@ -58,12 +64,21 @@ export class CycleLog {
     counts: Record<string, number>,
     graphRequests: number,
     error?: string,
+    failureClass?: FailureClass,
   ) {
     this.db
       .prepare(
-        'UPDATE cycles SET ended_at = ?, status = ?, counts = ?, graph_requests = ?, error = ? WHERE id = ?',
+        'UPDATE cycles SET ended_at = ?, status = ?, counts = ?, graph_requests = ?, error = ?, failure_class = ? WHERE id = ?',
       )
-      .run(new Date().toISOString(), status, JSON.stringify(counts), graphRequests, error ?? null, id);
+      .run(
+        new Date().toISOString(),
+        status,
+        JSON.stringify(counts),
+        graphRequests,
+        error ?? null,
+        failureClass ?? null,
+        id,
+      );
   }
 
   /** Cycles left 'running' by a process that died; called while holding the cycle lease. */

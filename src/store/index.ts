@@ -11,7 +11,7 @@ export type { Db } from './db.js';
 export type { StoreUser } from './users.js';
 export { LinkConflictError } from './users.js';
 export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
-export type { CycleRecord, CycleKind, CycleStatus } from './cycles.js';
+export type { CycleRecord, CycleKind, CycleStatus, FailureClass } from './cycles.js';
 export type { MirroredUser } from './mirror.js';
 export type { StagedChange } from './staged.js';
 export { CycleLease, leaseOwner } from './lock.js';

@@ -129,4 +129,8 @@ export const MIGRATIONS: string[] = [
   `
   ALTER TABLE users ADD COLUMN linkable INTEGER CHECK (linkable IN (0, 1));
   `,
+  // 5: a failed cycle's failure class (persistent or transient), for quarantine and status.
+  `
+  ALTER TABLE cycles ADD COLUMN failure_class TEXT;
+  `,
 ];

@@ -8,6 +8,7 @@ import type { CycleKind } from '../store/index.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type ActionCounts, type CycleDeps } from './context.js';
 import { drainPending } from './evaluate.js';
 import { settleStagedChanges } from '../safety/deletions.js';
+import { failureClass } from '../safety/quarantine.js';
 import { reconcileUnseen } from './reconcile.js';
 import { syncScope } from './scope.js';
 import type { UsersReadAhead } from './read-ahead.js';
@@ -123,7 +124,14 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     if (!options.dryRun) {
       store.transaction(() => {
         if (!store.cycles.get(cycleId)) store.cycles.start(cycleId, kind, false);
-        store.cycles.finish(cycleId, status, counts, graphRequests, error?.message);
+        store.cycles.finish(
+          cycleId,
+          status,
+          counts,
+          graphRequests,
+          error?.message,
+          error && failureClass(error),
+        );
       });
     }
     const line = { cycleId, kind, status, counts, graphRequests, durationMs, dryRun: !!options.dryRun };

@@ -68,3 +68,53 @@ describe('quarantine', () => {
     expect(await d.stop()).toBe(0);
   });
 });
+
+describe('revoked access tokens under the daemon', () => {
+  it('revoked before each of several cycles and during a slow one: every cycle succeeds, no quarantine', async () => {
+    const d = await f.daemon({ ENTRASYNC_SCHEDULE: EVERY_SECOND });
+    await d.waitFor((l) => cycleFinished(l) && l.kind === 'initial');
+    const updated = (l: Record<string, unknown>) =>
+      cycleFinished(l) && (l.counts as Record<string, number> | undefined)?.update === 1;
+    for (let round = 0; round < 4; round++) {
+      f.emu.tenant.updateUser(f.ids[round]!, { displayName: `Renamed After Revocation ${round}` });
+      f.emu.tenant.revokeTokens();
+      await d.waitForCount(updated, round + 1, 15_000);
+    }
+    // A slow cycle (300 ms per Graph request), tokens revoked while it runs.
+    f.emu.tenant.setFaults({ latencyMs: 300 });
+    f.emu.tenant.updateUser(f.ids[4]!, { displayName: 'Renamed During Revocation' });
+    const startedBefore = d.lines().filter((l) => l.msg === 'cycle started').length;
+    await d.waitForCount((l) => l.msg === 'cycle started', startedBefore + 1, 10_000);
+    await delay(450);
+    f.emu.tenant.revokeTokens();
+    const slow = (await d.waitForCount(updated, 5, 20_000))[4]!;
+    f.emu.tenant.clearFaults();
+    // The revocation met that cycle in flight: a fresh token was fetched inside it.
+    const slowStart = d.lines().filter((l) => l.msg === 'cycle started')[startedBefore]!;
+    expect(slowStart.cycleId).toBe(slow.cycleId);
+    const at = (l: Record<string, unknown>) => Date.parse(String(l.time));
+    const during = (l: Record<string, unknown>) => at(l) >= at(slowStart) && at(l) <= at(slow);
+    const refreshedInside = d
+      .lines()
+      .filter((l) => l.msg === 'Graph rejected the access token; requesting a fresh one' && during(l));
+    expect(refreshedInside.length).toBeGreaterThanOrEqual(1);
+
+    const rejected = f.emu.tenant.requests().filter((r) => r.path.startsWith('/v1.0/') && r.status === 401);
+    expect(rejected.length).toBeGreaterThanOrEqual(5);
+    const names = f
+      .store()
+      .db.prepare('SELECT display_name FROM users WHERE display_name LIKE ? ORDER BY display_name')
+      .all('Renamed%') as { display_name: string }[];
+    expect(names).toHaveLength(5);
+    const statuses = f.store().db.prepare('SELECT DISTINCT status FROM cycles').all() as { status: string }[];
+    expect(statuses).toEqual([{ status: 'succeeded' }]);
+    const status = (await d.get('/status')).json<{
+      quarantine: { quarantined: boolean; consecutiveFailures: number };
+    }>();
+    expect(status.quarantine).toMatchObject({ quarantined: false, consecutiveFailures: 0 });
+    const m = (await d.get('/metrics')).body;
+    expect(metric(m, 'entrasync_graph_token_refreshes_total')).toBeGreaterThanOrEqual(5);
+    expect(metric(m, 'entrasync_cycles_total', { result: 'failed', kind: 'incremental' })).toBe(0);
+    expect(await d.stop()).toBe(0);
+  });
+});
