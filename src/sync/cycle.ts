@@ -125,7 +125,9 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
       try {
         await store.write(() => {
           if (!store.cycles.get(cycleId)) store.cycles.start(cycleId, kind, false);
-          store.cycles.finish(cycleId, status, counts, graphRequests, error?.message);
+          // Stopped while waiting for the application's lock: cut short, not a failure of the sync.
+          const recorded = error instanceof StoreWaitAborted ? 'aborted' : status;
+          store.cycles.finish(cycleId, recorded, counts, graphRequests, error?.message);
         }, 'cycle end');
       } catch (recordError) {
         // Stopping while the store is locked: the row stays 'running' and the next cycle marks it aborted.
