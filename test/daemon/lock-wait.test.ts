@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT, runCli } from '../support/harness.js';
 import { NEVER_DURING_TEST, fixture, type Fixture } from './fixture.js';
-import { cycleFinished, metric, type Daemon, type LogLine } from './support.js';
+import { cycleFinished, metric, spawnCli, type Daemon, type LogLine } from './support.js';
 
 let f: Fixture;
 let holder: LockHolder | undefined;
@@ -67,8 +67,7 @@ const dbPath = () => join(f.dir, 'store.db');
 const displayName = (id: string) =>
   (
     f.store().db.prepare('SELECT display_name FROM users WHERE external_id = ?').get(id) as
-      | { display_name: string }
-      | undefined
+      { display_name: string } | undefined
   )?.display_name;
 
 describe('the application holds the write lock', () => {
@@ -133,5 +132,26 @@ describe('the application holds the write lock', () => {
     expect(cycles).toEqual([{ status: 'succeeded' }, { status: 'aborted' }, { status: 'succeeded' }]);
     expect(f.store().db.prepare('SELECT * FROM locks').all()).toEqual([]);
     expect(displayName(f.ids[1]!)).toBe('Renamed Before Stop');
+  });
+
+  it('`entrasync sync` says it waits, and SIGTERM ends it at once; the next sync converges', async () => {
+    expect((await runCli(['sync'], f.env)).code).toBe(0);
+    f.emu.tenant.updateUser(f.ids[2]!, { displayName: 'Renamed For The CLI' });
+    holder = await holdWriteLock(dbPath());
+    const cli = spawnCli(['sync'], f.env);
+    const said = () => JSON.stringify(cli.output()).includes("waiting for the store's write lock");
+    for (const until = Date.now() + 15_000; !said(); await delay(100)) {
+      if (Date.now() > until) throw new Error(`no wait reported: ${JSON.stringify(cli.output())}`);
+    }
+    const t0 = Date.now();
+    cli.child.kill('SIGTERM');
+    await cli.exit;
+    expect(Date.now() - t0).toBeLessThan(1000);
+
+    await holder.release();
+    const next = await runCli(['sync', '--json'], f.env);
+    expect(next.code).toBe(0);
+    expect(displayName(f.ids[2]!)).toBe('Renamed For The CLI');
+    expect(f.store().db.prepare('SELECT * FROM locks').all()).toEqual([]);
   });
 });

@@ -21,7 +21,7 @@ function lockedStore(busyTimeoutMs: number) {
   const app = new Database(path);
   open.push(store, app);
   app.exec('BEGIN IMMEDIATE');
-  app.exec("UPDATE sync_state SET value = value");
+  app.exec('UPDATE sync_state SET value = value');
   return { store, app };
 }
 
