@@ -49,6 +49,16 @@ export function createGraphApi(config: Config, log: Logger, tokenOptions?: Token
 export function createRuntime(config: Config, log: Logger): Runtime {
   const mappings = compileConfiguredMappings(config);
   const store = Store.open(config.dbPath, { busyTimeoutMs: config.settings.sync.busyTimeoutSeconds * 1000 });
+  // The application's write transactions make writes wait; a long wait is said once, without data.
+  store.lockWaits.listener = {
+    waiting: (operation, waitedMs) =>
+      log.warn(
+        { operation, waitedMs, busyTimeoutSeconds: config.settings.sync.busyTimeoutSeconds },
+        "waiting for the store's write lock",
+      ),
+    ended: (operation, waitedMs, outcome) =>
+      log.info({ operation, waitedMs, outcome }, "store's write lock wait ended"),
+  };
   const api = createGraphApi(config, log);
   return { config, log, store, api, mappings, close: () => store.close() };
 }

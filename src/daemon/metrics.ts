@@ -16,6 +16,7 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly startedAt = Date.now();
   private readonly seenGraph = { requests: 0, throttled: 0, tokenRefreshes: 0 };
+  private seenLockWaitSeconds = 0;
 
   private readonly cycles = new Counter({
     name: 'entrasync_cycles_total',
@@ -98,6 +99,16 @@ export class DaemonMetrics {
     help: 'Users whose change failed and who are retried with growing spacing',
     registers: [this.registry],
   });
+  private readonly lockWaiting = new Gauge({
+    name: 'entrasync_store_lock_waiting',
+    help: "Writes of this daemon waiting now for the store's write lock, held by another connection (the application)",
+    registers: [this.registry],
+  });
+  private readonly lockWaitSeconds = new Counter({
+    name: 'entrasync_store_lock_wait_seconds_total',
+    help: "Seconds this daemon's writes have waited for the store's write lock, the running waits included",
+    registers: [this.registry],
+  });
   private readonly ready = new Gauge({
     name: 'entrasync_ready',
     help: '1 when /readyz answers 200',
@@ -158,6 +169,11 @@ export class DaemonMetrics {
     this.seenGraph.requests = this.graph.requests;
     this.seenGraph.throttled = this.graph.throttled;
     this.seenGraph.tokenRefreshes = this.graph.tokenRefreshes;
+    const waits = this.store.lockWaits;
+    const waited = waits.waitedSeconds(now);
+    this.lockWaiting.set(waits.waiting);
+    this.lockWaitSeconds.inc(Math.max(0, waited - this.seenLockWaitSeconds));
+    this.seenLockWaitSeconds = Math.max(waited, this.seenLockWaitSeconds);
     return this.registry.metrics();
   }
 }

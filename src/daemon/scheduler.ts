@@ -3,7 +3,7 @@ import type { DaemonConfig } from '../config/daemon.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime.js';
 import { scheduledCycleDue } from '../safety/quarantine.js';
-import { CycleLease, leaseOwner } from '../store/index.js';
+import { CycleLease, StoreWaitAborted, leaseOwner } from '../store/index.js';
 import { runCycle } from '../sync/cycle.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -43,20 +43,28 @@ export class Scheduler {
     return this.task?.getNextRun() ?? null;
   }
 
-  /** One tick; returns at once, the cycle runs in the background. */
+  /**
+   * One tick; returns at once, the cycle runs in the background. A tick that waits for the store's
+   * write lock (to take the lease) counts as running: the next tick is skipped as busy.
+   */
   tick(trigger: Trigger): void {
     if (this.stopping) return;
-    try {
-      this.tryTick(trigger);
-    } catch (error) {
-      // E.g. the database stayed locked beyond its busy timeout: the next tick tries again.
-      this.log.error({ trigger, error: (error as Error).message }, 'tick failed');
-    }
+    if (this.current) return this.skip(trigger, 'busy', 'a cycle of this daemon is still running');
+    const owner = leaseOwner(`entrasync run cycle ${++this.seq}`);
+    const done = this.tryTick(trigger, owner)
+      .catch((error: Error) => {
+        if (error instanceof StoreWaitAborted) this.log.info({ trigger }, 'tick stopped: shutting down');
+        // E.g. the database stayed locked beyond its busy timeout: the next tick tries again.
+        else this.log.error({ trigger, error: error.message }, 'tick failed');
+      })
+      .finally(() => {
+        this.current = undefined;
+      });
+    this.current = { owner, done };
   }
 
-  private tryTick(trigger: Trigger): void {
+  private async tryTick(trigger: Trigger, owner: string): Promise<void> {
     const { store, config } = this.rt;
-    if (this.current) return this.skip(trigger, 'busy', 'a cycle of this daemon is still running');
     // Quarantine: after repeated failures scheduled cycles space out (operators' sync/resync do not).
     const { due, quarantine } = scheduledCycleDue(store);
     if (!due) {
@@ -69,18 +77,15 @@ export class Scheduler {
     }
     // Take the lease here rather than let runCycle wait for it: a tick must not queue behind a CLI
     // resync. runCycle then re-takes the same lease under the same owner without waiting.
-    const owner = leaseOwner(`entrasync run cycle ${++this.seq}`);
-    const holder = new CycleLease(store.db, owner, config.settings.sync.lockTtlSeconds * 1000).tryAcquire();
+    const lease = new CycleLease(store.db, owner, config.settings.sync.lockTtlSeconds * 1000);
+    const holder = await lease.tryAcquire();
     if (holder) {
       return this.skip(trigger, 'lease', 'another process is running a cycle', { holder: holder.owner });
     }
-    const done = runCycle(this.rt, { owner })
+    if (this.stopping) return lease.release();
+    await runCycle(this.rt, { owner })
       .then((result) => this.metrics.cycleFinished(result))
-      .catch((error: Error) => this.log.error({ error: error.message, trigger }, 'cycle crashed'))
-      .finally(() => {
-        this.current = undefined;
-      });
-    this.current = { owner, done };
+      .catch((error: Error) => this.log.error({ error: error.message, trigger }, 'cycle crashed'));
   }
 
   private skip(trigger: Trigger, reason: 'busy' | 'lease' | 'quarantine', why: string, extra = {}): void {
@@ -98,10 +103,13 @@ export class Scheduler {
    * a synchronous SQLite transaction, so while this waits the cycle is always between two
    * transactions: if time runs out, the store is consistent as it is, and the delta link, written
    * last, is still the previous one. The cycle is then recorded as aborted, its lease released and
-   * the store closed.
+   * the store closed. Writes waiting for another connection's write lock give up at once, so a
+   * store locked by the application does not hold the stop up.
    */
   async stop(graceMs: number): Promise<StopOutcome> {
     this.stopping = true;
+    // A write waiting for the application's lock gives up now: the cycle ends as if interrupted.
+    this.rt.store.lockWaits.abort("stopping: not waiting for the store's write lock");
     await this.task?.destroy();
     const current = this.current;
     if (!current) return 'idle';
@@ -121,8 +129,15 @@ export class Scheduler {
     // No holder at all means no other cycle runs anywhere; someone else's lease is not ours to end.
     const holder = lease.holder();
     if (!holder || holder.owner === current.owner) {
-      store.transaction(() => store.cycles.markAbandoned());
-      lease.release();
+      try {
+        store.transaction(() => {
+          store.cycles.markAbandoned();
+          lease.releaseNow();
+        });
+      } catch (error) {
+        // The store is locked (the wait was aborted above): the next cycle marks this one aborted.
+        this.log.warn({ error: (error as Error).message }, 'could not record the cycle as aborted');
+      }
     }
     // Closed in the same synchronous step: the cycle must not wake up and write after its lease is gone.
     this.rt.close();

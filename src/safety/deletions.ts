@@ -33,13 +33,13 @@ export interface SettleResult {
   reason: string | null;
 }
 
-function forEachStaged(ctx: CycleContext, fn: (change: StagedChange) => void): void {
+async function forEachStaged(ctx: CycleContext, fn: (change: StagedChange) => void): Promise<void> {
   let after = '';
   for (;;) {
     const batch = ctx.store.staged.after(after, ctx.settings.sync.batchSize);
     if (batch.length === 0) return;
     after = batch[batch.length - 1]!.entraId;
-    ctx.store.transaction(() => batch.forEach(fn));
+    await ctx.store.write(() => batch.forEach(fn), 'staged changes');
   }
 }
 
@@ -49,12 +49,15 @@ function forEachStaged(ctx: CycleContext, fn: (change: StagedChange) => void): v
  * was fixed). Then, unless the job is held already, they are applied when within the threshold and
  * held otherwise. Held changes wait for approve-deletions, which applies those that still hold.
  */
-export function settleStagedChanges(ctx: CycleContext, options: SettleOptions = {}): SettleResult {
+export async function settleStagedChanges(
+  ctx: CycleContext,
+  options: SettleOptions = {},
+): Promise<SettleResult> {
   const settings = planSettings(ctx);
   const lookup = storeLookup(ctx);
   const { staged } = ctx.store;
   let dropped = 0;
-  forEachStaged(ctx, (change) => {
+  await forEachStaged(ctx, (change) => {
     const facts = gatherFacts(ctx, change.entraId);
     const plan = planUser(facts, settings, lookup);
     if (plan.kind === 'disable' || plan.kind === 'delete') {
@@ -78,10 +81,10 @@ export function settleStagedChanges(ctx: CycleContext, options: SettleOptions = 
           ctx.store.users.counts().linked,
           ctx.settings.safety.deletionThreshold,
         );
-  if (!approve && reason) return { applied: 0, held: hold(ctx, reason), dropped, reason };
+  if (!approve && reason) return { applied: 0, held: await hold(ctx, reason), dropped, reason };
 
   let applied = 0;
-  forEachStaged(ctx, (change) => {
+  await forEachStaged(ctx, (change) => {
     if (approve?.cycleId && change.cycleId !== approve.cycleId) return;
     const facts = gatherFacts(ctx, change.entraId);
     const plan = planUser(facts, settings, lookup);
@@ -93,14 +96,14 @@ export function settleStagedChanges(ctx: CycleContext, options: SettleOptions = 
     }
   });
   const left = staged.counts();
-  if (approve && left.total > 0) hold(ctx, 'not part of the approved cycle');
+  if (approve && left.total > 0) await hold(ctx, 'not part of the approved cycle');
   return { applied, held: left.total, dropped, reason: null };
 }
 
 /** Marks every staged change held; newly held ones get a staged-disable / staged-delete audit row. */
-function hold(ctx: CycleContext, reason: string): number {
+async function hold(ctx: CycleContext, reason: string): Promise<number> {
   let newlyHeld = 0;
-  forEachStaged(ctx, (change) => {
+  await forEachStaged(ctx, (change) => {
     if (change.held) return;
     newlyHeld++;
     ctx.counts.staged++;
@@ -115,7 +118,7 @@ function hold(ctx: CycleContext, reason: string): number {
       reason: `held: ${reason}; approve with \`entrasync approve-deletions\``,
     });
   });
-  ctx.store.transaction(() => ctx.store.staged.holdAll());
+  await ctx.store.write(() => ctx.store.staged.holdAll(), 'staged changes');
   const total = ctx.store.staged.counts().total;
   ctx.log.warn(
     { cycleId: ctx.cycleId, held: total, newlyHeld, reason },

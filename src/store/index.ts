@@ -6,6 +6,14 @@ import { Mirror } from './mirror.js';
 import { SyncState } from './state.js';
 import { UserTable } from './users.js';
 import { StagedChanges } from './staged.js';
+import {
+  beginWhenFree,
+  blockingRetry,
+  isBusy,
+  lockWaitsOf,
+  writeWhenFree,
+  type LockWaits,
+} from './write-wait.js';
 
 export type { Db } from './db.js';
 export type { StoreUser } from './users.js';
@@ -15,6 +23,7 @@ export type { CycleRecord, CycleKind, CycleStatus, FailureClass } from './cycles
 export type { MirroredUser } from './mirror.js';
 export type { StagedChange } from './staged.js';
 export { CycleLease, leaseOwner } from './lock.js';
+export { StoreWaitAborted, type LockWaitListener } from './write-wait.js';
 
 /** The SQLite store, one object per table family. */
 export class Store {
@@ -31,7 +40,11 @@ export class Store {
    */
   private readonly runner: ReturnType<Db['transaction']>;
 
+  /** Waits for another connection's write lock (the application's): figures, listener, abort. */
+  readonly lockWaits: LockWaits;
+
   constructor(readonly db: Db) {
+    this.lockWaits = lockWaitsOf(db);
     this.runner = db.transaction((fn: () => unknown) => fn());
     this.users = new UserTable(db);
     this.mirror = new Mirror(db);
@@ -46,9 +59,39 @@ export class Store {
     return new Store(openStore(path, options));
   }
 
-  /** Runs `fn` in a transaction (a savepoint when one is already open, as in a dry run). */
+  /**
+   * Runs `fn` in a transaction (a savepoint when one is already open, as in a dry run). When another
+   * connection holds the write lock this blocks the event loop for the wait: code that can await
+   * uses `write` instead.
+   */
   transaction<T>(fn: () => T): T {
-    return this.runner.immediate(fn) as T;
+    let ran = false;
+    const body = () => {
+      ran = true;
+      return fn();
+    };
+    try {
+      return this.runner.immediate(body) as T;
+    } catch (error) {
+      // Only a BEGIN that found the lock taken is tried again, never a half-run `fn`.
+      if (ran || !isBusy(error)) throw error;
+      return blockingRetry(this.db, error, () => this.runner.immediate(fn) as T);
+    }
+  }
+
+  /**
+   * Runs `fn` (synchronous) in a write transaction, waiting for another connection's write lock
+   * between short attempts, so the event loop keeps turning (probes, metrics, signals). The wait is
+   * bounded by sync.busyTimeoutSeconds; `operation` names it in the log.
+   */
+  async write<T>(fn: () => T, operation: string): Promise<T> {
+    if (this.db.inTransaction) return this.runner(fn) as T;
+    return writeWhenFree(this.db, operation, fn);
+  }
+
+  /** BEGIN IMMEDIATE, waiting as `write` does; the caller commits (a batch across awaits). */
+  beginWrite(operation: string): Promise<void> {
+    return beginWhenFree(this.db, operation, () => undefined);
   }
 
   close(): void {

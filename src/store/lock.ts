@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Db } from './db.js';
+import { StoreWaitAborted, writeWhenFree } from './write-wait.js';
 
 export interface LeaseHolder {
   owner: string;
@@ -40,25 +41,26 @@ export class CycleLease {
     private readonly name = 'cycle',
   ) {}
 
-  /** Takes the lease if it is free or expired; otherwise returns who holds it. */
-  tryAcquire(): LeaseHolder | null {
-    const now = Date.now();
-    return this.db
-      .transaction((): LeaseHolder | null => {
-        const row = this.db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
-          { owner: string; expires_at: number } | undefined;
-        if (row && row.owner !== this.owner && row.expires_at > now && !holderIsDead(row.owner)) {
-          return { owner: row.owner, expiresAt: row.expires_at };
-        }
-        this.db
-          .prepare(
-            `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
+  /**
+   * Takes the lease if it is free or expired; otherwise returns who holds it. Waits (without
+   * blocking) while another connection holds the store's write lock.
+   */
+  tryAcquire(): Promise<LeaseHolder | null> {
+    return writeWhenFree(this.db, 'cycle lease', (): LeaseHolder | null => {
+      const now = Date.now();
+      const row = this.db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
+        { owner: string; expires_at: number } | undefined;
+      if (row && row.owner !== this.owner && row.expires_at > now && !holderIsDead(row.owner)) {
+        return { owner: row.owner, expiresAt: row.expires_at };
+      }
+      this.db
+        .prepare(
+          `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at`,
-          )
-          .run(this.name, this.owner, now + this.ttlMs);
-        return null;
-      })
-      .immediate();
+        )
+        .run(this.name, this.owner, now + this.ttlMs);
+      return null;
+    });
   }
 
   /** Waits for the lease, calling `onWait` once with the holder when it has to wait. */
@@ -66,7 +68,7 @@ export class CycleLease {
     const deadline = Date.now() + timeoutMs;
     let told = false;
     for (;;) {
-      const holder = this.tryAcquire();
+      const holder = await this.tryAcquire();
       if (!holder) break;
       if (!told) {
         onWait(holder);
@@ -89,7 +91,24 @@ export class CycleLease {
     }
   }
 
-  release(): void {
+  /**
+   * Gives the lease up, waiting for the store's write lock like any write. A process that is stopping
+   * does not wait: the lease is then left to expire (or to be taken over at once on this host).
+   */
+  async release(): Promise<void> {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    try {
+      await writeWhenFree(this.db, 'cycle lease release', () =>
+        this.db.prepare('DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner),
+      );
+    } catch (error) {
+      if (!(error instanceof StoreWaitAborted)) throw error;
+    }
+  }
+
+  /** Gives the lease up in the caller's step, without waiting for the store's write lock. */
+  releaseNow(): void {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = undefined;
     this.db.prepare('DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner);

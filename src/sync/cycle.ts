@@ -4,7 +4,7 @@ import type { CompiledMappings } from '../mapping/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { userSelect } from '../source/users.js';
-import type { CycleKind } from '../store/index.js';
+import { StoreWaitAborted, type CycleKind } from '../store/index.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type ActionCounts, type CycleDeps } from './context.js';
 import { drainPending } from './evaluate.js';
 import { settleStagedChanges } from '../safety/deletions.js';
@@ -68,20 +68,20 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
   let kind: CycleKind = 'incremental';
   let readAhead: UsersReadAhead | null = null;
   try {
-    store.transaction(() => store.cycles.markAbandoned());
-    if (options.dryRun) store.db.exec('BEGIN');
+    await store.write(() => store.cycles.markAbandoned(), 'cycle start');
+    if (options.dryRun) await store.beginWrite('dry run');
     const fingerprint = syncFingerprint(config, deps.mappings);
     const fingerprintChanged = store.state.get('fingerprint') !== fingerprint;
     const everSynced = store.state.get('users_delta_link') !== null;
     kind = options.forced ? 'forced' : everSynced && !fingerprintChanged ? 'incremental' : 'initial';
-    store.transaction(() => {
+    await store.write(() => {
       if (options.forced) {
         // Restart: held deletions are forgotten too; the full enumeration plans them afresh.
         store.state.forgetDeltaState();
         store.staged.clear();
       }
       store.cycles.start(cycleId, kind, !!options.dryRun);
-    });
+    }, 'cycle start');
     if (fingerprintChanged && everSynced && !options.forced) {
       log.warn(
         { cycleId },
@@ -91,7 +91,8 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     log.info({ cycleId, kind, dryRun: !!options.dryRun }, 'cycle started');
 
     let generation: number | null = null;
-    const nextGeneration = () => (generation ??= store.transaction(() => store.state.nextGeneration()));
+    const nextGeneration = async () =>
+      (generation ??= await store.write(() => store.state.nextGeneration(), 'full round start'));
 
     const link = kind === 'incremental' ? store.state.get('users_delta_link') : null;
     if (config.scope === 'assigned') {
@@ -101,38 +102,45 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     }
     const round = await syncUsers(ctx, link, nextGeneration, readAhead);
     if (round.full) await reconcileUnseen(ctx, round.generation);
-    drainPending(ctx);
-    settleStagedChanges(ctx, { approve: options.approve });
-    store.transaction(() => {
+    await drainPending(ctx);
+    await settleStagedChanges(ctx, { approve: options.approve });
+    await store.write(() => {
       store.state.set('users_delta_link', round.deltaLink);
       store.state.set('users_delta_saved_at', new Date().toISOString());
       store.state.set('fingerprint', fingerprint);
-    });
-    return finish('succeeded');
+    }, 'delta link');
+    return await finish('succeeded');
   } catch (error) {
     // Nothing of a failed cycle may still be reading (or stashing) when it reports.
     await readAhead?.cancel();
-    return finish('failed', error as Error);
+    return await finish('failed', error as Error);
   } finally {
-    lease.release();
+    await lease.release();
   }
 
-  function finish(status: 'succeeded' | 'failed', error?: Error): CycleResult {
+  async function finish(status: 'succeeded' | 'failed', error?: Error): Promise<CycleResult> {
     if (options.dryRun && store.db.inTransaction) store.db.exec('ROLLBACK');
     const graphRequests = api.stats.requests - requestsBefore;
     const durationMs = Date.now() - started;
     if (!options.dryRun) {
-      store.transaction(() => {
-        if (!store.cycles.get(cycleId)) store.cycles.start(cycleId, kind, false);
-        store.cycles.finish(
-          cycleId,
-          status,
-          counts,
-          graphRequests,
-          error?.message,
-          error && failureClass(error),
-        );
-      });
+      try {
+        await store.write(() => {
+          if (!store.cycles.get(cycleId)) store.cycles.start(cycleId, kind, false);
+          // Stopped while waiting for the application's lock: cut short, not a failure of the sync.
+          const recorded = error instanceof StoreWaitAborted ? 'aborted' : status;
+          store.cycles.finish(
+            cycleId,
+            recorded,
+            counts,
+            graphRequests,
+            error?.message,
+            error && recorded === 'failed' ? failureClass(error) : undefined,
+          );
+        }, 'cycle end');
+      } catch (recordError) {
+        // Stopping while the store is locked: the row stays 'running' and the next cycle marks it aborted.
+        if (!(recordError instanceof StoreWaitAborted)) throw recordError;
+      }
     }
     const line = { cycleId, kind, status, counts, graphRequests, durationMs, dryRun: !!options.dryRun };
     if (error) log.error({ ...line, error: error.message, errorKind: error.name }, 'cycle failed');

@@ -93,13 +93,13 @@ function logSummary(ctx: CycleContext, planned: [UserFacts, PlannedAction][]) {
 }
 
 /** Plans every pending user that is due, a batch per transaction. */
-export function drainPending(ctx: CycleContext): void {
+export async function drainPending(ctx: CycleContext): Promise<void> {
   const batch = ctx.settings.sync.batchSize;
   let after = '';
   for (;;) {
     const ids = ctx.store.mirror.pendingAfter(after, batch, ctx.cycleId);
     if (ids.length === 0) return;
     after = ids[ids.length - 1]!;
-    ctx.store.transaction(() => evaluateUsers(ctx, ids));
+    await ctx.store.write(() => evaluateUsers(ctx, ids), 'pending users');
   }
 }

@@ -117,6 +117,6 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
         0,
       ),
     );
-    lease.release();
+    await lease.release();
   }
 }

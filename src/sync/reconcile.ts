@@ -23,22 +23,22 @@ export async function reconcileUnseen(ctx: CycleContext, generation: number): Pr
       checked++;
       const deleted = await lookup(() => api.get(`/directory/deletedItems/${id}`));
       if (deleted) {
-        store.transaction(() => {
+        await store.write(() => {
           mirrorFrom(ctx, id, deleted, generation);
           store.mirror.softDeleteUser(id, generation);
           evaluateUsers(ctx, [id]);
-        });
+        }, 'reconciliation');
         continue;
       }
       const live = await lookup(() => api.get(`/users/${id}?$select=${select}`));
-      store.transaction(() => {
+      await store.write(() => {
         if (live) mirrorFrom(ctx, id, live, generation);
         else store.mirror.markHardDeleted(id, true);
         evaluateUsers(ctx, [id]);
-      });
+      }, 'reconciliation');
     }
   }
-  const forgotten = store.transaction(() => store.mirror.forgetUnseenUnlinked(generation));
+  const forgotten = await store.write(() => store.mirror.forgetUnseenUnlinked(generation), 'reconciliation');
   if (checked || forgotten)
     log.info({ cycleId: ctx.cycleId, checked, forgotten }, 'reconciliation after full enumeration');
   return checked;

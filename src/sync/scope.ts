@@ -8,9 +8,11 @@ import type { CycleContext } from './context.js';
  * One groups/delta round into the membership mirror. Membership changes are facts and are applied
  * page by page (their users become pending); absence counts only after a complete full round.
  */
-export async function syncGroups(ctx: CycleContext, generation: () => number): Promise<void> {
+export async function syncGroups(ctx: CycleContext, generation: () => Promise<number>): Promise<void> {
   const link = ctx.store.state.get('groups_delta_link');
-  await withDeltaRestarts(ctx, 'groups', link, (from) => groupsRound(ctx, from, from ? 0 : generation()));
+  await withDeltaRestarts(ctx, 'groups', link, async (from) =>
+    groupsRound(ctx, from, from ? 0 : await generation()),
+  );
 }
 
 async function groupsRound(ctx: CycleContext, link: string | null, generation: number): Promise<void> {
@@ -18,7 +20,7 @@ async function groupsRound(ctx: CycleContext, link: string | null, generation: n
   let pages = 0;
   for await (const page of groupsDeltaRound(ctx.api, link)) {
     pages++;
-    store.transaction(() => {
+    await store.write(() => {
       for (const change of page.items) applyGroupChange(ctx, change, generation);
       if (page.deltaLink) {
         if (!link) {
@@ -29,7 +31,7 @@ async function groupsRound(ctx: CycleContext, link: string | null, generation: n
         store.state.set('groups_delta_link', page.deltaLink);
         store.state.set('groups_delta_saved_at', new Date().toISOString());
       }
-    });
+    }, 'groups page');
   }
   log.debug({ cycleId: ctx.cycleId, pages, full: !link }, 'groups round complete');
 }
@@ -61,7 +63,7 @@ function applyGroupChange(ctx: CycleContext, change: GroupChange, generation: nu
 export async function syncScope(
   ctx: CycleContext,
   servicePrincipalId: string,
-  generation: () => number,
+  generation: () => Promise<number>,
 ): Promise<void> {
   const [groups, listing] = await Promise.allSettled([
     syncGroups(ctx, generation),
@@ -69,7 +71,7 @@ export async function syncScope(
   ]);
   if (groups.status === 'rejected') throw groups.reason;
   if (listing.status === 'rejected') throw listing.reason;
-  applyAssignments(ctx, listing.value);
+  await applyAssignments(ctx, listing.value);
 }
 
 interface Listing {
@@ -93,9 +95,9 @@ async function listAssignments(ctx: CycleContext, servicePrincipalId: string): P
 }
 
 /** Swaps a complete listing in and recomputes the groups in scope. */
-function applyAssignments(ctx: CycleContext, { total, appRoles }: Listing): void {
+async function applyAssignments(ctx: CycleContext, { total, appRoles }: Listing): Promise<void> {
   const { store, log } = ctx;
-  store.transaction(() => {
+  await store.write(() => {
     if (appRoles) store.mirror.setAppRoles(appRoles);
     const changes = store.assignmentListing.commit();
     const groups = store.mirror.refreshScopeGroups(ctx.settings.scope.expandNestedGroups);
@@ -109,10 +111,10 @@ function applyAssignments(ctx: CycleContext, { total, appRoles }: Listing): void
       },
       'scope read',
     );
-  });
+  }, 'assignments');
 }
 
 /** The assignment listing alone, listed and applied (provisioning one user on demand). */
 export async function syncAssignments(ctx: CycleContext, servicePrincipalId: string): Promise<void> {
-  applyAssignments(ctx, await listAssignments(ctx, servicePrincipalId));
+  await applyAssignments(ctx, await listAssignments(ctx, servicePrincipalId));
 }

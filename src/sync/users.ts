@@ -67,11 +67,11 @@ export const READ_CONCURRENCY = 4;
 export async function syncUsers(
   ctx: CycleContext,
   link: string | null,
-  generation: () => number,
+  generation: () => Promise<number>,
   readAhead: UsersReadAhead | null = null,
 ): Promise<UsersRoundResult> {
-  return withDeltaRestarts(ctx, 'users', link, (from) =>
-    from ? deltaRound(ctx, from, 0, readAhead) : fullRound(ctx, generation(), readAhead),
+  return withDeltaRestarts(ctx, 'users', link, async (from) =>
+    from ? deltaRound(ctx, from, 0, readAhead) : fullRound(ctx, await generation(), readAhead),
   );
 }
 
@@ -288,7 +288,7 @@ class Batch {
     const { store } = this.ctx;
     // In a dry run the cycle's own transaction is open: everything stays inside it.
     if (this.openSince === null && !store.db.inTransaction) {
-      store.db.exec('BEGIN IMMEDIATE');
+      await store.beginWrite('users batch');
       this.openSince = Date.now();
       this.writtenSinceBegin = 0;
     }
