@@ -6,7 +6,7 @@
  */
 import { RE2JS } from 're2js';
 import { MappingEvaluationError } from './errors.js';
-import { checkedLength, MAX_VALUE_LENGTH } from './limits.js';
+import { checkedLength } from './limits.js';
 import { RegexSyntaxError, translateDotNetPattern } from './regex-syntax.js';
 
 export { RegexSyntaxError } from './regex-syntax.js';
@@ -58,72 +58,61 @@ function groupIndexer(re: RE2JS): (nameOrNumber: string) => number | undefined {
   };
 }
 
-interface Match {
-  start: number;
-  end: number;
-  group(index: number): string | null;
-}
+/** A parsed substitution: literal text, a group's capture, or the input before/after the match or all of it. */
+type Piece = string | { group: number } | { input: 'before' | 'after' | 'all' };
 
-function* matches(rx: DotNetRegex, s: string): Generator<Match> {
-  const m = rx.re.matcher(s);
-  while (m.find()) {
-    yield { start: m.start(), end: m.end(), group: (g) => m.group(g) };
+/**
+ * Parses a .NET substitution once per call: `$1`, `${name}`, `$$`, `$&`, `` $` ``, `$'`, `$+`, `$_`; a reference
+ * to a group the pattern does not have stays literal text, as in .NET.
+ */
+function parseSubstitution(rx: DotNetRegex, replacement: string): Piece[] {
+  const pieces: Piece[] = [];
+  const token = /\$(?:(\d+)|\{(\w+)\}|([$&`'+_]))/g;
+  let last = 0;
+  for (let t = token.exec(replacement); t !== null; t = token.exec(replacement)) {
+    const [whole, num, name, sym] = t;
+    pieces.push(replacement.slice(last, t.index));
+    last = t.index + whole.length;
+    if (sym === undefined) {
+      const g = rx.groupIndex(num ?? name ?? '');
+      pieces.push(g === undefined ? whole : { group: g });
+    } else if (sym === '$') pieces.push('$');
+    else if (sym === '&') pieces.push({ group: 0 });
+    else if (sym === '`') pieces.push({ input: 'before' });
+    else if (sym === "'") pieces.push({ input: 'after' });
+    else if (sym === '_') pieces.push({ input: 'all' });
+    else {
+      const lastGroup = rx.re.groupCount(); // $+: the group .NET numbers last
+      pieces.push(lastGroup === 0 ? '' : { group: rx.groupIndex(String(lastGroup)) ?? 0 });
+    }
   }
+  pieces.push(replacement.slice(last));
+  return pieces.filter((p) => p !== '');
 }
 
 /**
- * Expands a .NET substitution (`$1`, `${name}`, `$$`, `$&`, `` $` ``, `$'`, `$+`, `$_`) for one match. `room` is
- * what is left of the value-length bound: `$_` repeated in a long replacement could otherwise build gigabytes.
+ * Regex.Replace(source, pattern, replacement): every match replaced. The length is checked after each piece
+ * (one piece is at most one value long), so `$_` repeated in a long replacement cannot build gigabytes.
  */
-function expand(
-  rx: DotNetRegex,
-  replacement: string,
-  m: Match,
-  input: string,
-  room: number,
-  what: string,
-): string {
-  let used = 0;
-  const take = (text: string): string => {
-    used += text.length;
-    checkedLength(MAX_VALUE_LENGTH - room + used, what);
-    return text;
-  };
-  const token = /\$(?:(\d+)|\{(\w+)\}|([$&`'+_]))/g;
-  let out = '';
-  let last = 0;
-  for (let t = token.exec(replacement); t !== null; t = token.exec(replacement)) {
-    out += take(replacement.slice(last, t.index)) + take(substitution(rx, t, m, input));
-    last = t.index + t[0].length;
-  }
-  return out + take(replacement.slice(last));
-}
-
-function substitution(rx: DotNetRegex, t: RegExpExecArray, m: Match, input: string): string {
-  const [whole, num, name, sym] = t;
-  if (sym === undefined) {
-    const g = rx.groupIndex(num ?? name ?? '');
-    return g === undefined ? whole : (m.group(g) ?? '');
-  }
-  if (sym === '$') return '$';
-  if (sym === '&') return m.group(0) ?? '';
-  if (sym === '`') return input.slice(0, m.start);
-  if (sym === "'") return input.slice(m.end);
-  if (sym === '_') return input;
-  const last = rx.re.groupCount(); // $+: the group .NET numbers last
-  return last === 0 ? '' : (m.group(rx.groupIndex(String(last)) ?? 0) ?? '');
-}
-
-/** Regex.Replace(source, pattern, replacement): every match replaced, within the value-length bound. */
 export function replaceAll(rx: DotNetRegex, source: string, replacement: string, what: string): string {
+  const pieces = parseSubstitution(rx, replacement);
+  const m = rx.re.matcher(source);
   let out = '';
   let last = 0;
-  for (const m of matches(rx, source)) {
-    out += source.slice(last, m.start);
-    // What is left of the source still has to fit after this replacement.
-    const room = MAX_VALUE_LENGTH - checkedLength(out.length + (source.length - m.end), what);
-    out += expand(rx, replacement, m, source, room, what);
-    last = m.end;
+  while (m.find()) {
+    const start = m.start();
+    const end = m.end();
+    out += source.slice(last, start);
+    for (const p of pieces) {
+      if (typeof p === 'string') out += p;
+      else if ('group' in p) out += m.group(p.group) ?? '';
+      else
+        out +=
+          p.input === 'before' ? source.slice(0, start) : p.input === 'after' ? source.slice(end) : source;
+      // What is left of the source still has to fit after this replacement.
+      checkedLength(out.length + (source.length - end), what);
+    }
+    last = end;
   }
   return out + source.slice(last);
 }
