@@ -100,6 +100,7 @@ function translateClass(p: string, i: number): { text: string; end: number } {
       out += p[j++];
     }
   }
+  if (j >= p.length) throw new RegexSyntaxError('missing closing ] of a character class');
   return { text: `${out}]`, end: j + 1 };
 }
 
@@ -163,7 +164,8 @@ export function translateDotNetPattern(p: string): TranslatedPattern {
     } else if (c === '(') {
       if (p.startsWith('(?#', i)) {
         const end = p.indexOf(')', i);
-        i = end < 0 ? p.length : end + 1;
+        if (end < 0) throw new RegexSyntaxError('missing closing ) of a (?#…) comment');
+        i = end + 1;
         continue;
       }
       const g = p[i + 1] === '?' ? translateGroupOpen(p, i) : { text: '(', length: 1 };

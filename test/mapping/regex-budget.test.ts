@@ -80,6 +80,11 @@ describe('.NET constructs the linear-time engine cannot run', () => {
     expect((error as Error).message).toMatch(construct);
   });
 
+  it('an unterminated class or comment is an error, not silently closed', () => {
+    expect(() => ev('Replace([x], , [p], , "", , )', { x: 'ab', p: '[ab' })).toThrow(/missing closing \]/);
+    expect(() => ev('Replace([x], , [p], , "", , )', { x: 'ab', p: 'a(?#b' })).toThrow(/missing closing \)/);
+  });
+
   it('the same construct in a pattern read from an attribute fails that evaluation only', () => {
     expect(() => ev('Replace([x], , [p], , "", , )', { x: 'ab', p: 'a(?=b)' })).toThrow(
       /lookahead .*not supported/,
