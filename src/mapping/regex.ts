@@ -124,7 +124,7 @@ export function replaceGroup(
   group: string,
   replacement: string,
   what: string,
-) {
+): string {
   const g = rx.groupIndex(group);
   if (g === undefined) return source;
   const m = rx.re.matcher(source);
