@@ -69,10 +69,15 @@ export function registerMappingsCommands(program: Command): void {
         select: userSelect(compiled.sourceAttributes),
         matching: compiled.matching,
         fingerprint: compiled.fingerprint,
+        warnings: compiled.warnings,
       };
+      // Warnings are advice about valid mappings: on stderr (and in --json), the exit code stays 0.
+      for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);
       if (flags.json) printJson(summary);
       else {
-        print(`${summary.configFile}: ${summary.mappings} mappings are valid.`);
+        const n = summary.warnings.length;
+        const advice = n === 0 ? '' : `, with ${n} warning${n === 1 ? '' : 's'} (stderr)`;
+        print(`${summary.configFile}: ${summary.mappings} mappings are valid${advice}.`);
         print(`Graph $select: ${summary.select.join(',')}`);
         print(
           summary.matching.length === 0

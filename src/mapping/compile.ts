@@ -42,6 +42,8 @@ export interface CompiledMappings {
   /** Ascending precedence. */
   readonly matching: readonly { target: string; precedence: number }[];
   readonly definitions: readonly MappingDefinition[];
+  /** Advice about valid mappings, each naming its mapping (e.g. patterns that backtrack badly in Entra). */
+  readonly warnings: readonly string[];
   /** One result per mapping, in config order; throws MappingEvaluationError. */
   evaluate(input: SourceInput, ctx: EvaluationContext): EvaluatedMapping[];
 }
@@ -89,6 +91,7 @@ export function compileMappings(defs: readonly MappingDefinition[]): CompiledMap
   const matching: { target: string; precedence: number }[] = [];
   const precedences = new Map<number, number>();
   const normalised: unknown[] = [];
+  const warnings: string[] = [];
 
   defs.forEach((raw, i) => {
     const parsed = mappingDefinitionSchema.safeParse(raw);
@@ -171,6 +174,8 @@ export function compileMappings(defs: readonly MappingDefinition[]): CompiledMap
       }
       walk(tree, (n) => {
         if (n.type === 'attribute') attributes.add(n.name);
+        const warning = n.type === 'call' ? lookupFunction(n.name)?.warn?.(n.args) : undefined;
+        if (warning) warnings.push(`${label(i, def.target)}: ${warning}`);
       });
       source = { kind: 'expression', tree };
       normalisedSource = { expression: printNode(tree) };
@@ -238,6 +243,7 @@ export function compileMappings(defs: readonly MappingDefinition[]): CompiledMap
     usesAppRoleAssignments,
     matching,
     definitions,
+    warnings,
     evaluate: (input, ctx) => compiled.map((m) => evaluateOne(m, input, ctx)),
   };
 }

@@ -7,11 +7,13 @@
  * - Attribute lookup tries the exact name, then a case-insensitive match. [IsSoftDeleted] → "True"/"False";
  *   [appRoleAssignments] → the list of role strings.
  * - IgnoreAttributeFlow / IgnoreObjectFlow (bare keywords) stop the flow of the attribute / the whole user.
+ * - No function result may exceed MAX_VALUE_LENGTH (limits.ts): that bounds the work of any evaluation.
  */
 import type { Arg, Node } from './ast.js';
 import { ExpressionError, MappingEvaluationError } from './errors.js';
 import { APP_ROLE_ASSIGNMENTS, roleString } from './functions/context.js';
 import { lookupFunction } from './functions/registry.js';
+import { checkedLength, valueLength } from './limits.js';
 import type { Args, Env } from './functions/types.js';
 import type { EvaluationContext, SourceInput } from './types.js';
 import { boolText, FlowSignal, fromAttribute, parseNumeric, toText, type Value } from './values.js';
@@ -136,7 +138,10 @@ export function evalNode(n: Node, env: Env): Value {
       if (!spec) throw new MappingEvaluationError(`unknown function "${n.name}"`);
       const args = makeArgs(n.args, env);
       if (!spec.lazy) for (let i = 0; i < n.args.length; i++) args.value(i);
-      return spec.impl(args, env);
+      const v = spec.impl(args, env);
+      // Every value stays within the bound, so nothing built from it later can grow without limit.
+      checkedLength(valueLength(v), spec.name);
+      return v;
     }
   }
 }

@@ -9,11 +9,22 @@
  *                                            source if it has a value, else the group's match in the
  *                                            replacement attribute's value
  * Decisions (see docs/expressions.md): null source → null in modes 1–4; no match → source unchanged (modes 3–4) or
- * null (mode 5); .NET patterns run as JavaScript regexes (named groups and `${name}` translated; a leading
- * `(?i)` becomes the `i` flag); a literal pattern that does not compile is a configuration error.
+ * null (mode 5); .NET patterns run on RE2 in linear time (regex.ts), so a literal pattern that does not compile or
+ * uses a construct RE2 cannot run (backreference, lookaround, …) is a configuration error; every result is built
+ * within the value-length bound (limits.ts).
  */
 import type { Arg } from '../ast.js';
 import { MappingEvaluationError } from '../errors.js';
+import { checkedLength } from '../limits.js';
+import {
+  compileDotNetRegex,
+  evaluationError,
+  firstGroup,
+  RegexSyntaxError,
+  replaceAll,
+  replaceGroup,
+  type DotNetRegex,
+} from '../regex.js';
 import { toText, toTextOrEmpty } from '../values.js';
 import { fn, type FunctionSpec } from './types.js';
 
@@ -26,6 +37,7 @@ const REPLACEMENT_ATTR = 5;
 const TEMPLATE = 6;
 
 type Mode = 1 | 2 | 3 | 4 | 5;
+const WHAT = 'Replace';
 
 function modeOf(present: (i: number) => boolean): Mode | null {
   if (present(OLD) && present(TEMPLATE)) return 2;
@@ -36,39 +48,19 @@ function modeOf(present: (i: number) => boolean): Mode | null {
   return null;
 }
 
-/** Compiles a .NET pattern as a JavaScript RegExp. */
-export function compileDotNetRegex(pattern: string, flags: string): RegExp {
-  let p = pattern;
-  let f = flags;
-  if (p.startsWith('(?i)')) {
-    p = p.slice(4);
-    f += 'i';
-  }
-  return new RegExp(p, f);
+/** Literal replace-all (modes 1 and 2), its length checked before the text is built. */
+function replaceLiteral(s: string, old: string, by: string): string {
+  const parts = s.split(old);
+  checkedLength(s.length + (parts.length - 1) * (by.length - old.length), WHAT);
+  return parts.join(by);
 }
 
-/** .NET replacement syntax → JavaScript: `${name}` → `$<name>`, `${1}` → `$1`. */
-function translateReplacement(r: string): string {
-  return r.replace(/\$\{(\w+)\}/g, (_m, g: string) => (/^\d+$/.test(g) ? `$${g}` : `$<${g}>`));
-}
-
-function regex(pattern: string, flags: string): RegExp {
+function regex(pattern: string): DotNetRegex {
   try {
-    return compileDotNetRegex(pattern, flags);
+    return compileDotNetRegex(pattern);
   } catch (e) {
-    throw new MappingEvaluationError(
-      `Replace: invalid regular expression "${pattern}": ${(e as Error).message}`,
-    );
+    throw evaluationError(pattern, e);
   }
-}
-
-function groupSpans(re: RegExp, s: string, group: string): [number, number][] {
-  const spans: [number, number][] = [];
-  for (const m of s.matchAll(re)) {
-    const span = m.indices?.groups?.[group];
-    if (span) spans.push(span);
-  }
-  return spans;
 }
 
 const checkReplace = (args: readonly Arg[]): { message: string; arg?: number } | undefined => {
@@ -83,12 +75,32 @@ const checkReplace = (args: readonly Arg[]): { message: string; arg?: number } |
   const p = args[PATTERN];
   if (p?.type === 'string') {
     try {
-      compileDotNetRegex(p.value, 'g');
+      compileDotNetRegex(p.value);
     } catch (e) {
-      return { message: `invalid regular expression: ${(e as Error).message}`, arg: PATTERN };
+      if (!(e instanceof RegexSyntaxError)) throw e;
+      return { message: `invalid regular expression: ${e.message}`, arg: PATTERN };
     }
   }
   return undefined;
+};
+
+/** A literal pattern with a nested quantifier: linear here, but catastrophic in Entra's backtracking engine. */
+const warnReplace = (args: readonly Arg[]): string | undefined => {
+  const p = args[PATTERN];
+  if (p?.type !== 'string') return undefined;
+  let nested: string | null;
+  try {
+    nested = compileDotNetRegex(p.value).nestedQuantifier;
+  } catch {
+    return undefined; // checkReplace reports it
+  }
+  if (nested === null) return undefined;
+  return (
+    `Replace regexPattern "${p.value}" repeats "${nested}", a group that itself repeats (nested quantifier). ` +
+    `entrasync matches it in linear time, but Entra's backtracking .NET engine can take exponential time on ` +
+    `a value that almost matches, run into its regex timeout and fail that user there; ` +
+    `prefer a pattern where each character can be matched one way only (e.g. "[A-Za-z\\s]+")`
+  );
 };
 
 export const replaceFunctions: FunctionSpec[] = [
@@ -97,6 +109,7 @@ export const replaceFunctions: FunctionSpec[] = [
     minArgs: 3,
     maxArgs: 7,
     check: checkReplace,
+    warn: warnReplace,
     impl: (a) => {
       const mode = modeOf((i) => !a.omitted(i));
       const source = toText(a.value(SOURCE), 'Replace source');
@@ -105,42 +118,33 @@ export const replaceFunctions: FunctionSpec[] = [
           if (source === null) return null;
           const old = toTextOrEmpty(a.value(OLD), 'Replace oldValue');
           if (old === '') return source;
-          return source.split(old).join(toTextOrEmpty(a.value(REPLACEMENT), 'Replace replacementValue'));
+          return replaceLiteral(source, old, toTextOrEmpty(a.value(REPLACEMENT), 'Replace replacementValue'));
         }
         case 2: {
           if (source === null) return null;
           const old = toTextOrEmpty(a.value(OLD), 'Replace oldValue');
           const template = toTextOrEmpty(a.value(TEMPLATE), 'Replace template');
-          return old === '' ? template : template.split(old).join(source);
+          return old === '' ? template : replaceLiteral(template, old, source);
         }
         case 3: {
           if (source === null) return null;
-          const re = regex(toTextOrEmpty(a.value(PATTERN), 'Replace regexPattern'), 'g');
-          return source.replace(
-            re,
-            translateReplacement(toTextOrEmpty(a.value(REPLACEMENT), 'Replace replacementValue')),
-          );
+          const re = regex(toTextOrEmpty(a.value(PATTERN), 'Replace regexPattern'));
+          const replacement = toTextOrEmpty(a.value(REPLACEMENT), 'Replace replacementValue');
+          return replaceAll(re, source, replacement, WHAT);
         }
         case 4: {
           if (source === null) return null;
-          const re = regex(toTextOrEmpty(a.value(PATTERN), 'Replace regexPattern'), 'gd');
+          const re = regex(toTextOrEmpty(a.value(PATTERN), 'Replace regexPattern'));
           const group = toTextOrEmpty(a.value(GROUP), 'Replace regexGroupName');
           const replacement = toTextOrEmpty(a.value(REPLACEMENT), 'Replace replacementValue');
-          let out = '';
-          let last = 0;
-          for (const [s, e] of groupSpans(re, source, group)) {
-            out += source.slice(last, s) + replacement;
-            last = e;
-          }
-          return out + source.slice(last);
+          return replaceGroup(re, source, group, replacement, WHAT);
         }
         case 5: {
           if (source !== null && source !== '') return source;
           const other = toText(a.value(REPLACEMENT_ATTR), 'Replace replacementAttributeName');
           if (other === null) return null;
-          const re = regex(toTextOrEmpty(a.value(PATTERN), 'Replace regexPattern'), '');
-          const group = toTextOrEmpty(a.value(GROUP), 'Replace regexGroupName');
-          return re.exec(other)?.groups?.[group] ?? null;
+          const re = regex(toTextOrEmpty(a.value(PATTERN), 'Replace regexPattern'));
+          return firstGroup(re, other, toTextOrEmpty(a.value(GROUP), 'Replace regexGroupName'));
         }
         default:
           throw new MappingEvaluationError('Replace: the given arguments select no mode');

@@ -10,6 +10,7 @@
  * - A list with more than one value where a single string is expected is an evaluation error.
  */
 import { MappingEvaluationError } from '../errors.js';
+import { checkedLength } from '../limits.js';
 import { toInteger, toList, toText, toTextOrEmpty, type Value } from '../values.js';
 import { fn, type FunctionSpec } from './types.js';
 
@@ -97,7 +98,11 @@ export const stringFunctions: FunctionSpec[] = [
       for (let i = 1; i < a.count; i++) {
         for (const v of toList(a.value(i), 'Join')) if (v !== '') parts.push(v);
       }
-      return parts.length === 0 ? null : parts.join(sep);
+      if (parts.length === 0) return null;
+      let length = sep.length * (parts.length - 1);
+      for (const part of parts) length += part.length;
+      checkedLength(length, 'Join'); // before joining: many long arguments could not be allocated
+      return parts.join(sep);
     },
   }),
   fn({

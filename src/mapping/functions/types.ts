@@ -31,6 +31,8 @@ export interface FunctionSpec {
   topLevelOnly?: boolean;
   /** Static check at compile time; returns what was expected, or undefined when fine. */
   check?: (args: readonly Arg[]) => { message: string; arg?: number } | undefined;
+  /** Advice about valid arguments at compile time (`mappings check` prints it); undefined when none. */
+  warn?: (args: readonly Arg[]) => string | undefined;
   impl: (args: Args, env: Env) => Value;
 }
 
