@@ -48,6 +48,8 @@ export function createGraphApi(config: Config, log: Logger, tokenOptions?: Token
 /** Wires the stages for one process: validated config in, ready parts out. */
 export function createRuntime(config: Config, log: Logger): Runtime {
   const mappings = compileConfiguredMappings(config);
+  // Patterns that run in linear time here but could hit Entra's regex timeout there.
+  for (const warning of mappings.warnings) log.warn({ warning }, 'mapping warning');
   const store = Store.open(config.dbPath, { busyTimeoutMs: config.settings.sync.busyTimeoutSeconds * 1000 });
   // The application's write transactions make writes wait; a long wait is said once, without data.
   store.lockWaits.listener = {
