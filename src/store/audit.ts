@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { prepared } from './statements.js';
 
 export interface ModifiedValue {
   target: string;
@@ -74,7 +75,7 @@ export class AuditLog {
       params.push(q.since);
     }
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, q.limit ?? 100) as Row[];
+    const rows = prepared(this.db, sql).all(...params, q.limit ?? 100) as Row[];
     return rows.reverse().map((r) => ({
       seq: r.seq,
       cycleId: r.cycle_id,

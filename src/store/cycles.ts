@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { prepared } from './statements.js';
 
 export type CycleKind = 'initial' | 'incremental' | 'forced' | 'on-demand';
 export type CycleStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
@@ -49,13 +50,14 @@ export class CycleLog {
   constructor(private readonly db: Db) {}
 
   start(id: string, kind: CycleKind, dryRun: boolean): void {
-    this.db
-      .prepare(`INSERT INTO cycles (id, kind, dry_run, started_at, status) VALUES (?, ?, ?, ?, 'running')`)
-      .run(id, kind, dryRun ? 1 : 0, new Date().toISOString());
+    prepared(
+      this.db,
+      `INSERT INTO cycles (id, kind, dry_run, started_at, status) VALUES (?, ?, ?, ?, 'running')`,
+    ).run(id, kind, dryRun ? 1 : 0, new Date().toISOString());
   }
 
   setKind(id: string, kind: CycleKind): void {
-    this.db.prepare('UPDATE cycles SET kind = ? WHERE id = ?').run(kind, id);
+    prepared(this.db, 'UPDATE cycles SET kind = ? WHERE id = ?').run(kind, id);
   }
 
   finish(
@@ -66,47 +68,46 @@ export class CycleLog {
     error?: string,
     failureClass?: FailureClass,
   ) {
-    this.db
-      .prepare(
-        'UPDATE cycles SET ended_at = ?, status = ?, counts = ?, graph_requests = ?, error = ?, failure_class = ? WHERE id = ?',
-      )
-      .run(
-        new Date().toISOString(),
-        status,
-        JSON.stringify(counts),
-        graphRequests,
-        error ?? null,
-        failureClass ?? null,
-        id,
-      );
+    prepared(
+      this.db,
+      'UPDATE cycles SET ended_at = ?, status = ?, counts = ?, graph_requests = ?, error = ?, failure_class = ? WHERE id = ?',
+    ).run(
+      new Date().toISOString(),
+      status,
+      JSON.stringify(counts),
+      graphRequests,
+      error ?? null,
+      failureClass ?? null,
+      id,
+    );
   }
 
   /** Cycles left 'running' by a process that died; called while holding the cycle lease. */
   markAbandoned(): number {
-    return this.db
-      .prepare(
-        `UPDATE cycles SET status = 'aborted', ended_at = ?, error = 'the process ended during the cycle' WHERE status = 'running'`,
-      )
-      .run(new Date().toISOString()).changes;
+    return prepared(
+      this.db,
+      `UPDATE cycles SET status = 'aborted', ended_at = ?, error = 'the process ended during the cycle' WHERE status = 'running'`,
+    ).run(new Date().toISOString()).changes;
   }
 
   recent(limit: number): CycleRecord[] {
     return (
-      this.db.prepare('SELECT * FROM cycles ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as Row[]
+      prepared(this.db, 'SELECT * FROM cycles ORDER BY started_at DESC, rowid DESC LIMIT ?').all(
+        limit,
+      ) as Row[]
     ).map(toRecord);
   }
 
   lastSucceeded(): CycleRecord | null {
-    const row = this.db
-      .prepare(
-        `SELECT * FROM cycles WHERE status = 'succeeded' AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1`,
-      )
-      .get() as Row | undefined;
+    const row = prepared(
+      this.db,
+      `SELECT * FROM cycles WHERE status = 'succeeded' AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1`,
+    ).get() as Row | undefined;
     return row ? toRecord(row) : null;
   }
 
   get(id: string): CycleRecord | null {
-    const row = this.db.prepare('SELECT * FROM cycles WHERE id = ?').get(id) as Row | undefined;
+    const row = prepared(this.db, 'SELECT * FROM cycles WHERE id = ?').get(id) as Row | undefined;
     return row ? toRecord(row) : null;
   }
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Db } from './db.js';
 import { StoreWaitAborted, writeWhenFree } from './write-wait.js';
+import { prepared } from './statements.js';
 
 export interface LeaseHolder {
   owner: string;
@@ -48,17 +49,16 @@ export class CycleLease {
   tryAcquire(): Promise<LeaseHolder | null> {
     return writeWhenFree(this.db, 'cycle lease', (): LeaseHolder | null => {
       const now = Date.now();
-      const row = this.db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
+      const row = prepared(this.db, 'SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
         { owner: string; expires_at: number } | undefined;
       if (row && row.owner !== this.owner && row.expires_at > now && !holderIsDead(row.owner)) {
         return { owner: row.owner, expiresAt: row.expires_at };
       }
-      this.db
-        .prepare(
-          `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
+      prepared(
+        this.db,
+        `INSERT INTO locks (name, owner, expires_at) VALUES (?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at`,
-        )
-        .run(this.name, this.owner, now + this.ttlMs);
+      ).run(this.name, this.owner, now + this.ttlMs);
       return null;
     });
   }
@@ -83,9 +83,11 @@ export class CycleLease {
 
   private renew(): void {
     try {
-      this.db
-        .prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?')
-        .run(Date.now() + this.ttlMs, this.name, this.owner);
+      prepared(this.db, 'UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?').run(
+        Date.now() + this.ttlMs,
+        this.name,
+        this.owner,
+      );
     } catch {
       // A busy database delays the renewal to the next tick; the TTL leaves room for that.
     }
@@ -100,7 +102,7 @@ export class CycleLease {
     this.renewTimer = undefined;
     try {
       await writeWhenFree(this.db, 'cycle lease release', () =>
-        this.db.prepare('DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner),
+        prepared(this.db, 'DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner),
       );
     } catch (error) {
       if (!(error instanceof StoreWaitAborted)) throw error;
@@ -111,11 +113,11 @@ export class CycleLease {
   releaseNow(): void {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = undefined;
-    this.db.prepare('DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner);
+    prepared(this.db, 'DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner);
   }
 
   holder(): LeaseHolder | null {
-    const row = this.db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
+    const row = prepared(this.db, 'SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
       { owner: string; expires_at: number } | undefined;
     return row && row.expires_at > Date.now() ? { owner: row.owner, expiresAt: row.expires_at } : null;
   }

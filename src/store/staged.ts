@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { prepared } from './statements.js';
 
 export interface StagedChange {
   entraId: string;
@@ -55,23 +56,25 @@ export class StagedChanges {
 
   after(entraId: string, limit: number): StagedChange[] {
     return (
-      this.db
-        .prepare('SELECT * FROM staged_changes WHERE entra_id > ? ORDER BY entra_id LIMIT ?')
-        .all(entraId, limit) as Row[]
+      prepared(this.db, 'SELECT * FROM staged_changes WHERE entra_id > ? ORDER BY entra_id LIMIT ?').all(
+        entraId,
+        limit,
+      ) as Row[]
     ).map(toChange);
   }
 
   counts(): { total: number; held: number; rejected: number } {
-    return this.db
-      .prepare(
-        `SELECT count(*) AS total, coalesce(sum(held), 0) AS held, coalesce(sum(rejected), 0) AS rejected FROM staged_changes`,
-      )
-      .get() as { total: number; held: number; rejected: number };
+    return prepared(
+      this.db,
+      `SELECT count(*) AS total, coalesce(sum(held), 0) AS held, coalesce(sum(rejected), 0) AS rejected FROM staged_changes`,
+    ).get() as { total: number; held: number; rejected: number };
   }
 
   list(limit = 1000): StagedChange[] {
     return (
-      this.db.prepare('SELECT * FROM staged_changes ORDER BY staged_at, entra_id LIMIT ?').all(limit) as Row[]
+      prepared(this.db, 'SELECT * FROM staged_changes ORDER BY staged_at, entra_id LIMIT ?').all(
+        limit,
+      ) as Row[]
     ).map(toChange);
   }
 
@@ -81,7 +84,7 @@ export class StagedChanges {
 
   /** reject-deletions: the held changes are never applied while they stay planned. */
   rejectAll(): number {
-    return this.db.prepare('UPDATE staged_changes SET rejected = 1 WHERE held = 1').run().changes;
+    return prepared(this.db, 'UPDATE staged_changes SET rejected = 1 WHERE held = 1').run().changes;
   }
 
   clear(): void {

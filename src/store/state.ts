@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { prepared } from './statements.js';
 
 /** Keys of sync_state. Delta links are written only together with the writes of their round. */
 export type StateKey =
@@ -15,21 +16,20 @@ export class SyncState {
   constructor(private readonly db: Db) {}
 
   get(key: StateKey): string | null {
-    const row = this.db.prepare('SELECT value FROM sync_state WHERE key = ?').get(key) as
+    const row = prepared(this.db, 'SELECT value FROM sync_state WHERE key = ?').get(key) as
       { value: string } | undefined;
     return row?.value ?? null;
   }
 
   set(key: StateKey, value: string): void {
-    this.db
-      .prepare(
-        'INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
+    prepared(
+      this.db,
+      'INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
   }
 
   delete(...keys: StateKey[]): void {
-    const stmt = this.db.prepare('DELETE FROM sync_state WHERE key = ?');
+    const stmt = prepared(this.db, 'DELETE FROM sync_state WHERE key = ?');
     for (const k of keys) stmt.run(k);
   }
 

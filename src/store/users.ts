@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ScimUserResource } from '../mapping/index.js';
 import { parseTargetPath, readPath } from '../mapping/scim-path.js';
 import type { Db } from './db.js';
+import { prepared } from './statements.js';
 
 /** A row of `users`: linked to Entra (externalId set) or a local user of the application. */
 export interface StoreUser {
@@ -260,11 +261,10 @@ export class UserTable {
   }
 
   counts(): { total: number; active: number; linked: number } {
-    return this.db
-      .prepare(
-        `SELECT count(*) AS total, coalesce(sum(active), 0) AS active,
+    return prepared(
+      this.db,
+      `SELECT count(*) AS total, coalesce(sum(active), 0) AS active,
          count(external_id) AS linked FROM users`,
-      )
-      .get() as { total: number; active: number; linked: number };
+    ).get() as { total: number; active: number; linked: number };
   }
 }
