@@ -62,7 +62,12 @@ export function handleGraph(ctx: Ctx): void {
   }
   if (path === '/organization') return send(ctx, organization(ctx));
 
-  let m = /^\/users\/([^/]+)$/.exec(path);
+  let m = /^\/users\/([^/]+)\/(memberOf|transitiveMemberOf)(\/microsoft\.graph\.group)?$/.exec(path);
+  if (m) {
+    requirePermission(roles, 'groups');
+    return send(ctx, memberOf(ctx, decodeURIComponent(m[1]!), m[2] === 'transitiveMemberOf'));
+  }
+  m = /^\/users\/([^/]+)$/.exec(path);
   if (m) {
     requirePermission(roles, 'users');
     const key = decodeURIComponent(m[1]!);
@@ -103,6 +108,30 @@ function userView(props: Record<string, unknown>, sel: string[] | undefined): Re
     if (n !== 'id') out[n] = props[n] ?? (n === 'businessPhones' ? [] : null);
   out.id = props.id;
   return out;
+}
+
+/**
+ * GET /users/{id}/memberOf and /transitiveMemberOf: the user's groups (only groups exist in the
+ * emulator), all on one page.
+ */
+function memberOf(ctx: Ctx, key: string, transitive: boolean): Record<string, unknown> {
+  const dir = ctx.core.directory;
+  const i = key.includes('@') ? dir.users.indexOfUpn(key) : dir.users.indexOf(key);
+  if (i === undefined || dir.users.state(i) !== UserState.Active) throw notFound(key);
+  const id = dir.users.idAt(i);
+  const groups = transitive ? dir.transitiveGroupsOf(id) : dir.groupsOf(id);
+  const sel = parseSelect(ctx.url.searchParams);
+  return {
+    '@odata.context': `${ctx.core.origin}/v1.0/$metadata#directoryObjects`,
+    value: groups.map((g) => {
+      const all: Record<string, unknown> = { '@odata.type': '#microsoft.graph.group', id: g.id, ...g.props };
+      if (!sel) return all;
+      const out: Record<string, unknown> = { '@odata.type': '#microsoft.graph.group' };
+      for (const n of sel) out[n] = all[n] ?? null;
+      out.id = g.id;
+      return out;
+    }),
+  };
 }
 
 function deletedItems(ctx: Ctx, rest: string): Record<string, unknown> {

@@ -47,3 +47,31 @@ export function toGroupChange(raw: unknown): GroupChange {
   }
   return { kind: 'upsert', id: item.id, members };
 }
+
+export interface GroupRef {
+  id: string;
+  displayName: string | null;
+}
+
+/**
+ * The groups a user belongs to now: direct memberships (Entra's scope), or every group reached
+ * through nested groups too. For provisioning on demand, which evaluates scope at request time.
+ */
+export async function readUserGroups(
+  api: GraphApi,
+  userId: string,
+  transitive: boolean,
+): Promise<GroupRef[]> {
+  const relation = transitive ? 'transitiveMemberOf' : 'memberOf';
+  const url = `/users/${encodeURIComponent(userId)}/${relation}/microsoft.graph.group?$select=id,displayName`;
+  const groups: GroupRef[] = [];
+  for await (const page of api.pages<Record<string, unknown>>(url)) {
+    for (const g of page.value) {
+      // Anything that is not a group with a valid id cannot put the user in scope.
+      if (!isObjectId(g?.id)) continue;
+      if (g['@odata.type'] !== undefined && g['@odata.type'] !== '#microsoft.graph.group') continue;
+      groups.push({ id: g.id, displayName: typeof g.displayName === 'string' ? g.displayName : null });
+    }
+  }
+  return groups;
+}

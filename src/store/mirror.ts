@@ -429,6 +429,15 @@ export class Mirror {
     return { entered, left };
   }
 
+  /** Whether the current assignment listing holds this user, or this group, itself. */
+  isAssigned(principalId: string, principalType: 'User' | 'Group'): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM assignments WHERE principal_id = ? AND principal_type = ?')
+        .get(principalId, principalType) !== undefined
+    );
+  }
+
   isScopeGroup(groupId: string): boolean {
     return this.db.prepare('SELECT 1 FROM scope_groups WHERE group_id = ?').get(groupId) !== undefined;
   }
