@@ -5,7 +5,13 @@ export type AttributeValue = string | number | boolean | null | string[] | Recor
 export type UserChange =
   | { kind: 'upsert'; id: string; attributes: Record<string, AttributeValue> }
   | { kind: 'removed'; id: string; reason: 'changed' | 'deleted' }
-  | { kind: 'invalid'; id: string | null; problem: string };
+  | {
+      kind: 'invalid';
+      id: string | null;
+      problem: string;
+      /** `accountEnabled: false` of an otherwise unusable user: a decisive fact, still applied. */
+      disabled?: true;
+    };
 
 export interface MemberChange {
   id: string;
