@@ -17,6 +17,13 @@ export interface FaultSpec {
   /** users/delta and groups/delta re-send objects and replay the last changes (graph-semantics §1.6). */
   duplicates?: boolean;
   malformedPage?: { count: number; pathPrefix?: string };
+  /** One malformed element inside otherwise valid answers, for as long as the fault is set. */
+  malformedElement?: {
+    /** Added to the members@delta of this group whenever groups/delta lists it. */
+    memberOf?: { groupId: string; member: unknown };
+    /** Added to the first page of the assignment listing. */
+    assignment?: unknown;
+  };
 }
 
 export type FaultDecision =
@@ -62,6 +69,10 @@ export class Faults {
     let ms = this.spec.latencyMs ?? 0;
     for (const slow of this.spec.slowPaths ?? []) if (path.startsWith(slow.pathPrefix)) ms += slow.latencyMs;
     return ms;
+  }
+
+  get malformedElement(): FaultSpec['malformedElement'] {
+    return this.spec.malformedElement;
   }
 
   get duplicates(): boolean {

@@ -58,7 +58,7 @@ export function handleGraph(ctx: Ctx): void {
   }
   if (path === '/groups/delta' || path === '/groups/microsoft.graph.delta') {
     requirePermission(roles, 'groups');
-    return sendDelta(ctx, groupsDelta(dir, q, minimal, settings));
+    return sendDelta(ctx, withMalformedMember(ctx, groupsDelta(dir, q, minimal, settings)));
   }
   if (path === '/organization') return send(ctx, organization(ctx));
 
@@ -91,7 +91,7 @@ export function handleGraph(ctx: Ctx): void {
     const found =
       m[1] !== undefined ? m[1].toLowerCase() === id.clientId : m[2]!.toLowerCase() === id.servicePrincipalId;
     if (!found) throw notFound(m[1] ?? m[2]!);
-    if (m[3]) return send(ctx, appRoleAssignedTo(ctx));
+    if (m[3]) return send(ctx, withMalformedAssignment(ctx, appRoleAssignedTo(ctx)));
     return send(ctx, servicePrincipal(ctx));
   }
   throw graphError(
@@ -99,6 +99,25 @@ export function handleGraph(ctx: Ctx): void {
     'Request_ResourceNotFound',
     `Resource not found for the segment '${path.split('/')[1] ?? ''}'.`,
   );
+}
+
+/** The malformedElement fault: a bad member in the listed group's members@delta. */
+function withMalformedMember(ctx: Ctx, r: DeltaResult): DeltaResult {
+  const fault = ctx.core.faults.malformedElement?.memberOf;
+  if (!fault) return r;
+  for (const item of r.body.value as Record<string, unknown>[]) {
+    if (String(item.id).toLowerCase() !== fault.groupId.toLowerCase() || item['@removed']) continue;
+    const members = Array.isArray(item['members@delta']) ? (item['members@delta'] as unknown[]) : [];
+    item['members@delta'] = [...members, fault.member];
+  }
+  return r;
+}
+
+/** The malformedElement fault: a bad assignment on the listing's first page. */
+function withMalformedAssignment(ctx: Ctx, body: Record<string, unknown>): Record<string, unknown> {
+  const bad = ctx.core.faults.malformedElement?.assignment;
+  if (bad === undefined || ctx.url.searchParams.has('$skiptoken')) return body;
+  return { ...body, value: [bad, ...(body.value as unknown[])] };
 }
 
 /** GET /users/{id} returns every selected property, null when unset (unlike delta, which omits it). */

@@ -1,5 +1,5 @@
 import type { GraphApi } from '../graph/api.js';
-import type { DeltaPage, GroupChange, MemberChange } from './types.js';
+import type { BadElement, DeltaPage, GroupChange, MemberChange } from './types.js';
 import { isObjectId } from './validate.js';
 
 export const INITIAL_GROUPS_URL = '/groups/delta?$select=displayName,members';
@@ -33,11 +33,19 @@ export function toGroupChange(raw: unknown): GroupChange {
   const rawMembers = item['members@delta'] ?? [];
   if (!Array.isArray(rawMembers))
     return { kind: 'invalid', id: item.id, problem: 'members@delta is not an array' };
+  // Per member: a malformed one is reported and skipped; the others, removals included, are facts.
   const members: MemberChange[] = [];
+  const bad: BadElement[] = [];
   for (const m of rawMembers) {
-    const member = m as Record<string, unknown> | null;
+    const member = typeof m === 'object' && m !== null ? (m as Record<string, unknown>) : null;
     if (!member || !isObjectId(member.id)) {
-      return { kind: 'invalid', id: item.id, problem: 'a member of members@delta has no valid id' };
+      const shown = JSON.stringify(member ? (member.id ?? null) : m)?.slice(0, 100) ?? 'undefined';
+      bad.push({
+        key: `group ${item.id} member ${shown}`,
+        entraId: item.id,
+        problem: `group ${item.id}: a member of members@delta has no valid id (${shown}); the member is skipped`,
+      });
+      continue;
     }
     members.push({
       id: member.id,
@@ -45,7 +53,7 @@ export function toGroupChange(raw: unknown): GroupChange {
       removed: member['@removed'] !== undefined,
     });
   }
-  return { kind: 'upsert', id: item.id, members };
+  return { kind: 'upsert', id: item.id, members, bad };
 }
 
 export interface GroupRef {

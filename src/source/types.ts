@@ -19,8 +19,19 @@ export interface MemberChange {
   removed: boolean;
 }
 
+/**
+ * One malformed element of an otherwise usable answer (a group member, an assignment): it fails
+ * alone. `key` identifies it, so that it is reported once, not every cycle that lists it again.
+ */
+export interface BadElement {
+  key: string;
+  /** The Entra id it concerns, when it has a valid one. */
+  entraId: string | null;
+  problem: string;
+}
+
 export type GroupChange =
-  | { kind: 'upsert'; id: string; members: MemberChange[] }
+  | { kind: 'upsert'; id: string; members: MemberChange[]; bad: BadElement[] }
   | { kind: 'removed'; id: string }
   | { kind: 'invalid'; id: string | null; problem: string };
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AttributeValue } from '../source/types.js';
 import type { Db } from './db.js';
 
@@ -298,6 +299,20 @@ export class Mirror {
       )
       .pluck()
       .all({ prefix: UNUSABLE_DATA, cycle: cycleId, now });
+  }
+
+  /**
+   * Records that a malformed element from Graph was reported; false when it had been already. One
+   * small sync_state row per distinct element, so a listing that repeats it every cycle is audited
+   * once.
+   */
+  firstReport(elementKey: string): boolean {
+    const key = `reported:${createHash('sha256').update(elementKey).digest('hex').slice(0, 32)}`;
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO sync_state (key, value) VALUES (?, ?)')
+        .run(key, new Date().toISOString()).changes > 0
+    );
   }
 
   /** Returns false for a user never mirrored and not linked: there is nothing to delete. */

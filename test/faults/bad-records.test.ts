@@ -178,3 +178,72 @@ describe('a linked user with unusable data in full rounds', () => {
     });
   }
 });
+
+describe('a malformed element fails alone', () => {
+  const badMember = { '@odata.type': '#microsoft.graph.user', id: 'not-a-guid' };
+
+  it('a malformed member of a groups/delta change: the rest of the change is applied, audited once', async () => {
+    const { cho, group } = await linked();
+    const dan = createEnabledUser(emu, 'dan@contoso.com');
+    emu.tenant.addMember(group.id, dan.id);
+    await h.sync();
+    expect(h.row('dan@contoso.com')).toMatchObject({ active: 1 });
+
+    emu.tenant.setFaults({ malformedElement: { memberOf: { groupId: group.id, member: badMember } } });
+    const eve = createEnabledUser(emu, 'eve@contoso.com');
+    emu.tenant.removeMember(group.id, cho.id);
+    emu.tenant.addMember(group.id, eve.id);
+    const r = await h.sync();
+    expect(r.status).toBe('succeeded');
+    expect(h.row('cho@contoso.com')).toMatchObject({ active: 0 }); // the removal is not lost
+    expect(h.row('eve@contoso.com')).toMatchObject({ active: 1 });
+    expect(h.row('dan@contoso.com')).toMatchObject({ active: 1 });
+    const errors = () =>
+      h.rt.store.audit
+        .query({ action: 'error', limit: 1000 })
+        .filter((e) => /not-a-guid/.test(e.reason ?? ''));
+    expect(errors()).toHaveLength(1);
+    expect(errors()[0]!.reason).toContain(group.id);
+    expect(errors()[0]!.reason).toMatch(/member/);
+
+    // Full groups rounds list the group, and its bad member, again: not audited again.
+    emu.tenant.expireDeltaTokens();
+    const full = await h.sync();
+    expect(full.status).toBe('succeeded');
+    await h.sync({ forced: true });
+    expect(errors()).toHaveLength(1);
+    expect(
+      h
+        .rows()
+        .filter((row) => row.active === 1)
+        .map((row) => row.user_name),
+    ).toEqual(['ana@contoso.com', 'bob@contoso.com', 'dan@contoso.com', 'eve@contoso.com']);
+  });
+
+  it.each([
+    ['a non-GUID principal', { principalId: 'not-a-guid', principalType: 'User' }, /not-a-guid/],
+    [
+      'an unknown principal type',
+      { principalId: '7d3f2a52-52c8-4a43-bc4a-2f1d5a0b9e01', principalType: 'Device' },
+      /7d3f2a52-52c8-4a43-bc4a-2f1d5a0b9e01/,
+    ],
+  ])('an assignment with %s: the others are applied, audited once', async (_, assignment, named) => {
+    const { ana } = await linked();
+    emu.tenant.setFaults({ malformedElement: { assignment } });
+    const fay = createEnabledUser(emu, 'fay@contoso.com');
+    emu.tenant.assign(fay.id, 'User');
+    emu.tenant.unassign(ana.id);
+    const r = await h.sync();
+    expect(r.status).toBe('succeeded');
+    expect(h.row('fay@contoso.com')).toMatchObject({ active: 1 });
+    expect(h.row('ana@contoso.com')).toMatchObject({ active: 0 });
+    const errors = () =>
+      h.rt.store.audit.query({ action: 'error', limit: 1000 }).filter((e) => named.test(e.reason ?? ''));
+    expect(errors()).toHaveLength(1);
+    expect(errors()[0]!.reason).toMatch(/assignment/);
+    const again = await h.sync();
+    expect(again.status).toBe('succeeded');
+    expect(errors()).toHaveLength(1);
+    expect(h.row('bob@contoso.com')).toMatchObject({ active: 1 });
+  });
+});
