@@ -127,6 +127,7 @@ describe('left scope while still existing', () => {
     expect(h.rt.store.mirror.getUser(direct.id)).toMatchObject({ released: true });
     emu.tenant.softDeleteUser(direct.id);
     r = await h.sync();
+    expect(r.counts.disable).toBe(0); // already disabled, and no longer managed
     emu.tenant.hardDeleteUser(direct.id);
     r = await h.sync();
     expect(r.counts.delete).toBe(0);
