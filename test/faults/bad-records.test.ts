@@ -158,6 +158,22 @@ describe('a linked user with unusable data in full rounds', () => {
         return r;
       },
     ],
+    [
+      'changed mappings',
+      async () => {
+        const mappings = [
+          { target: 'userName', direct: 'userPrincipalName', matchingPrecedence: 1 },
+          { target: 'emails[type eq "work"].value', direct: 'mail' },
+          { target: 'active', expression: 'Switch([IsSoftDeleted], , "False", "True", "True", "False")' },
+          { target: 'displayName', direct: 'displayName' },
+          { target: 'title', direct: 'jobTitle' },
+        ];
+        extra = syncHarness(emu, { dir: h.dir, settings: { mappings } });
+        const r = await extra.sync();
+        expect(r.kind).toBe('initial');
+        return r;
+      },
+    ],
   ];
   for (const strategy of ['tenant', 'scoped'] as const) {
     it.each(rounds)(`${strategy} read, %s: the round succeeds, the disable is applied`, async (_, run) => {
