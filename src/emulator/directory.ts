@@ -248,6 +248,26 @@ export class Directory {
     return !!g && !g.deleted;
   }
 
+  /** The live groups `memberId` is a direct member of (none for a user that is not active). */
+  groupsOf(memberId: string): GroupSlot[] {
+    const id = memberId.toLowerCase();
+    const type: MemberType = this.groups.get(id) ? 'group' : 'user';
+    if (!this.isEffective(id, type)) return [];
+    return [...(this.memberOf.get(id) ?? [])].map((gi) => this.groups.slots[gi]!).filter((g) => !g.deleted);
+  }
+
+  /** Every group `memberId` belongs to, directly or through nested groups. */
+  transitiveGroupsOf(memberId: string): GroupSlot[] {
+    const seen = new Map<string, GroupSlot>();
+    const queue = this.groupsOf(memberId);
+    for (let g = queue.shift(); g; g = queue.shift()) {
+      if (seen.has(g.id)) continue;
+      seen.set(g.id, g);
+      queue.push(...this.groupsOf(g.id));
+    }
+    return [...seen.values()];
+  }
+
   effectiveMembers(g: GroupSlot): { id: string; type: MemberType }[] {
     const out: { id: string; type: MemberType }[] = [];
     for (const [id, type] of g.members) if (this.isEffective(id, type)) out.push({ id, type });

@@ -22,6 +22,13 @@ export interface FaultSpec {
    * for a token signed with a key it does not trust or a clock skewed beyond its tolerance.
    */
   rejectTokens?: boolean;
+  /** One malformed element inside otherwise valid answers, for as long as the fault is set. */
+  malformedElement?: {
+    /** Added to the members@delta of this group whenever groups/delta lists it. */
+    memberOf?: { groupId: string; member: unknown };
+    /** Added to the first page of the assignment listing. */
+    assignment?: unknown;
+  };
 }
 
 export type FaultDecision =
@@ -67,6 +74,10 @@ export class Faults {
     let ms = this.spec.latencyMs ?? 0;
     for (const slow of this.spec.slowPaths ?? []) if (path.startsWith(slow.pathPrefix)) ms += slow.latencyMs;
     return ms;
+  }
+
+  get malformedElement(): FaultSpec['malformedElement'] {
+    return this.spec.malformedElement;
   }
 
   get duplicates(): boolean {

@@ -58,11 +58,16 @@ export function handleGraph(ctx: Ctx): void {
   }
   if (path === '/groups/delta' || path === '/groups/microsoft.graph.delta') {
     requirePermission(roles, 'groups');
-    return sendDelta(ctx, groupsDelta(dir, q, minimal, settings));
+    return sendDelta(ctx, withMalformedMember(ctx, groupsDelta(dir, q, minimal, settings)));
   }
   if (path === '/organization') return send(ctx, organization(ctx));
 
-  let m = /^\/users\/([^/]+)$/.exec(path);
+  let m = /^\/users\/([^/]+)\/(memberOf|transitiveMemberOf)(\/microsoft\.graph\.group)?$/.exec(path);
+  if (m) {
+    requirePermission(roles, 'groups');
+    return send(ctx, memberOf(ctx, decodeURIComponent(m[1]!), m[2] === 'transitiveMemberOf'));
+  }
+  m = /^\/users\/([^/]+)$/.exec(path);
   if (m) {
     requirePermission(roles, 'users');
     const key = decodeURIComponent(m[1]!);
@@ -86,7 +91,7 @@ export function handleGraph(ctx: Ctx): void {
     const found =
       m[1] !== undefined ? m[1].toLowerCase() === id.clientId : m[2]!.toLowerCase() === id.servicePrincipalId;
     if (!found) throw notFound(m[1] ?? m[2]!);
-    if (m[3]) return send(ctx, appRoleAssignedTo(ctx));
+    if (m[3]) return send(ctx, withMalformedAssignment(ctx, appRoleAssignedTo(ctx)));
     return send(ctx, servicePrincipal(ctx));
   }
   throw graphError(
@@ -96,6 +101,25 @@ export function handleGraph(ctx: Ctx): void {
   );
 }
 
+/** The malformedElement fault: a bad member in the listed group's members@delta. */
+function withMalformedMember(ctx: Ctx, r: DeltaResult): DeltaResult {
+  const fault = ctx.core.faults.malformedElement?.memberOf;
+  if (!fault) return r;
+  for (const item of r.body.value as Record<string, unknown>[]) {
+    if (String(item.id).toLowerCase() !== fault.groupId.toLowerCase() || item['@removed']) continue;
+    const members = Array.isArray(item['members@delta']) ? (item['members@delta'] as unknown[]) : [];
+    item['members@delta'] = [...members, fault.member];
+  }
+  return r;
+}
+
+/** The malformedElement fault: a bad assignment on the listing's first page. */
+function withMalformedAssignment(ctx: Ctx, body: Record<string, unknown>): Record<string, unknown> {
+  const bad = ctx.core.faults.malformedElement?.assignment;
+  if (bad === undefined || ctx.url.searchParams.has('$skiptoken')) return body;
+  return { ...body, value: [bad, ...(body.value as unknown[])] };
+}
+
 /** GET /users/{id} returns every selected property, null when unset (unlike delta, which omits it). */
 function userView(props: Record<string, unknown>, sel: string[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -103,6 +127,30 @@ function userView(props: Record<string, unknown>, sel: string[] | undefined): Re
     if (n !== 'id') out[n] = props[n] ?? (n === 'businessPhones' ? [] : null);
   out.id = props.id;
   return out;
+}
+
+/**
+ * GET /users/{id}/memberOf and /transitiveMemberOf: the user's groups (only groups exist in the
+ * emulator), all on one page.
+ */
+function memberOf(ctx: Ctx, key: string, transitive: boolean): Record<string, unknown> {
+  const dir = ctx.core.directory;
+  const i = key.includes('@') ? dir.users.indexOfUpn(key) : dir.users.indexOf(key);
+  if (i === undefined || dir.users.state(i) !== UserState.Active) throw notFound(key);
+  const id = dir.users.idAt(i);
+  const groups = transitive ? dir.transitiveGroupsOf(id) : dir.groupsOf(id);
+  const sel = parseSelect(ctx.url.searchParams);
+  return {
+    '@odata.context': `${ctx.core.origin}/v1.0/$metadata#directoryObjects`,
+    value: groups.map((g) => {
+      const all: Record<string, unknown> = { '@odata.type': '#microsoft.graph.group', id: g.id, ...g.props };
+      if (!sel) return all;
+      const out: Record<string, unknown> = { '@odata.type': '#microsoft.graph.group' };
+      for (const n of sel) out[n] = all[n] ?? null;
+      out.id = g.id;
+      return out;
+    }),
+  };
 }
 
 function deletedItems(ctx: Ctx, rest: string): Record<string, unknown> {

@@ -34,7 +34,9 @@ export function planUser(facts: UserFacts, settings: PlanSettings, lookup: Store
 
   const enabled = source.attributes.accountEnabled !== false;
   const isSoftDeleted = !facts.inScope || source.softDeleted || !enabled;
-  const cause = !facts.inScope ? 'scope' : source.softDeleted ? 'soft-delete' : !enabled ? 'disabled' : null;
+  // A soft delete also drops the user's assignments and memberships from Graph's listings: it is a
+  // soft delete, not "left scope", so the user stays managed and a later purge deletes (§6.4).
+  const cause = source.softDeleted ? 'soft-delete' : !facts.inScope ? 'scope' : !enabled ? 'disabled' : null;
 
   if (linked && source.released && !facts.inScope) return skip('no longer managed since it left scope', true);
   if (!linked && isSoftDeleted) {

@@ -1,6 +1,6 @@
 import type { GraphApi } from '../graph/api.js';
 import { GraphShapeError } from '../graph/errors.js';
-import type { AppRole, Assignment } from './types.js';
+import type { AppRole, Assignment, BadElement } from './types.js';
 import { isObjectId } from './validate.js';
 
 const TYPES = new Set(['User', 'Group', 'ServicePrincipal']);
@@ -13,24 +13,56 @@ const DEFAULT_ACCESS = '00000000-0000-0000-0000-000000000000';
 export async function* assignmentPages(
   api: GraphApi,
   servicePrincipalId: string,
+  onBad: (bad: BadElement) => void,
 ): AsyncGenerator<Assignment[]> {
   // $top=999 is the most Graph hands out per page (the default is 100): the listing is read in full
   // every cycle, so this is 10× fewer requests for it.
   const url = `/servicePrincipals/${servicePrincipalId}/appRoleAssignedTo?$select=principalId,principalType,appRoleId&$top=999`;
   for await (const page of api.pages<Record<string, unknown>>(url)) {
-    yield page.value.map((item) => {
-      if (!isObjectId(item?.principalId) || !TYPES.has(String(item.principalType))) {
-        throw new GraphShapeError('an appRoleAssignment has no valid principalId or principalType');
+    const assignments: Assignment[] = [];
+    for (const item of page.value) {
+      const problem = assignmentProblem(item);
+      if (problem) {
+        // One malformed assignment fails alone; the listing (and everyone else's scope) stands.
+        const shown = JSON.stringify({
+          principalId: item?.principalId,
+          principalType: item?.principalType,
+          appRoleId: item?.appRoleId,
+        }).slice(0, 300);
+        bad({ onBad, item, problem, shown });
+        continue;
       }
-      const appRoleId = item.appRoleId ?? DEFAULT_ACCESS;
-      if (!isObjectId(appRoleId)) throw new GraphShapeError('an appRoleAssignment has no valid appRoleId');
-      return {
-        principalId: item.principalId,
+      assignments.push({
+        principalId: item.principalId as string,
         principalType: item.principalType as Assignment['principalType'],
-        appRoleId,
-      };
-    });
+        appRoleId: (item.appRoleId ?? DEFAULT_ACCESS) as string,
+      });
+    }
+    yield assignments;
   }
+}
+
+function assignmentProblem(item: Record<string, unknown> | null): string | null {
+  if (typeof item !== 'object' || item === null) return 'is not an object';
+  if (!isObjectId(item.principalId)) return 'has no valid principalId';
+  if (!TYPES.has(String(item.principalType)))
+    return `has an unknown principalType ${JSON.stringify(item.principalType)}`;
+  if (!isObjectId(item.appRoleId ?? DEFAULT_ACCESS)) return 'has no valid appRoleId';
+  return null;
+}
+
+function bad(a: {
+  onBad: (bad: BadElement) => void;
+  item: Record<string, unknown> | null;
+  problem: string;
+  shown: string;
+}): void {
+  const principal = a.item?.principalId;
+  a.onBad({
+    key: `assignment ${a.shown}`,
+    entraId: isObjectId(principal) ? principal : null,
+    problem: `an appRoleAssignment ${a.problem} (${a.shown}); the assignment is skipped`,
+  });
 }
 
 /** The enterprise application's service principal: configured, or the one of our own client id. */

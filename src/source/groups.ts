@@ -1,5 +1,5 @@
 import type { GraphApi } from '../graph/api.js';
-import type { DeltaPage, GroupChange, MemberChange } from './types.js';
+import type { BadElement, DeltaPage, GroupChange, MemberChange } from './types.js';
 import { isObjectId } from './validate.js';
 
 export const INITIAL_GROUPS_URL = '/groups/delta?$select=displayName,members';
@@ -33,11 +33,19 @@ export function toGroupChange(raw: unknown): GroupChange {
   const rawMembers = item['members@delta'] ?? [];
   if (!Array.isArray(rawMembers))
     return { kind: 'invalid', id: item.id, problem: 'members@delta is not an array' };
+  // Per member: a malformed one is reported and skipped; the others, removals included, are facts.
   const members: MemberChange[] = [];
+  const bad: BadElement[] = [];
   for (const m of rawMembers) {
-    const member = m as Record<string, unknown> | null;
+    const member = typeof m === 'object' && m !== null ? (m as Record<string, unknown>) : null;
     if (!member || !isObjectId(member.id)) {
-      return { kind: 'invalid', id: item.id, problem: 'a member of members@delta has no valid id' };
+      const shown = JSON.stringify(member ? (member.id ?? null) : m)?.slice(0, 100) ?? 'undefined';
+      bad.push({
+        key: `group ${item.id} member ${shown}`,
+        entraId: item.id,
+        problem: `group ${item.id}: a member of members@delta has no valid id (${shown}); the member is skipped`,
+      });
+      continue;
     }
     members.push({
       id: member.id,
@@ -45,5 +53,33 @@ export function toGroupChange(raw: unknown): GroupChange {
       removed: member['@removed'] !== undefined,
     });
   }
-  return { kind: 'upsert', id: item.id, members };
+  return { kind: 'upsert', id: item.id, members, bad };
+}
+
+export interface GroupRef {
+  id: string;
+  displayName: string | null;
+}
+
+/**
+ * The groups a user belongs to now: direct memberships (Entra's scope), or every group reached
+ * through nested groups too. For provisioning on demand, which evaluates scope at request time.
+ */
+export async function readUserGroups(
+  api: GraphApi,
+  userId: string,
+  transitive: boolean,
+): Promise<GroupRef[]> {
+  const relation = transitive ? 'transitiveMemberOf' : 'memberOf';
+  const url = `/users/${encodeURIComponent(userId)}/${relation}/microsoft.graph.group?$select=id,displayName`;
+  const groups: GroupRef[] = [];
+  for await (const page of api.pages<Record<string, unknown>>(url)) {
+    for (const g of page.value) {
+      // Anything that is not a group with a valid id cannot put the user in scope.
+      if (!isObjectId(g?.id)) continue;
+      if (g['@odata.type'] !== undefined && g['@odata.type'] !== '#microsoft.graph.group') continue;
+      groups.push({ id: g.id, displayName: typeof g.displayName === 'string' ? g.displayName : null });
+    }
+  }
+  return groups;
 }

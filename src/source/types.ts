@@ -5,7 +5,13 @@ export type AttributeValue = string | number | boolean | null | string[] | Recor
 export type UserChange =
   | { kind: 'upsert'; id: string; attributes: Record<string, AttributeValue> }
   | { kind: 'removed'; id: string; reason: 'changed' | 'deleted' }
-  | { kind: 'invalid'; id: string | null; problem: string };
+  | {
+      kind: 'invalid';
+      id: string | null;
+      problem: string;
+      /** `accountEnabled: false` of an otherwise unusable user: a decisive fact, still applied. */
+      disabled?: true;
+    };
 
 export interface MemberChange {
   id: string;
@@ -13,8 +19,19 @@ export interface MemberChange {
   removed: boolean;
 }
 
+/**
+ * One malformed element of an otherwise usable answer (a group member, an assignment): it fails
+ * alone. `key` identifies it, so that it is reported once, not every cycle that lists it again.
+ */
+export interface BadElement {
+  key: string;
+  /** The Entra id it concerns, when it has a valid one. */
+  entraId: string | null;
+  problem: string;
+}
+
 export type GroupChange =
-  | { kind: 'upsert'; id: string; members: MemberChange[] }
+  | { kind: 'upsert'; id: string; members: MemberChange[]; bad: BadElement[] }
   | { kind: 'removed'; id: string }
   | { kind: 'invalid'; id: string | null; problem: string };
 

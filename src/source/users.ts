@@ -76,6 +76,9 @@ export function toUserChange(raw: unknown): UserChange {
     return { kind: 'invalid', id: item.id, problem: `unknown @removed reason ${JSON.stringify(reason)}` };
   }
   const result = userAttributes(item);
-  if ('problem' in result) return { kind: 'invalid', id: item.id, problem: result.problem };
+  if ('problem' in result) {
+    const disabled = item.accountEnabled === false ? { disabled: true as const } : {};
+    return { kind: 'invalid', id: item.id, problem: result.problem, ...disabled };
+  }
   return { kind: 'upsert', id: item.id, attributes: result.attributes };
 }

@@ -34,10 +34,14 @@ export class AssignmentListing {
   constructor(private readonly db: Db) {
     this.state = new SyncState(db);
     this.pages = new PageStash(db, 'assignment_pages');
-    this.pendingUser = db.prepare('INSERT OR IGNORE INTO pending_users (entra_id) VALUES (?)');
+    // A scope change is a new fact: a failing user becomes due at once (its disable must not wait).
+    this.pendingUser = db.prepare(
+      'INSERT INTO pending_users (entra_id) VALUES (?) ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL',
+    );
     this.pendingMembers = db.prepare(
-      `INSERT OR IGNORE INTO pending_users (entra_id)
-       SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'user'`,
+      `INSERT INTO pending_users (entra_id)
+       SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'user'
+       ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
     );
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AttributeValue } from '../source/types.js';
 import type { Db } from './db.js';
 
@@ -20,6 +21,13 @@ interface SourceRow {
   released: number;
   generation: number;
 }
+
+/**
+ * How the escrow entry of a user whose Graph data was unusable begins (pending_users.last_error):
+ * such a user's mirror is stale, so it is read again in full when it is due, never merged with a
+ * `return=minimal` change.
+ */
+export const UNUSABLE_DATA = 'unusable data from Graph: ';
 
 /** The user @id is in scope: 1 = directly assigned, 2 = a direct member of a group in scope. */
 const IN_SCOPE_CASES = `
@@ -60,6 +68,8 @@ export class Mirror {
   private readonly markHardDeletedStmt;
   private readonly tombstoneStmt;
   private readonly appRolesStmt;
+  private readonly unusableStmt;
+  private readonly usableAgainStmt;
 
   constructor(private readonly db: Db) {
     this.getUserStmt = db.prepare<[string], SourceRow>('SELECT * FROM source_users WHERE entra_id = ?');
@@ -91,7 +101,13 @@ export class Mirror {
     this.addPendingStmt = db.prepare(
       'INSERT INTO pending_users (entra_id) VALUES (?) ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL',
     );
-    this.removePendingStmt = db.prepare('DELETE FROM pending_users WHERE entra_id = ?');
+    // A user whose data is unusable stays escrowed whatever its plan did (a decisive disable, say):
+    // only usable data, or its removal from Graph, ends that (usableAgain).
+    this.removePendingStmt = db.prepare(
+      `DELETE FROM pending_users WHERE entra_id = @id
+       AND NOT (failures > 0 AND substr(coalesce(last_error, ''), 1, length(@prefix)) = @prefix)`,
+    );
+    this.usableAgainStmt = db.prepare('DELETE FROM pending_users WHERE entra_id = ?');
     this.pendingBatchStmt = db.prepare<[string, string, string, number], { entra_id: string }>(
       `SELECT entra_id FROM pending_users WHERE entra_id > ? AND (failed_cycle IS NULL OR failed_cycle <> ?)
        AND (retry_after IS NULL OR retry_after <= ?) ORDER BY entra_id LIMIT ?`,
@@ -127,6 +143,10 @@ export class Mirror {
           OR (a.principal_type = 'Group' AND a.principal_id IN
               (SELECT group_id FROM group_members WHERE member_id = ? AND member_type = 'user'))
        ORDER BY a.app_role_id`,
+    );
+    this.unusableStmt = db.prepare<{ prefix: string }, { entra_id: string; failed_cycle: string | null }>(
+      `SELECT entra_id, failed_cycle FROM pending_users
+       WHERE failures > 0 AND substr(last_error, 1, length(@prefix)) = @prefix`,
     );
     this.mirroredStmt = db.prepare<[string], { n: number }>(
       'SELECT 1 AS n FROM source_users WHERE entra_id = ?',
@@ -230,13 +250,15 @@ export class Mirror {
 
   /**
    * Pending users in scope whose Graph data was never mirrored: they entered scope (a new assignment
-   * or group membership) and must be read before they are planned.
+   * or group membership) and must be read before they are planned. One whose data was unusable waits
+   * for its retry.
    */
   unmirroredInScope(): string[] {
     return this.db
       .prepare(
         `SELECT p.entra_id FROM pending_users p
          WHERE NOT EXISTS (SELECT 1 FROM source_users s WHERE s.entra_id = p.entra_id)
+           AND (p.retry_after IS NULL OR p.retry_after <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
            AND (EXISTS (SELECT 1 FROM assignments a WHERE a.principal_id = p.entra_id AND a.principal_type = 'User')
              OR EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
                         WHERE gm.member_id = p.entra_id AND gm.member_type = 'user'))
@@ -244,6 +266,53 @@ export class Mirror {
       )
       .pluck()
       .all() as string[];
+  }
+
+  /**
+   * A user whose latest Graph data is unusable: its mirror keeps the last usable attributes (and
+   * counts as listed in this round); only `accountEnabled: false`, a decisive fact, is taken.
+   */
+  keepUnusable(entraId: string, generation: number, disabled: boolean): void {
+    this.recent?.delete(entraId);
+    this.db
+      .prepare(
+        `UPDATE source_users SET generation = max(generation, @generation),
+         attributes = CASE WHEN @disabled THEN json_set(attributes, '$.accountEnabled', json('false')) ELSE attributes END
+         WHERE entra_id = @id`,
+      )
+      .run({ id: entraId, generation, disabled: disabled ? 1 : 0 });
+  }
+
+  /** Users whose data was unusable when last read, with the cycle that last failed them. */
+  unusableUsers(): Map<string, string | null> {
+    const rows = this.unusableStmt.all({ prefix: UNUSABLE_DATA });
+    return new Map(rows.map((r) => [r.entra_id, r.failed_cycle]));
+  }
+
+  /** Users whose data was unusable and who are due for a retry: read again in full. */
+  dueUnusable(cycleId: string, now = new Date().toISOString()): string[] {
+    return this.db
+      .prepare<{ prefix: string; cycle: string; now: string }, string>(
+        `SELECT entra_id FROM pending_users WHERE failures > 0 AND substr(last_error, 1, length(@prefix)) = @prefix
+         AND (failed_cycle IS NULL OR failed_cycle <> @cycle) AND (retry_after IS NULL OR retry_after <= @now)
+         ORDER BY entra_id`,
+      )
+      .pluck()
+      .all({ prefix: UNUSABLE_DATA, cycle: cycleId, now });
+  }
+
+  /**
+   * Records that a malformed element from Graph was reported; false when it had been already. One
+   * small sync_state row per distinct element, so a listing that repeats it every cycle is audited
+   * once.
+   */
+  firstReport(elementKey: string): boolean {
+    const key = `reported:${createHash('sha256').update(elementKey).digest('hex').slice(0, 32)}`;
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO sync_state (key, value) VALUES (?, ?)')
+        .run(key, new Date().toISOString()).changes > 0
+    );
   }
 
   /** Returns false for a user never mirrored and not linked: there is nothing to delete. */
@@ -291,8 +360,9 @@ export class Mirror {
   dropUnseenMemberships(generation: number): number {
     this.db
       .prepare(
-        `INSERT OR IGNORE INTO pending_users (entra_id)
-         SELECT member_id FROM group_members WHERE generation < ? AND member_type = 'user'`,
+        `INSERT INTO pending_users (entra_id)
+         SELECT member_id FROM group_members WHERE generation < ? AND member_type = 'user'
+         ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
       )
       .run(generation);
     return this.db.prepare('DELETE FROM group_members WHERE generation < ?').run(generation).changes;
@@ -303,7 +373,12 @@ export class Mirror {
   }
 
   clearPending(entraId: string): void {
-    this.removePendingStmt.run(entraId);
+    this.removePendingStmt.run({ id: entraId, prefix: UNUSABLE_DATA });
+  }
+
+  /** Graph's data on a user whose data was unusable is usable again (or the user was removed). */
+  usableAgain(entraId: string): void {
+    this.usableAgainStmt.run(entraId);
   }
 
   /**
@@ -420,13 +495,23 @@ export class Mirror {
         .get() as { n: number }
     ).n;
     this.db.exec(`
-      INSERT OR IGNORE INTO pending_users (entra_id)
-        SELECT member_id FROM group_members WHERE member_type = 'user' AND group_id IN (${changed});
+      INSERT INTO pending_users (entra_id)
+        SELECT member_id FROM group_members WHERE member_type = 'user' AND group_id IN (${changed})
+        ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL;
       DELETE FROM scope_groups;
       INSERT INTO scope_groups SELECT group_id FROM next_scope_groups;
       DROP TABLE temp.next_scope_groups;
     `);
     return { entered, left };
+  }
+
+  /** Whether the current assignment listing holds this user, or this group, itself. */
+  isAssigned(principalId: string, principalType: 'User' | 'Group'): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM assignments WHERE principal_id = ? AND principal_type = ?')
+        .get(principalId, principalType) !== undefined
+    );
   }
 
   isScopeGroup(groupId: string): boolean {

@@ -9,6 +9,8 @@ import { applyAction } from './apply.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type CycleDeps } from './context.js';
 import { gatherFacts, planSettings, settleUser, storeLookup } from './evaluate.js';
 import { syncAssignments } from './scope.js';
+import { readUserGroups } from '../source/groups.js';
+import type { CycleContext } from './context.js';
 
 export interface ProvisionStep {
   step: 'import' | 'scope' | 'match' | 'action';
@@ -23,8 +25,9 @@ export interface ProvisionResult {
 }
 
 /**
- * Entra's "provision on demand": one user, now, with a step trace. Scope comes from a fresh listing
- * of the assignments and the mirrored group memberships of the last cycle.
+ * Entra's "provision on demand": one user, now, with a step trace. Scope is evaluated at the time of
+ * the request (graph-semantics §6.9): a fresh listing of the assignments, and the user's group
+ * memberships read from Graph now, not those the last cycle mirrored.
  */
 export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<ProvisionResult> {
   const { config, store, api } = deps;
@@ -73,17 +76,14 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
         await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId),
       );
     }
-    const facts = gatherFacts(ctx, id);
+    const scope = config.scope === 'all' ? 'scope: all users' : await scopeNow(ctx, id);
+    const facts = { ...gatherFacts(ctx, id), inScope: scope !== null };
     const enabled = parsed.attributes.accountEnabled !== false;
     steps.push({
       step: 'scope',
       status: facts.inScope && enabled ? 'success' : 'skipped',
       detail: [
-        config.scope === 'all'
-          ? 'scope: all users'
-          : facts.inScope
-            ? 'assigned to the application'
-            : 'not assigned to the application',
+        scope ?? 'not assigned to the application',
         enabled ? 'active in Entra' : 'disabled in Entra',
       ].join('; '),
     });
@@ -119,4 +119,19 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
     );
     await lease.release();
   }
+}
+
+/**
+ * Through which assignment the user is in scope now, as the trace says it; null when it is not.
+ * Direct assignment first; then the user's groups now (direct memberships, or nested ones too when
+ * scope.expandNestedGroups) against the groups assigned to the application.
+ */
+async function scopeNow(ctx: CycleContext, id: string): Promise<string | null> {
+  const { mirror } = ctx.store;
+  if (mirror.isAssigned(id, 'User')) return 'in scope: assigned directly';
+  const groups = await readUserGroups(ctx.api, id, ctx.settings.scope.expandNestedGroups);
+  const assigned = groups.filter((g) => mirror.isAssigned(g.id, 'Group'));
+  if (assigned.length === 0) return null;
+  const names = assigned.map((g) => `${g.displayName ?? g.id} (${g.id})`);
+  return `in scope: member of group ${names.join(', ')}, assigned to the application`;
 }

@@ -1,6 +1,7 @@
 import { GraphNotFoundError } from '../graph/errors.js';
 import { userAttributes } from '../source/validate.js';
-import { userSelect } from '../source/users.js';
+import { toUserChange, userSelect } from '../source/users.js';
+import { ingest } from './users.js';
 import type { CycleContext } from './context.js';
 import { evaluateUsers } from './evaluate.js';
 
@@ -32,8 +33,12 @@ export async function reconcileUnseen(ctx: CycleContext, generation: number): Pr
       }
       const live = await lookup(() => api.get(`/users/${id}?$select=${select}`));
       await store.write(() => {
-        if (live) mirrorFrom(ctx, id, live, generation);
-        else store.mirror.markHardDeleted(id, true);
+        if (live) {
+          // As any user read by id: one whose data is unusable fails alone (escrow), never the cycle.
+          ingest(ctx, [toUserChange({ ...selected(ctx, live), id })], 'read', generation);
+          return;
+        }
+        store.mirror.markHardDeleted(id, true);
         evaluateUsers(ctx, [id]);
       }, 'reconciliation');
     }
@@ -53,10 +58,24 @@ async function lookup(read: () => Promise<unknown>): Promise<Record<string, unkn
   }
 }
 
-function mirrorFrom(ctx: CycleContext, id: string, raw: Record<string, unknown>, generation: number): void {
-  const parsed = userAttributes(raw);
-  if ('problem' in parsed) throw new Error(`user ${id} from Graph is unusable: ${parsed.problem}`);
+/** The selected attributes of a Graph user (lookups answer with a few more). */
+function selected(ctx: CycleContext, raw: Record<string, unknown>): Record<string, unknown> {
   const wanted = new Set(userSelect(ctx.mappings.sourceAttributes));
-  const attributes = Object.fromEntries(Object.entries(parsed.attributes).filter(([k]) => wanted.has(k)));
-  ctx.store.mirror.upsertUser(id, attributes, false, generation);
+  return Object.fromEntries(Object.entries(raw).filter(([k]) => wanted.has(k)));
+}
+
+/**
+ * A soft-deleted user's last attributes. When they are unusable the mirror keeps the ones it has:
+ * the soft delete is the fact that matters, and it is applied all the same.
+ */
+function mirrorFrom(ctx: CycleContext, id: string, raw: Record<string, unknown>, generation: number): void {
+  const parsed = userAttributes(selected(ctx, raw));
+  if ('problem' in parsed) {
+    ctx.log.warn(
+      { cycleId: ctx.cycleId, entraId: id, problem: parsed.problem },
+      'soft-deleted user has unusable data',
+    );
+    return;
+  }
+  ctx.store.mirror.upsertUser(id, parsed.attributes, false, generation);
 }

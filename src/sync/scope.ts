@@ -1,6 +1,6 @@
 import { assignmentPages, readAppRoles } from '../source/assignments.js';
 import { groupsDeltaRound } from '../source/groups.js';
-import type { GroupChange } from '../source/types.js';
+import type { BadElement, GroupChange } from '../source/types.js';
 import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
 
@@ -51,6 +51,33 @@ function applyGroupChange(ctx: CycleContext, change: GroupChange, generation: nu
     else mirror.addMember(change.id, m.id, m.type, generation);
     if (m.type === 'user') mirror.markPending(m.id);
   }
+  for (const bad of change.bad) reportBadElement(ctx, bad);
+}
+
+/**
+ * A malformed element (a group member, an assignment) was skipped and the rest applied: logged and
+ * audited as an error the first time it is seen, not again each cycle that lists it.
+ */
+function reportBadElement(ctx: CycleContext, bad: BadElement): void {
+  if (!ctx.store.mirror.firstReport(bad.key)) {
+    ctx.log.debug({ cycleId: ctx.cycleId, problem: bad.problem }, 'malformed element skipped again');
+    return;
+  }
+  ctx.counts.error++;
+  ctx.store.audit.append({
+    cycleId: ctx.cycleId,
+    action: 'error',
+    status: 'failure',
+    entraId: bad.entraId,
+    userId: null,
+    userName: null,
+    modified: [],
+    reason: `malformed data from Graph: ${bad.problem}`,
+  });
+  ctx.log.warn(
+    { cycleId: ctx.cycleId, entraId: bad.entraId, problem: bad.problem },
+    'malformed element skipped',
+  );
 }
 
 /**
@@ -76,6 +103,7 @@ export async function syncScope(
 
 interface Listing {
   total: number;
+  bad: BadElement[];
   appRoles: Awaited<ReturnType<typeof readAppRoles>> | null;
 }
 
@@ -84,20 +112,22 @@ async function listAssignments(ctx: CycleContext, servicePrincipalId: string): P
   const { store } = ctx;
   store.assignmentListing.begin();
   let total = 0;
-  for await (const page of assignmentPages(ctx.api, servicePrincipalId)) {
+  const bad: BadElement[] = [];
+  for await (const page of assignmentPages(ctx.api, servicePrincipalId, (b) => bad.push(b))) {
     total += page.length;
     store.assignmentListing.add(page);
   }
   const appRoles = ctx.mappings.usesAppRoleAssignments
     ? await readAppRoles(ctx.api, servicePrincipalId)
     : null;
-  return { total, appRoles };
+  return { total, bad, appRoles };
 }
 
 /** Swaps a complete listing in and recomputes the groups in scope. */
-async function applyAssignments(ctx: CycleContext, { total, appRoles }: Listing): Promise<void> {
+async function applyAssignments(ctx: CycleContext, { total, bad, appRoles }: Listing): Promise<void> {
   const { store, log } = ctx;
   await store.write(() => {
+    for (const b of bad) reportBadElement(ctx, b);
     if (appRoles) store.mirror.setAppRoles(appRoles);
     const changes = store.assignmentListing.commit();
     const groups = store.mirror.refreshScopeGroups(ctx.settings.scope.expandNestedGroups);

@@ -8,6 +8,7 @@ import {
 import type { UserChange } from '../source/types.js';
 import { dispatched } from '../graph/api.js';
 import { fitPageCache } from '../store/db.js';
+import { UNUSABLE_DATA } from '../store/mirror.js';
 import { UsersReadAhead } from './read-ahead.js';
 import { withDeltaRestarts } from './restart.js';
 import type { CycleContext } from './context.js';
@@ -155,6 +156,8 @@ async function deltaRound(
       // Users that entered scope without being mirrored: a new assignment or membership, or a change
       // of a user never read. Read in full after the round, so nothing they did is missed.
       if (link) for (const id of ctx.store.mirror.unmirroredInScope()) toRead.add(id);
+      // Users whose data was unusable and whose retry is due: read again in full.
+      if (link) for (const id of ctx.store.mirror.dueUnusable(ctx.cycleId)) toRead.add(id);
       if (toRead.size > 0) await readById(ctx, [...toRead].sort(), generation);
       ctx.log.info(
         {
@@ -223,7 +226,7 @@ async function readById(ctx: CycleContext, ids: readonly string[], generation: n
  * - `read`: users read by id: complete, and all of them matter.
  * With scope `all` every user matters, and every change is taken as before.
  */
-type IngestMode = 'full' | 'changes' | 'read';
+export type IngestMode = 'full' | 'changes' | 'read';
 
 /**
  * Pages waiting to be written. While Graph hands out pages faster than they are written, they are
@@ -328,7 +331,7 @@ class Batch {
 }
 
 /** Mirrors a batch of changes (in the order given: Batch sorts them by id), then plans and applies each user once. */
-function ingest(
+export function ingest(
   ctx: CycleContext,
   items: UserChange[],
   mode: IngestMode,
@@ -338,9 +341,17 @@ function ingest(
   const { mirror, users } = ctx.store;
   const everyone = ctx.scope === 'all';
   const ids = new Set<string>();
+  const unusable = new Map<string, string>();
+  // Users whose data was unusable when last read (few, usually none), and the cycle that failed them.
+  const stale = mirror.unusableUsers();
   for (const item of items) {
     if (item.kind === 'invalid') {
-      recordInvalid(ctx, item);
+      const bad = item.id === null ? null : { ...item, id: item.id };
+      if (!bad) recordInvalid(ctx, item);
+      else if (unusableUser(ctx, bad, mode, generation, stale, toRead)) {
+        unusable.set(bad.id, bad.problem);
+        if (isDecisive(ctx, bad)) ids.add(bad.id);
+      }
       continue;
     }
     if (item.kind === 'upsert') {
@@ -349,20 +360,81 @@ function ingest(
         if (mirror.isRelevant(item.id)) toRead?.add(item.id);
         continue;
       }
+      if (mode === 'changes' && (unusable.has(item.id) || stale.has(item.id))) {
+        // Its mirror is stale: a `return=minimal` change alone is not the whole user. Read it in
+        // full (unless it already failed in this cycle), so nothing unusable can pass.
+        if (!unusable.has(item.id) && stale.get(item.id) !== ctx.cycleId) toRead?.add(item.id);
+        continue;
+      }
+      if (stale.has(item.id)) mirror.usableAgain(item.id);
       mirror.upsertUser(item.id, item.attributes, mode === 'changes', generation);
     } else if (item.reason === 'changed') {
       if (!mirror.softDeleteUser(item.id, generation)) continue; // never seen: nothing to disable
     } else if (!mirror.markHardDeleted(item.id, users.findByExternalId(item.id) !== null)) {
       continue; // never seen and never provisioned (possible in an initial round)
     }
+    if (item.kind === 'removed' && stale.has(item.id)) mirror.usableAgain(item.id); // removal supersedes
     ids.add(item.id);
+    unusable.delete(item.id); // a later, usable fact about the user in the same batch
   }
   evaluateUsers(ctx, ids);
+  for (const [id, problem] of unusable) escrowUnusable(ctx, id, problem);
 }
+
+/**
+ * A user whose Graph data is unusable is a failed user, never a failed round: audited, escrowed
+ * and retried (read again in full). The mirror keeps its last usable attributes, and the decisive
+ * facts are applied all the same: `accountEnabled: false`, and being out of scope or soft-deleted
+ * (keeping a disabled person active is the worse failure). Returns whether it is to be planned now
+ * and escrowed after; false for a user this application does not care about, or one read later.
+ */
+function unusableUser(
+  ctx: CycleContext,
+  item: Unusable,
+  mode: IngestMode,
+  generation: number,
+  stale: Map<string, string | null>,
+  toRead?: Set<string>,
+): boolean {
+  const { mirror } = ctx.store;
+  if (ctx.scope !== 'all') {
+    if (mode !== 'read' && !mirror.isRelevant(item.id)) return false;
+    if (mode === 'changes' && !mirror.isMirrored(item.id)) {
+      toRead?.add(item.id); // never mirrored: its change alone is not the whole user; the read decides
+      return false;
+    }
+  }
+  if (mode === 'changes' && stale.get(item.id) === ctx.cycleId) return false;
+  recordInvalid(ctx, item);
+  mirror.keepUnusable(item.id, generation, item.disabled === true);
+  return true;
+}
+
+/** Whether an unusable user carries a fact that must be applied now: disabled, out of scope, soft-deleted. */
+function isDecisive(ctx: CycleContext, item: Unusable): boolean {
+  const { mirror } = ctx.store;
+  if (item.disabled) return true;
+  if (ctx.scope !== 'all' && !mirror.isInScope(item.id).inScope) return true;
+  return mirror.getUser(item.id)?.softDeleted === true;
+}
+
+/** After the decisive facts were planned: the user stays failed until its data is usable again. */
+function escrowUnusable(ctx: CycleContext, id: string, problem: string): void {
+  const { mirror } = ctx.store;
+  // Out of scope and released: no longer managed, so its data no longer matters.
+  if (mirror.getUser(id)?.released) {
+    mirror.usableAgain(id);
+    return;
+  }
+  mirror.failPending(id, ctx.cycleId, UNUSABLE_DATA + problem, ctx.settings.safety.retry);
+}
+
+/** An invalid item whose id is usable: the user is known, its data is not. */
+type Unusable = { id: string; problem: string; disabled?: true };
 
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-function recordInvalid(ctx: CycleContext, item: Extract<UserChange, { kind: 'invalid' }>): void {
+function recordInvalid(ctx: CycleContext, item: { id: string | null; problem: string }): void {
   ctx.counts.error++;
   ctx.store.audit.append({
     cycleId: ctx.cycleId,
@@ -372,7 +444,7 @@ function recordInvalid(ctx: CycleContext, item: Extract<UserChange, { kind: 'inv
     userId: null,
     userName: null,
     modified: [],
-    reason: `unusable data from Graph: ${item.problem}`,
+    reason: UNUSABLE_DATA + item.problem,
   });
   ctx.log.warn(
     { cycleId: ctx.cycleId, entraId: item.id, problem: item.problem },
