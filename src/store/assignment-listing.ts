@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { PageStash } from './page-stash.js';
 import { SyncState } from './state.js';
+import { prepared } from './statements.js';
 
 export interface ListedAssignment {
   principalId: string;
@@ -92,7 +93,7 @@ export class AssignmentListing {
       `SELECT principal_id, principal_type, app_role_id FROM assignments
        WHERE (principal_id, app_role_id) > (?, ?) ORDER BY principal_id, app_role_id LIMIT ?`,
     );
-    const remove = this.db.prepare('DELETE FROM assignments WHERE principal_id = ? AND app_role_id = ?');
+    const remove = prepared(this.db, 'DELETE FROM assignments WHERE principal_id = ? AND app_role_id = ?');
     const remaining = new HashList();
     let count = 0;
     let after = ['', ''] as [string, string];
@@ -117,7 +118,8 @@ export class AssignmentListing {
 
   /** Inserts the listed assignments that are not stored yet. */
   private addNew(stored: BigUint64Array): number {
-    const insert = this.db.prepare(
+    const insert = prepared(
+      this.db,
       'INSERT OR REPLACE INTO assignments (principal_id, principal_type, app_role_id) VALUES (?, ?, ?)',
     );
     // One page at a time: the first listing adds every assignment, 130 MB of pages at a million.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '../source/types.js';
 import type { Db } from './db.js';
+import { prepared } from './statements.js';
 
 /** What Graph last said about one user. */
 export interface MirroredUser {
@@ -222,28 +223,28 @@ export class Mirror {
 
   /** Every user in scope or linked, in id order: what a full round must read when it reads by id. */
   relevantUserIds(): string[] {
-    return this.db
-      .prepare(
-        `SELECT principal_id AS id FROM assignments WHERE principal_type = 'User'
+    return prepared(
+      this.db,
+      `SELECT principal_id AS id FROM assignments WHERE principal_type = 'User'
            UNION SELECT gm.member_id FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
              WHERE gm.member_type = 'user'
            UNION SELECT external_id FROM users WHERE external_id IS NOT NULL
            ORDER BY 1`,
-      )
+    )
       .pluck()
       .all() as string[];
   }
 
   /** How many users relevantUserIds() would list, counted up to `limit` + 1 at most. */
   relevantUserCount(limit: number): number {
-    return this.db
-      .prepare(
-        `SELECT count(*) FROM (SELECT principal_id FROM assignments WHERE principal_type = 'User'
+    return prepared(
+      this.db,
+      `SELECT count(*) FROM (SELECT principal_id FROM assignments WHERE principal_type = 'User'
            UNION SELECT gm.member_id FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
              WHERE gm.member_type = 'user'
            UNION SELECT external_id FROM users WHERE external_id IS NOT NULL
            LIMIT ?)`,
-      )
+    )
       .pluck()
       .get(limit + 1) as number;
   }
@@ -254,16 +255,16 @@ export class Mirror {
    * for its retry.
    */
   unmirroredInScope(): string[] {
-    return this.db
-      .prepare(
-        `SELECT p.entra_id FROM pending_users p
+    return prepared(
+      this.db,
+      `SELECT p.entra_id FROM pending_users p
          WHERE NOT EXISTS (SELECT 1 FROM source_users s WHERE s.entra_id = p.entra_id)
            AND (p.retry_after IS NULL OR p.retry_after <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
            AND (EXISTS (SELECT 1 FROM assignments a WHERE a.principal_id = p.entra_id AND a.principal_type = 'User')
              OR EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
                         WHERE gm.member_id = p.entra_id AND gm.member_type = 'user'))
          ORDER BY p.entra_id`,
-      )
+    )
       .pluck()
       .all() as string[];
   }
@@ -274,13 +275,12 @@ export class Mirror {
    */
   keepUnusable(entraId: string, generation: number, disabled: boolean): void {
     this.recent?.delete(entraId);
-    this.db
-      .prepare(
-        `UPDATE source_users SET generation = max(generation, @generation),
+    prepared(
+      this.db,
+      `UPDATE source_users SET generation = max(generation, @generation),
          attributes = CASE WHEN @disabled THEN json_set(attributes, '$.accountEnabled', json('false')) ELSE attributes END
          WHERE entra_id = @id`,
-      )
-      .run({ id: entraId, generation, disabled: disabled ? 1 : 0 });
+    ).run({ id: entraId, generation, disabled: disabled ? 1 : 0 });
   }
 
   /** Users whose data was unusable when last read, with the cycle that last failed them. */
@@ -309,9 +309,10 @@ export class Mirror {
   firstReport(elementKey: string): boolean {
     const key = `reported:${createHash('sha256').update(elementKey).digest('hex').slice(0, 32)}`;
     return (
-      this.db
-        .prepare('INSERT OR IGNORE INTO sync_state (key, value) VALUES (?, ?)')
-        .run(key, new Date().toISOString()).changes > 0
+      prepared(this.db, 'INSERT OR IGNORE INTO sync_state (key, value) VALUES (?, ?)').run(
+        key,
+        new Date().toISOString(),
+      ).changes > 0
     );
   }
 
@@ -358,14 +359,13 @@ export class Mirror {
 
   /** After a complete full groups round: memberships it did not list are gone. */
   dropUnseenMemberships(generation: number): number {
-    this.db
-      .prepare(
-        `INSERT INTO pending_users (entra_id)
+    prepared(
+      this.db,
+      `INSERT INTO pending_users (entra_id)
          SELECT member_id FROM group_members WHERE generation < ? AND member_type = 'user'
          ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
-      )
-      .run(generation);
-    return this.db.prepare('DELETE FROM group_members WHERE generation < ?').run(generation).changes;
+    ).run(generation);
+    return prepared(this.db, 'DELETE FROM group_members WHERE generation < ?').run(generation).changes;
   }
 
   markPending(entraId: string): void {
@@ -407,12 +407,11 @@ export class Mirror {
     limit = 100,
   ): { entraId: string; failures: number; lastError: string | null; retryAfter: string | null }[] {
     return (
-      this.db
-        .prepare(
-          `SELECT entra_id, failures, last_error, retry_after FROM pending_users WHERE failures > 0
+      prepared(
+        this.db,
+        `SELECT entra_id, failures, last_error, retry_after FROM pending_users WHERE failures > 0
            ORDER BY retry_after LIMIT ?`,
-        )
-        .all(limit) as {
+      ).all(limit) as {
         entra_id: string;
         failures: number;
         last_error: string | null;
@@ -428,18 +427,18 @@ export class Mirror {
 
   failingCount(): number {
     return (
-      this.db.prepare('SELECT count(*) AS n FROM pending_users WHERE failures > 0').get() as { n: number }
+      prepared(this.db, 'SELECT count(*) AS n FROM pending_users WHERE failures > 0').get() as { n: number }
     ).n;
   }
 
   /** `entrasync retry`: failed users become due in the next cycle. */
   retryFailed(entraId?: string): number {
     const sql = `UPDATE pending_users SET retry_after = NULL, failed_cycle = NULL WHERE failures > 0${entraId ? ' AND entra_id = ?' : ''}`;
-    return this.db.prepare(sql).run(...(entraId ? [entraId] : [])).changes;
+    return prepared(this.db, sql).run(...(entraId ? [entraId] : [])).changes;
   }
 
   pendingCount(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM pending_users').get() as { n: number }).n;
+    return (prepared(this.db, 'SELECT count(*) AS n FROM pending_users').get() as { n: number }).n;
   }
 
   /** Direct assignment, or direct membership of a group in scope. */
@@ -454,7 +453,7 @@ export class Mirror {
   /** The app's role definitions, as last read from its service principal. */
   setAppRoles(roles: { id: string; value: string | null; displayName: string | null }[]): void {
     this.db.exec('DELETE FROM app_roles');
-    const stmt = this.db.prepare('INSERT INTO app_roles (id, value, display_name) VALUES (?, ?, ?)');
+    const stmt = prepared(this.db, 'INSERT INTO app_roles (id, value, display_name) VALUES (?, ?, ?)');
     for (const r of roles) stmt.run(r.id, r.value, r.displayName);
   }
 
@@ -481,18 +480,16 @@ export class Mirror {
     const changed = `SELECT group_id FROM (SELECT group_id FROM next_scope_groups EXCEPT SELECT group_id FROM scope_groups)
        UNION SELECT group_id FROM (SELECT group_id FROM scope_groups EXCEPT SELECT group_id FROM next_scope_groups)`;
     const entered = (
-      this.db
-        .prepare(
-          'SELECT count(*) AS n FROM (SELECT group_id FROM next_scope_groups EXCEPT SELECT group_id FROM scope_groups)',
-        )
-        .get() as { n: number }
+      prepared(
+        this.db,
+        'SELECT count(*) AS n FROM (SELECT group_id FROM next_scope_groups EXCEPT SELECT group_id FROM scope_groups)',
+      ).get() as { n: number }
     ).n;
     const left = (
-      this.db
-        .prepare(
-          'SELECT count(*) AS n FROM (SELECT group_id FROM scope_groups EXCEPT SELECT group_id FROM next_scope_groups)',
-        )
-        .get() as { n: number }
+      prepared(
+        this.db,
+        'SELECT count(*) AS n FROM (SELECT group_id FROM scope_groups EXCEPT SELECT group_id FROM next_scope_groups)',
+      ).get() as { n: number }
     ).n;
     this.db.exec(`
       INSERT INTO pending_users (entra_id)
@@ -508,37 +505,36 @@ export class Mirror {
   /** Whether the current assignment listing holds this user, or this group, itself. */
   isAssigned(principalId: string, principalType: 'User' | 'Group'): boolean {
     return (
-      this.db
-        .prepare('SELECT 1 FROM assignments WHERE principal_id = ? AND principal_type = ?')
-        .get(principalId, principalType) !== undefined
+      prepared(this.db, 'SELECT 1 FROM assignments WHERE principal_id = ? AND principal_type = ?').get(
+        principalId,
+        principalType,
+      ) !== undefined
     );
   }
 
   isScopeGroup(groupId: string): boolean {
-    return this.db.prepare('SELECT 1 FROM scope_groups WHERE group_id = ?').get(groupId) !== undefined;
+    return prepared(this.db, 'SELECT 1 FROM scope_groups WHERE group_id = ?').get(groupId) !== undefined;
   }
 
   /** Linked store rows whose Entra user the last full round did not list (or never listed). */
   unseenLinkedUsers(generation: number, afterId: string, limit: number): string[] {
     return (
-      this.db
-        .prepare(
-          `SELECT u.external_id AS id FROM users u LEFT JOIN source_users s ON s.entra_id = u.external_id
+      prepared(
+        this.db,
+        `SELECT u.external_id AS id FROM users u LEFT JOIN source_users s ON s.entra_id = u.external_id
            WHERE u.external_id IS NOT NULL AND u.external_id > ? AND (s.entra_id IS NULL OR s.generation < ?)
            ORDER BY u.external_id LIMIT ?`,
-        )
-        .all(afterId, generation, limit) as { id: string }[]
+      ).all(afterId, generation, limit) as { id: string }[]
     ).map((r) => r.id);
   }
 
   /** Mirror rows of users the full round did not list and that no store row links to. */
   forgetUnseenUnlinked(generation: number): number {
     this.recent?.clear();
-    return this.db
-      .prepare(
-        `DELETE FROM source_users WHERE generation < ?
+    return prepared(
+      this.db,
+      `DELETE FROM source_users WHERE generation < ?
          AND NOT EXISTS (SELECT 1 FROM users u WHERE u.external_id = source_users.entra_id)`,
-      )
-      .run(generation).changes;
+    ).run(generation).changes;
   }
 }
