@@ -4,6 +4,7 @@ import { GraphAccessError } from '../graph/errors.js';
 import { provisionOnDemand } from '../sync/provision.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
+import { escapeControls as esc } from './text.js';
 
 interface Check {
   check: string;
@@ -64,7 +65,7 @@ export function registerDiagnoseCommands(program: Command): void {
           });
         }
         if (flags.json) printJson(checks);
-        else for (const c of checks) print(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`);
+        else for (const c of checks) print(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${esc(c.detail)}`);
         if (checks.some((c) => !c.ok)) throw new CommandFailed('the connection test failed');
       }, 'stderr'),
     );
@@ -80,7 +81,8 @@ export function registerDiagnoseCommands(program: Command): void {
         const result = await provisionOnDemand(rt, user);
         if (flags.json)
           printJson({ cycleId: result.cycleId, steps: result.steps, action: result.action?.kind ?? null });
-        else for (const s of result.steps) print(`${s.step.padEnd(7)} ${s.status.padEnd(8)} ${s.detail}`);
+        else
+          for (const s of result.steps) print(`${s.step.padEnd(7)} ${s.status.padEnd(8)} ${esc(s.detail)}`);
         if (result.steps.some((s) => s.status === 'failure')) throw new CommandFailed('provisioning failed');
       }, 'stderr'),
     );
