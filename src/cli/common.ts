@@ -28,7 +28,10 @@ export function stderrLogger(level: Config['logLevel']): Logger {
 export interface RuntimeOptions {
   /** The command needs an existing store: a mistyped ENTRASYNC_DB must not create an empty one. */
   storeMustExist?: boolean;
-  /** A dry run on a store that does not exist compares with an empty store in memory: it creates none. */
+  /**
+   * A command that writes nothing lasting (a dry run, a connection test) uses an empty store in memory
+   * when there is none yet: it must not create one.
+   */
   memoryIfMissing?: boolean;
 }
 
@@ -42,7 +45,7 @@ export async function withRuntime<T>(
   if (!existsSync(config.dbPath)) {
     if (options.storeMustExist) throw noStore(config.dbPath);
     if (options.memoryIfMissing) {
-      log.warn({ db: config.dbPath }, 'no store yet: the dry run compares with an empty store');
+      log.warn({ db: config.dbPath }, 'no store yet: using an empty one in memory, nothing is created');
       config = { ...config, dbPath: ':memory:' };
     }
   }

@@ -132,6 +132,26 @@ describe('read-only commands never create a store', () => {
     });
   }
 
+  it('approve-deletions at a mistyped path exits 2 naming ENTRASYNC_DB, and creates nothing', async () => {
+    const parent = tempDir();
+    const path = join(parent, 'missing', 'store.db');
+    const r = await runCli(['approve-deletions'], { ...env, ENTRASYNC_DB: path });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`ENTRASYNC_DB: no store at ${path}`);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('test-connection needs no store and creates none', async () => {
+    const parent = tempDir();
+    const r = await runCli(['test-connection', '--json'], {
+      ...env,
+      ENTRASYNC_DB: join(parent, 'data', 'store.db'),
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { ok: boolean }[]).every((c) => c.ok)).toBe(true);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
   it('status, audit and users export read a store while another connection writes to it', async () => {
     const writer = new Database(storePath);
     try {
