@@ -82,7 +82,14 @@ describe('file modes of a new store', () => {
   it('a new folder is 0700; the database, -wal and -shm are 0600 (whatever the umask)', async () => {
     const folder = join(tempDir(), 'new', 'data');
     const db = join(folder, 'store.db');
-    const d = await f.daemon({ ENTRASYNC_DB: db, ENTRASYNC_SCHEDULE: NEVER_DURING_TEST });
+    // The daemon inherits a umask that takes nothing away (the workers are processes: umask applies).
+    const umask = process.umask(0);
+    let d;
+    try {
+      d = await f.daemon({ ENTRASYNC_DB: db, ENTRASYNC_SCHEDULE: NEVER_DURING_TEST });
+    } finally {
+      process.umask(umask);
+    }
     await d.waitFor(cycleFinished);
     // The daemon holds the store open: -wal and -shm exist now.
     expect(mode(folder)).toBe(0o700);
