@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { validate } from 'node-cron';
 import { ConfigError, shown } from './errors.js';
 
@@ -36,6 +37,19 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return n;
 }
 
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function httpHost(env: Env): string {
+  // Loopback unless told otherwise: /status and /metrics need no authentication. The image sets
+  // 0.0.0.0, as a container's port is reachable only where it is published.
+  const host = value(env, 'ENTRASYNC_HTTP_HOST') ?? '127.0.0.1';
+  if (isIP(host) === 0 && !HOST_NAME.test(host)) {
+    throw new ConfigError('ENTRASYNC_HTTP_HOST', `expected an IP address or a host name, got ${shown(host)}`);
+  }
+  return host;
+}
+
 function timezone(env: Env): string | undefined {
   const tz = value(env, 'ENTRASYNC_TIMEZONE');
   if (tz === undefined) return undefined;
@@ -64,9 +78,7 @@ export function loadDaemonConfig(env: Env = process.env): DaemonConfig {
     schedule,
     ...(tz ? { timezone: tz } : {}),
     httpPort: integer(env, 'ENTRASYNC_HTTP_PORT', 8080, 0, 65535),
-    // Loopback unless told otherwise: /status and /metrics need no authentication. The image sets
-    // 0.0.0.0, as a container's port is reachable only where it is published.
-    httpHost: value(env, 'ENTRASYNC_HTTP_HOST') ?? '127.0.0.1',
+    httpHost: httpHost(env),
     readyMaxAgeSeconds: integer(env, 'ENTRASYNC_READY_MAX_AGE', DEFAULT_READY_MAX_AGE, 1, 366 * 86400),
     shutdownGraceSeconds: integer(env, 'ENTRASYNC_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE, 0, 3600),
   };

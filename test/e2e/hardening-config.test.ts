@@ -57,7 +57,12 @@ describe('a rejected value is echoed only when it is no longer than a GUID', () 
     });
   }
 
-  for (const name of ['ENTRASYNC_SCHEDULE', 'ENTRASYNC_TIMEZONE', 'ENTRASYNC_HTTP_PORT']) {
+  for (const name of [
+    'ENTRASYNC_SCHEDULE',
+    'ENTRASYNC_TIMEZONE',
+    'ENTRASYNC_HTTP_PORT',
+    'ENTRASYNC_HTTP_HOST',
+  ]) {
     it(`the client secret in the daemon's ${name} is not printed`, async () => {
       const r = await runCli(['run'], { ...env, ENTRASYNC_HTTP_PORT: '0', [name]: emu.clientSecret });
       expect(r.code).toBe(2);
