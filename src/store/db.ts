@@ -28,8 +28,23 @@ export function openStore(path: string, options: OpenOptions = {}): Db {
     db.pragma('temp.cache_size = -8192');
     fitPageCache(db);
     migrate(db);
+  } else {
+    checkReadable(db, path);
   }
   return db;
+}
+
+/** Read-only, the store cannot migrate itself: a store of another version is an error, not a crash. */
+function checkReadable(db: Db, path: string): void {
+  const version = schemaVersion(db);
+  if (version === MIGRATIONS.length) return;
+  db.close();
+  throw new Error(
+    version === 0
+      ? `${path} holds no store yet: a sync creates it`
+      : `the store at ${path} has schema version ${version}, this entrasync reads version ${MIGRATIONS.length}: ` +
+          (version < MIGRATIONS.length ? 'a sync migrates it' : 'update entrasync'),
+  );
 }
 
 /**

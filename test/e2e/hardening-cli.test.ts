@@ -3,7 +3,7 @@
  * and run nothing; the read-only commands never create a store; a dry run creates none either; and
  * invisible or reordering characters in user data are escaped in every human (non-JSON) output.
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +150,17 @@ describe('read-only commands never create a store', () => {
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { ok: boolean }[]).every((c) => c.ok)).toBe(true);
     expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('an empty file (created for the application beforehand) is no store yet: exit 1 saying so', async () => {
+    const path = join(tempDir(), 'store.db');
+    writeFileSync(path, '');
+    for (const args of [['status'], ['audit'], ['users', 'export']]) {
+      const r = await runCli(args, { ...env, ENTRASYNC_DB: path });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${path} holds no store yet: a sync creates it`);
+    }
+    expect(statSync(path).size).toBe(0);
   });
 
   it('status, audit and users export read a store while another connection writes to it', async () => {
