@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, loadLocalConfig, type Config, type LocalConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { createRuntime, type Runtime } from '../runtime.js';
@@ -24,12 +25,30 @@ export function stderrLogger(level: Config['logLevel']): Logger {
   return createLogger(level === 'info' ? 'warn' : level, process.stderr);
 }
 
+export interface RuntimeOptions {
+  /** The command needs an existing store: a mistyped ENTRASYNC_DB must not create an empty one. */
+  storeMustExist?: boolean;
+  /**
+   * A command that writes nothing lasting (a dry run, a connection test) uses an empty store in memory
+   * when there is none yet: it must not create one.
+   */
+  memoryIfMissing?: boolean;
+}
+
 export async function withRuntime<T>(
   fn: (rt: Runtime) => Promise<T>,
   logTo: 'stdout' | 'stderr' = 'stdout',
+  options: RuntimeOptions = {},
 ): Promise<T> {
-  const config = loadConfig();
+  let config = loadConfig();
   const log = logTo === 'stdout' ? createLogger(config.logLevel) : stderrLogger(config.logLevel);
+  if (!existsSync(config.dbPath)) {
+    if (options.storeMustExist) throw noStore(config.dbPath);
+    if (options.memoryIfMissing) {
+      log.warn({ db: config.dbPath }, 'no store yet: using an empty one in memory, nothing is created');
+      config = { ...config, dbPath: ':memory:' };
+    }
+  }
   const rt = createRuntime(config, log);
   try {
     return await fn(rt);
@@ -38,10 +57,20 @@ export async function withRuntime<T>(
   }
 }
 
-/** For commands that only read the store: no credentials needed. */
-export function withStore<T>(fn: (store: Store, config: LocalConfig) => T): T {
+const noStore = (path: string) =>
+  new ConfigError('ENTRASYNC_DB', `no store at ${path} (check the path; \`entrasync sync\` creates it)`);
+
+/**
+ * For commands on the store alone: no credentials needed. The store must exist; it is opened
+ * read-only unless the command writes.
+ */
+export function withStore<T>(
+  fn: (store: Store, config: LocalConfig) => T,
+  access: 'read' | 'write' = 'read',
+): T {
   const config = loadLocalConfig();
-  const store = Store.open(config.dbPath);
+  if (!existsSync(config.dbPath)) throw noStore(config.dbPath);
+  const store = Store.open(config.dbPath, { readonly: access === 'read' });
   try {
     return fn(store, config);
   } finally {

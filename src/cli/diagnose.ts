@@ -4,6 +4,7 @@ import { GraphAccessError } from '../graph/errors.js';
 import { provisionOnDemand } from '../sync/provision.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
+import { escapeControls as esc } from './text.js';
 
 interface Check {
   check: string;
@@ -17,56 +18,60 @@ export function registerDiagnoseCommands(program: Command): void {
     .description('get a token, find the service principal and try each Graph call a cycle needs')
     .option('--json', 'print the checks as JSON')
     .action((flags: { json?: boolean }) =>
-      withRuntime(async ({ api, config }) => {
-        const checks: Check[] = [];
-        const attempt = async (check: string, permission: string, fn: () => Promise<string>) => {
-          try {
-            checks.push({ check, ok: true, detail: await fn() });
-            return true;
-          } catch (error) {
-            const detail =
-              error instanceof CredentialError
-                ? error.message
-                : error instanceof GraphAccessError && error.status === 403
-                  ? `missing application permission ${permission} (admin consent needed): ${error.code}`
-                  : (error as Error).message;
-            checks.push({ check, ok: false, detail });
-            return false;
-          }
-        };
-        let spId: string | undefined;
-        const tokenOk = await attempt('token', '-', async () => {
-          await api.get('/organization?$select=id,displayName');
-          return `token issued for ${config.authorityHost} tenant ${config.tenantId}`;
-        });
-        if (tokenOk) {
-          if (config.scope === 'assigned') {
-            await attempt('service principal', 'Application.Read.All', async () => {
-              spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
-              return `service principal ${spId}`;
-            });
-            if (spId) {
-              await attempt('assignments', 'Application.Read.All', async () => {
-                const page = (await api.get(`/servicePrincipals/${spId}/appRoleAssignedTo`)) as {
-                  value?: unknown[];
-                };
-                return `${page.value?.length ?? 0} assignments on the first page`;
+      withRuntime(
+        async ({ api, config }) => {
+          const checks: Check[] = [];
+          const attempt = async (check: string, permission: string, fn: () => Promise<string>) => {
+            try {
+              checks.push({ check, ok: true, detail: await fn() });
+              return true;
+            } catch (error) {
+              const detail =
+                error instanceof CredentialError
+                  ? error.message
+                  : error instanceof GraphAccessError && error.status === 403
+                    ? `missing application permission ${permission} (admin consent needed): ${error.code}`
+                    : (error as Error).message;
+              checks.push({ check, ok: false, detail });
+              return false;
+            }
+          };
+          let spId: string | undefined;
+          const tokenOk = await attempt('token', '-', async () => {
+            await api.get('/organization?$select=id,displayName');
+            return `token issued for ${config.authorityHost} tenant ${config.tenantId}`;
+          });
+          if (tokenOk) {
+            if (config.scope === 'assigned') {
+              await attempt('service principal', 'Application.Read.All', async () => {
+                spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
+                return `service principal ${spId}`;
+              });
+              if (spId) {
+                await attempt('assignments', 'Application.Read.All', async () => {
+                  const page = (await api.get(`/servicePrincipals/${spId}/appRoleAssignedTo`)) as {
+                    value?: unknown[];
+                  };
+                  return `${page.value?.length ?? 0} assignments on the first page`;
+                });
+              }
+              await attempt('groups/delta', 'GroupMember.Read.All', async () => {
+                await api.get('/groups/delta?$select=members&$deltatoken=latest');
+                return 'readable';
               });
             }
-            await attempt('groups/delta', 'GroupMember.Read.All', async () => {
-              await api.get('/groups/delta?$select=members&$deltatoken=latest');
+            await attempt('users/delta', 'User.Read.All', async () => {
+              await api.get('/users/delta?$select=id&$deltatoken=latest');
               return 'readable';
             });
           }
-          await attempt('users/delta', 'User.Read.All', async () => {
-            await api.get('/users/delta?$select=id&$deltatoken=latest');
-            return 'readable';
-          });
-        }
-        if (flags.json) printJson(checks);
-        else for (const c of checks) print(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`);
-        if (checks.some((c) => !c.ok)) throw new CommandFailed('the connection test failed');
-      }, 'stderr'),
+          if (flags.json) printJson(checks);
+          else for (const c of checks) print(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${esc(c.detail)}`);
+          if (checks.some((c) => !c.ok)) throw new CommandFailed('the connection test failed');
+        },
+        'stderr',
+        { memoryIfMissing: true },
+      ),
     );
 
   program
@@ -80,7 +85,8 @@ export function registerDiagnoseCommands(program: Command): void {
         const result = await provisionOnDemand(rt, user);
         if (flags.json)
           printJson({ cycleId: result.cycleId, steps: result.steps, action: result.action?.kind ?? null });
-        else for (const s of result.steps) print(`${s.step.padEnd(7)} ${s.status.padEnd(8)} ${s.detail}`);
+        else
+          for (const s of result.steps) print(`${s.step.padEnd(7)} ${s.status.padEnd(8)} ${esc(s.detail)}`);
         if (result.steps.some((s) => s.status === 'failure')) throw new CommandFailed('provisioning failed');
       }, 'stderr'),
     );

@@ -2,15 +2,17 @@ import type { Command } from 'commander';
 import { buildStatus } from '../sync/status.js';
 import { toScimResource } from '../sync/export.js';
 import { print, printJson, withStore } from './common.js';
+import { auditAction, cycleId, isoTime, MAX_LIMIT, positiveInteger } from './options.js';
+import { escapeControls as esc } from './text.js';
 
 function statusText(s: ReturnType<typeof buildStatus>): string {
   const lines = [
     `Users in store: ${s.users.total} (active ${s.users.active}, inactive ${s.users.inactive}, linked to Entra ${s.users.linked}, local ${s.users.local})`,
     `Delta state: ${s.deltaState.usersSavedAt ? `saved ${s.deltaState.usersSavedAt} (${s.deltaState.usersAgeSeconds}s ago)` : 'none (next cycle is initial)'}`,
     `Pending users: ${s.pendingUsers}`,
-    s.cycleRunning ? `A cycle is running: ${s.cycleRunning.owner}` : 'No cycle running',
+    s.cycleRunning ? `A cycle is running: ${esc(s.cycleRunning.owner)}` : 'No cycle running',
     s.lastError
-      ? `Last error (cycle ${s.lastError.cycleId}, ${s.lastError.at}): ${s.lastError.message}`
+      ? `Last error (cycle ${s.lastError.cycleId}, ${s.lastError.at}): ${esc(s.lastError.message)}`
       : 'Last error: none',
   ];
   if (s.quarantine.quarantined) {
@@ -20,11 +22,11 @@ function statusText(s: ReturnType<typeof buildStatus>): string {
       .map(([cls, n]) => `${n} ${cls}`)
       .join(', ');
     lines.push(
-      `QUARANTINED (${q.reason}): ${q.consecutiveFailures} failed cycles (${byClass}); scheduled cycles resume at ${q.nextAttemptAt}`,
+      `QUARANTINED (${esc(String(q.reason))}): ${q.consecutiveFailures} failed cycles (${byClass}); scheduled cycles resume at ${q.nextAttemptAt}`,
     );
     if (q.startedBy) {
       lines.push(
-        `  started by a ${q.startedBy.failureClass} failure in cycle ${q.startedBy.cycleId} at ${q.startedBy.at}: ${q.startedBy.error}`,
+        `  started by a ${q.startedBy.failureClass} failure in cycle ${q.startedBy.cycleId} at ${q.startedBy.at}: ${esc(q.startedBy.error)}`,
       );
     }
   }
@@ -33,7 +35,7 @@ function statusText(s: ReturnType<typeof buildStatus>): string {
       `HELD: ${s.deletions.count} disables/deletes wait for \`entrasync approve-deletions\` or \`reject-deletions\`${s.deletions.rejected ? ` (${s.deletions.rejected} rejected)` : ''}`,
     );
     for (const c of s.deletions.changes.slice(0, 20))
-      lines.push(`  ${c.kind.padEnd(7)} ${c.userName ?? c.entraId}${c.rejected ? ' (rejected)' : ''}`);
+      lines.push(`  ${c.kind.padEnd(7)} ${esc(c.userName ?? c.entraId)}${c.rejected ? ' (rejected)' : ''}`);
   }
   if (s.failingUsers.count > 0) {
     lines.push(
@@ -41,7 +43,7 @@ function statusText(s: ReturnType<typeof buildStatus>): string {
     );
     for (const u of s.failingUsers.users.slice(0, 20)) {
       lines.push(
-        `  ${u.entraId}  ${u.failures} failures, next retry ${u.retryAfter ?? 'next cycle'}: ${u.lastError}`,
+        `  ${u.entraId}  ${u.failures} failures, next retry ${u.retryAfter ?? 'next cycle'}: ${esc(u.lastError ?? '')}`,
       );
     }
   }
@@ -52,7 +54,7 @@ function statusText(s: ReturnType<typeof buildStatus>): string {
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
     lines.push(
-      `  ${c.startedAt}  ${c.kind.padEnd(11)} ${c.status.padEnd(9)} ${c.durationMs ?? '-'} ms  ${c.graphRequests} requests  ${counts || 'no changes'}${c.error ? `  error: ${c.error}` : ''}`,
+      `  ${c.startedAt}  ${c.kind.padEnd(11)} ${c.status.padEnd(9)} ${c.durationMs ?? '-'} ms  ${c.graphRequests} requests  ${counts || 'no changes'}${c.error ? `  error: ${esc(c.error)}` : ''}`,
     );
   }
   return lines.join('\n');
@@ -64,7 +66,7 @@ interface AuditFlags {
   user?: string;
   action?: string;
   since?: string;
-  limit?: string;
+  limit: number;
 }
 
 export function registerInspectCommands(program: Command): void {
@@ -88,31 +90,33 @@ export function registerInspectCommands(program: Command): void {
       'the change log, like the provisioning logs: action, status and modified properties (old -> new)',
     )
     .option('--json', 'print JSON')
-    .option('--cycle <id>', 'only this cycle')
+    .option('--cycle <id>', 'only this cycle', cycleId)
     .option('--user <userName>', 'only this userName (case-insensitive)')
-    .option('--action <action>', 'create | link | update | disable | enable | delete | skip | error')
-    .option('--since <iso-time>', 'only entries at or after this time')
-    .option('--limit <n>', 'at most this many entries (newest)', '100')
+    .option(
+      '--action <action>',
+      'create | link | update | disable | enable | delete | skip | error | staged-disable | staged-delete',
+      auditAction,
+    )
+    .option('--since <iso-time>', 'only entries at or after this time', isoTime)
+    .option('--limit <n>', 'at most this many entries (newest)', positiveInteger(MAX_LIMIT), 100)
     .action((flags: AuditFlags) =>
       withStore((store) => {
-        const limit = Number(flags.limit);
-        if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit expects a positive whole number');
-        if (flags.since && Number.isNaN(Date.parse(flags.since)))
-          throw new Error('--since expects an ISO-8601 time');
         const entries = store.audit.query({
           cycleId: flags.cycle,
           userName: flags.user,
           action: flags.action,
-          since: flags.since ? new Date(flags.since).toISOString() : undefined,
-          limit,
+          since: flags.since,
+          limit: flags.limit,
         });
         if (flags.json) return printJson(entries);
         for (const e of entries) {
           print(
-            `${e.at}  ${e.action.padEnd(8)} ${e.status.padEnd(8)} ${e.userName ?? e.entraId ?? '-'}${e.reason ? `  (${e.reason})` : ''}`,
+            `${e.at}  ${e.action.padEnd(8)} ${e.status.padEnd(8)} ${esc(e.userName ?? e.entraId ?? '-')}${e.reason ? `  (${esc(e.reason)})` : ''}`,
           );
           for (const m of e.modified)
-            print(`    ${m.target}: ${JSON.stringify(m.oldValue)} -> ${JSON.stringify(m.newValue)}`);
+            print(
+              `    ${esc(m.target)}: ${esc(JSON.stringify(m.oldValue) ?? 'null')} -> ${esc(JSON.stringify(m.newValue) ?? 'null')}`,
+            );
         }
         if (entries.length === 0) print('No audit entries match.');
       }),

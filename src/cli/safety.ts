@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runCycle } from '../sync/cycle.js';
 import { CommandFailed, print, printJson, withRuntime, withStore } from './common.js';
+import { cycleId } from './options.js';
 
 export function registerSafetyCommands(program: Command): void {
   program
@@ -8,7 +9,7 @@ export function registerSafetyCommands(program: Command): void {
     .description(
       'apply the disables and deletes held by the accidental-deletion threshold, after a cycle re-checks them against Graph',
     )
-    .option('--cycle <id>', 'only the changes held in this cycle')
+    .option('--cycle <id>', 'only the changes held in this cycle', cycleId)
     .option('--json', 'print the result as JSON (logs go to stderr)')
     .action((flags: { cycle?: string; json?: boolean }) =>
       withRuntime(
@@ -36,6 +37,7 @@ export function registerSafetyCommands(program: Command): void {
             throw new CommandFailed(result.error?.message ?? 'the cycle failed');
         },
         flags.json ? 'stderr' : 'stdout',
+        { storeMustExist: true },
       ),
     );
 
@@ -52,7 +54,7 @@ export function registerSafetyCommands(program: Command): void {
             ? 'No disables or deletes are held.'
             : `Rejected ${rejected} held changes. The job stays held until their cause is fixed (e.g. the assignments are restored) or \`entrasync resync\` is run.`,
         );
-      }),
+      }, 'write'),
     );
 
   program
@@ -60,15 +62,16 @@ export function registerSafetyCommands(program: Command): void {
     .description('make users whose change failed due for a retry in the next cycle')
     .option('--user <entraIdOrUserName>', 'one user, by Entra object id or userName')
     .option('--all', 'every failing user')
-    .action((flags: { user?: string; all?: boolean }) =>
+    .action((flags: { user?: string; all?: boolean }, command: Command) => {
+      // A usage error (exit 2), found before the store is opened.
+      if (!flags.user === !flags.all) command.error('error: give either --user or --all', { exitCode: 2 });
       withStore((store) => {
-        if (!flags.user === !flags.all) throw new CommandFailed('give either --user or --all');
         let entraId: string | undefined;
         if (flags.user) {
           entraId = store.users.findByUserName(flags.user)?.externalId ?? flags.user;
         }
         const n = store.transaction(() => store.mirror.retryFailed(entraId));
         print(n === 0 ? 'No failing user matches.' : `${n} failing users will be retried in the next cycle.`);
-      }),
-    );
+      }, 'write');
+    });
 }

@@ -3,6 +3,7 @@ import type { PlannedAction } from '../plan/types.js';
 import { readScimValue } from '../mapping/index.js';
 import { runCycle } from '../sync/cycle.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
+import { escapeControls as esc } from './text.js';
 
 interface SyncFlags {
   dryRun?: boolean;
@@ -30,10 +31,13 @@ function describe(action: PlannedAction): Record<string, unknown> {
 function formatChange(c: Record<string, unknown>): string {
   const mods = (c.modified as { target: string; oldValue: unknown; newValue: unknown }[] | undefined) ?? [];
   const detail = mods
-    .map((m) => `\n    ${m.target}: ${JSON.stringify(m.oldValue)} -> ${JSON.stringify(m.newValue)}`)
+    .map(
+      (m) =>
+        `\n    ${esc(m.target)}: ${esc(JSON.stringify(m.oldValue) ?? 'null')} -> ${esc(JSON.stringify(m.newValue) ?? 'null')}`,
+    )
     .join('');
-  const reason = c.reason ? ` (${String(c.reason)})` : '';
-  return `  ${String(c.action).padEnd(8)} ${String(c.userName ?? c.entraId)}${reason}${detail}`;
+  const reason = c.reason ? ` (${esc(String(c.reason))})` : '';
+  return `  ${String(c.action).padEnd(8)} ${esc(String(c.userName ?? c.entraId))}${reason}${detail}`;
 }
 
 async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
@@ -75,6 +79,7 @@ async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
       if (result.status === 'failed') throw new CommandFailed(result.error?.message ?? 'the cycle failed');
     },
     flags.dryRun || flags.json ? 'stderr' : 'stdout',
+    { memoryIfMissing: flags.dryRun },
   );
 }
 

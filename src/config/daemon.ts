@@ -1,5 +1,6 @@
+import { isIP } from 'node:net';
 import { validate } from 'node-cron';
-import { ConfigError } from './errors.js';
+import { ConfigError, shown } from './errors.js';
 
 /** Settings of `entrasync run` only; the cycle itself is configured by loadConfig. */
 export interface DaemonConfig {
@@ -31,9 +32,22 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < min || n > max) {
-    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${shown(raw)}`);
   }
   return n;
+}
+
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function httpHost(env: Env): string {
+  // Loopback unless told otherwise: /status and /metrics need no authentication. The image sets
+  // 0.0.0.0, as a container's port is reachable only where it is published.
+  const host = value(env, 'ENTRASYNC_HTTP_HOST') ?? '127.0.0.1';
+  if (isIP(host) === 0 && !HOST_NAME.test(host)) {
+    throw new ConfigError('ENTRASYNC_HTTP_HOST', `expected an IP address or a host name, got ${shown(host)}`);
+  }
+  return host;
 }
 
 function timezone(env: Env): string | undefined {
@@ -43,7 +57,10 @@ function timezone(env: Env): string | undefined {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
-    throw new ConfigError('ENTRASYNC_TIMEZONE', `unknown IANA time zone "${tz}" (e.g. Europe/Berlin, UTC)`);
+    throw new ConfigError(
+      'ENTRASYNC_TIMEZONE',
+      `unknown IANA time zone ${shown(tz)} (e.g. Europe/Berlin, UTC)`,
+    );
   }
   return tz;
 }
@@ -53,7 +70,7 @@ export function loadDaemonConfig(env: Env = process.env): DaemonConfig {
   if (!validate(schedule)) {
     throw new ConfigError(
       'ENTRASYNC_SCHEDULE',
-      `"${schedule}" is not a cron expression (5 fields, or 6 with seconds first; e.g. "${DEFAULT_SCHEDULE}")`,
+      `${shown(schedule)} is not a cron expression (5 fields, or 6 with seconds first; e.g. "${DEFAULT_SCHEDULE}")`,
     );
   }
   const tz = timezone(env);
@@ -61,7 +78,7 @@ export function loadDaemonConfig(env: Env = process.env): DaemonConfig {
     schedule,
     ...(tz ? { timezone: tz } : {}),
     httpPort: integer(env, 'ENTRASYNC_HTTP_PORT', 8080, 0, 65535),
-    httpHost: value(env, 'ENTRASYNC_HTTP_HOST') ?? '0.0.0.0',
+    httpHost: httpHost(env),
     readyMaxAgeSeconds: integer(env, 'ENTRASYNC_READY_MAX_AGE', DEFAULT_READY_MAX_AGE, 1, 366 * 86400),
     shutdownGraceSeconds: integer(env, 'ENTRASYNC_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE, 0, 3600),
   };

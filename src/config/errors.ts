@@ -8,3 +8,15 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** A GUID's length: the longest value a configuration error repeats. */
+const LONGEST_SHOWN = 36;
+
+/**
+ * A rejected value as an error message may repeat it: quoted (control characters escaped) when it is
+ * no longer than a GUID, else only its length. A secret pasted into the wrong variable (a client
+ * secret is 40 characters) must not end up in a terminal or a log collector.
+ */
+export function shown(value: string): string {
+  return value.length <= LONGEST_SHOWN ? JSON.stringify(value) : `(value hidden: ${value.length} characters)`;
+}

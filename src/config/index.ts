@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError } from './errors.js';
+import { ConfigError, shown } from './errors.js';
+import { allowCustomHosts, AUTHORITY_HOSTS, checkHost, GRAPH_HOSTS } from './hosts.js';
 import { loadSettingsFile, type SettingsFile } from './file.js';
 
 export { ConfigError } from './errors.js';
@@ -52,18 +53,46 @@ function required(env: Env, name: string, what: string): string {
   return v;
 }
 
-function httpsOrigin(env: Env, name: string, fallback: string): string {
+/** A verified domain's shape: dot-separated DNS labels ending in a top-level name. */
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+function tenant(env: Env): string {
+  const name = 'ENTRASYNC_TENANT_ID';
+  const v = required(env, name, 'the directory (tenant) id or a verified domain');
+  if (['common', 'organizations', 'consumers'].includes(v.toLowerCase())) {
+    throw new ConfigError(
+      name,
+      `"${v}" is not a tenant: client credentials need the directory (tenant) id (a GUID) or a verified domain`,
+    );
+  }
+  if (!GUID.test(v) && !DOMAIN.test(v)) {
+    throw new ConfigError(
+      name,
+      `expected the directory (tenant) id (a GUID) or a verified domain such as contoso.onmicrosoft.com, got ${shown(v)}`,
+    );
+  }
+  return v;
+}
+
+function httpsOrigin(
+  env: Env,
+  name: string,
+  fallback: string,
+  known: readonly string[],
+  allowCustom: boolean,
+): string {
   const raw = value(env, name) ?? fallback;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(name, `expected an https URL such as ${fallback}, got "${raw}"`);
+    throw new ConfigError(name, `expected an https URL such as ${fallback}, got ${shown(raw)}`);
   }
   if (url.protocol !== 'https:') throw new ConfigError(name, `must use https (got ${url.protocol}//)`);
   if (url.pathname !== '/' || url.search) {
     throw new ConfigError(name, `expected an origin without a path, such as ${fallback}`);
   }
+  checkHost(name, url, known, allowCustom);
   return url.origin;
 }
 
@@ -91,9 +120,35 @@ function certificateCredential(path: string): Credential {
       'expected one PEM file holding both the certificate and its unencrypted private key',
     );
   }
+  checkKeyPair(name, path, certificate, privateKey);
   const der = Buffer.from(certificate.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   const thumbprintSha256 = createHashHex('sha256', der);
   return { kind: 'certificate', file: path, privateKey, certificate, thumbprintSha256 };
+}
+
+/**
+ * A key that does not parse, or is not the certificate's, can never get a token: say so at start-up
+ * instead of letting msal fail on every attempt as if the directory were down.
+ */
+function checkKeyPair(name: string, path: string, certificatePem: string, privateKeyPem: string): void {
+  let cert: X509Certificate;
+  let key: KeyObject;
+  try {
+    cert = new X509Certificate(certificatePem);
+  } catch {
+    throw new ConfigError(name, `the certificate in ${path} does not parse`);
+  }
+  try {
+    key = createPrivateKey(privateKeyPem);
+  } catch {
+    throw new ConfigError(
+      name,
+      `the private key in ${path} does not parse (expected an unencrypted PEM key)`,
+    );
+  }
+  if (!cert.checkPrivateKey(key)) {
+    throw new ConfigError(name, `the private key in ${path} does not belong to its certificate`);
+  }
 }
 
 function createHashHex(algorithm: string, data: Buffer): string {
@@ -107,7 +162,10 @@ function credential(env: Env): Credential {
   const certFile = value(env, 'ENTRASYNC_CLIENT_CERTIFICATE_FILE');
   const kinds = ['secret', 'certificate', 'workload-identity', 'managed-identity'];
   if (explicit && !kinds.includes(explicit)) {
-    throw new ConfigError('ENTRASYNC_CREDENTIAL', `expected one of ${kinds.join(', ')}, got "${explicit}"`);
+    throw new ConfigError(
+      'ENTRASYNC_CREDENTIAL',
+      `expected one of ${kinds.join(', ')}, got ${shown(explicit)}`,
+    );
   }
   if (secret && secretFile) {
     throw new ConfigError(
@@ -144,7 +202,7 @@ function guid(env: Env, name: string, optional: true): string | undefined;
 function guid(env: Env, name: string, optional?: false): string;
 function guid(env: Env, name: string, optional = false): string | undefined {
   const v = optional ? value(env, name) : required(env, name, 'a GUID');
-  if (v !== undefined && !GUID.test(v)) throw new ConfigError(name, `expected a GUID, got "${v}"`);
+  if (v !== undefined && !GUID.test(v)) throw new ConfigError(name, `expected a GUID, got ${shown(v)}`);
   return v;
 }
 
@@ -154,7 +212,7 @@ export function loadLocalConfig(env: Env = process.env, cwd = process.cwd()): Lo
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(
       'ENTRASYNC_LOG_LEVEL',
-      `expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`,
+      `expected one of ${LOG_LEVELS.join(', ')}, got ${shown(logLevel)}`,
     );
   }
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
@@ -172,7 +230,7 @@ function defaultConfigFile(): string {
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const local = loadLocalConfig(env, cwd);
   const cred = credential(env);
-  const tenantId = required(env, 'ENTRASYNC_TENANT_ID', 'the directory (tenant) id or a verified domain');
+  const tenantId = tenant(env);
   const clientId =
     cred.kind === 'managed-identity'
       ? (guid(env, 'ENTRASYNC_CLIENT_ID', true) ?? '')
@@ -183,8 +241,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
   const scope = value(env, 'ENTRASYNC_SCOPE') ?? 'assigned';
   if (scope !== 'assigned' && scope !== 'all') {
-    throw new ConfigError('ENTRASYNC_SCOPE', `expected "assigned" or "all", got "${scope}"`);
+    throw new ConfigError('ENTRASYNC_SCOPE', `expected "assigned" or "all", got ${shown(scope)}`);
   }
+  const allowCustom = allowCustomHosts(env);
   return {
     ...local,
     tenantId,
@@ -192,7 +251,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     credential: cred,
     servicePrincipalId,
     scope,
-    authorityHost: httpsOrigin(env, 'ENTRASYNC_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
-    graphUrl: httpsOrigin(env, 'ENTRASYNC_GRAPH_URL', 'https://graph.microsoft.com'),
+    authorityHost: httpsOrigin(
+      env,
+      'ENTRASYNC_AUTHORITY_HOST',
+      'https://login.microsoftonline.com',
+      AUTHORITY_HOSTS,
+      allowCustom,
+    ),
+    graphUrl: httpsOrigin(
+      env,
+      'ENTRASYNC_GRAPH_URL',
+      'https://graph.microsoft.com',
+      GRAPH_HOSTS,
+      allowCustom,
+    ),
   };
 }

@@ -5,6 +5,7 @@ import { createRuntime } from '../runtime.js';
 import { buildStatus } from '../sync/status.js';
 import { startHttpServer } from './http.js';
 import { DaemonMetrics } from './metrics.js';
+import { publicStatus } from './public-status.js';
 import { readiness } from './readiness.js';
 import { Scheduler } from './scheduler.js';
 
@@ -43,7 +44,7 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
       {
         readyz: () => readiness(rt.store, daemon.readyMaxAgeSeconds),
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.render() }),
-        status: () => buildStatus(rt.store, { personal: false }),
+        status: () => publicStatus(buildStatus(rt.store, { personal: false })),
       },
       log,
     );

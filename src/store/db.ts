@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
@@ -13,7 +13,7 @@ export interface OpenOptions {
 
 /** Opens the store with WAL (the application reads while a cycle writes) and migrates it. */
 export function openStore(path: string, options: OpenOptions = {}): Db {
-  if (!options.readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (!options.readonly && path !== ':memory:') createPrivately(path);
   const db = new Database(path, {
     readonly: options.readonly ?? false,
     fileMustExist: options.readonly ?? false,
@@ -28,8 +28,39 @@ export function openStore(path: string, options: OpenOptions = {}): Db {
     db.pragma('temp.cache_size = -8192');
     fitPageCache(db);
     migrate(db);
+  } else {
+    checkReadable(db, path);
   }
   return db;
+}
+
+/** Read-only, the store cannot migrate itself: a store of another version is an error, not a crash. */
+function checkReadable(db: Db, path: string): void {
+  const version = schemaVersion(db);
+  if (version === MIGRATIONS.length) return;
+  db.close();
+  throw new Error(
+    version === 0
+      ? `${path} holds no store yet: a sync creates it`
+      : `the store at ${path} has schema version ${version}, this entrasync reads version ${MIGRATIONS.length}: ` +
+          (version < MIGRATIONS.length ? 'a sync migrates it' : 'update entrasync'),
+  );
+}
+
+/**
+ * The store holds the Graph mirror and the audit: a folder entrasync creates is 0700 and a database
+ * file it creates is 0600; SQLite gives the -wal and -shm files the database file's mode. An existing
+ * folder or file keeps its mode: it may be shared with the application's group on purpose.
+ */
+function createPrivately(path: string): void {
+  const folder = dirname(path);
+  if (!existsSync(folder)) mkdirSync(folder, { recursive: true, mode: 0o700 });
+  try {
+    // An empty file is an empty database to SQLite; 'wx' leaves a file that exists alone.
+    writeFileSync(path, '', { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
 }
 
 const MIB = 1024;

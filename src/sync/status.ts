@@ -97,7 +97,8 @@ export function buildStatus(store: Store, opts: StatusOptions | number = {}): St
       count: store.mirror.failingCount(),
       users: store.mirror.failingUsers(100).map((u) => ({
         ...u,
-        lastError: options.personal ? u.lastError : u.lastError && u.lastError.replace(/"[^"]*"/g, '"…"'),
+        // The error quotes the user's data (a conflicting userName, a mail): only for the CLI.
+        lastError: options.personal ? u.lastError : null,
       })),
     },
   };

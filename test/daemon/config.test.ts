@@ -7,11 +7,11 @@ import { runCli, tempDir, writeSettings } from '../support/harness.js';
 import { assertBuilt } from './support.js';
 
 describe('loadDaemonConfig', () => {
-  it('has defaults for an hourly sync in a container', () => {
+  it('has defaults for an hourly sync, listening on loopback (the image sets 0.0.0.0)', () => {
     expect(loadDaemonConfig({})).toEqual({
       schedule: '0 * * * *',
       httpPort: 8080,
-      httpHost: '0.0.0.0',
+      httpHost: '127.0.0.1',
       readyMaxAgeSeconds: DEFAULT_READY_MAX_AGE,
       shutdownGraceSeconds: 8,
     });

@@ -1,0 +1,65 @@
+import type { StatusDocument } from '../sync/status.js';
+
+/**
+ * The /status document: the `status --json` document copied field by field, so a field reaches the
+ * unauthenticated endpoint only once it is listed here. What a user's data can put into free text
+ * (a failing user's error quotes the conflicting userName or mail) is left out whole, not cut out
+ * of the text by a pattern. Cycle errors stay: they describe Graph, the store or the configuration.
+ */
+export function publicStatus(s: StatusDocument): StatusDocument {
+  return {
+    lastCycles: s.lastCycles.map((c) => ({
+      id: c.id,
+      kind: c.kind,
+      dryRun: c.dryRun,
+      startedAt: c.startedAt,
+      endedAt: c.endedAt,
+      status: c.status,
+      counts: { ...c.counts },
+      graphRequests: c.graphRequests,
+      error: c.error,
+      failureClass: c.failureClass,
+      durationMs: c.durationMs,
+    })),
+    lastSuccessfulCycle: s.lastSuccessfulCycle && {
+      id: s.lastSuccessfulCycle.id,
+      endedAt: s.lastSuccessfulCycle.endedAt,
+      ageSeconds: s.lastSuccessfulCycle.ageSeconds,
+    },
+    users: { ...s.users },
+    deltaState: { ...s.deltaState },
+    pendingUsers: s.pendingUsers,
+    cycleRunning: s.cycleRunning && { owner: s.cycleRunning.owner, until: s.cycleRunning.until },
+    lastError: s.lastError && {
+      cycleId: s.lastError.cycleId,
+      at: s.lastError.at,
+      message: s.lastError.message,
+    },
+    quarantine: {
+      ...s.quarantine,
+      startedBy: s.quarantine.startedBy && { ...s.quarantine.startedBy },
+      failures: { ...s.quarantine.failures },
+    },
+    deletions: {
+      held: s.deletions.held,
+      count: s.deletions.count,
+      rejected: s.deletions.rejected,
+      changes: s.deletions.changes.map((c) => ({
+        entraId: c.entraId,
+        kind: c.kind,
+        cycleId: c.cycleId,
+        stagedAt: c.stagedAt,
+        rejected: c.rejected,
+      })),
+    },
+    failingUsers: {
+      count: s.failingUsers.count,
+      users: s.failingUsers.users.map((u) => ({
+        entraId: u.entraId,
+        failures: u.failures,
+        lastError: null,
+        retryAfter: u.retryAfter,
+      })),
+    },
+  };
+}
