@@ -5,7 +5,6 @@
  * parse is a configuration error. In every rejected case nothing was sent anywhere.
  */
 import { createServer, type Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -103,58 +102,70 @@ describe('ENTRASYNC_TENANT_ID must look like a tenant', () => {
   });
 });
 
-/** The first address of this machine that is not loopback: a host that is neither Microsoft's nor local. */
-const outsideAddress = Object.values(networkInterfaces())
-  .flat()
-  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+/**
+ * A host that is neither Microsoft's nor a loopback name. The CLI runs with a preload that resolves
+ * it to 127.0.0.3, so anything entrasync sent there would land on this machine's loopback trap, and
+ * no test traffic leaves loopback.
+ */
+const TRAP_HOST = 'login.entrasync-trap.test';
+const TRAP_ADDRESS = '127.0.0.3';
 
 describe('authority and Graph hosts', () => {
   let trap: Server;
   let connections = 0;
   let trapUrl = '';
+  let trapEnv: Record<string, string> = {};
   beforeAll(async () => {
-    if (!outsideAddress) return;
     // A TCP listener that counts connections: anything entrasync sends to the host would land here.
     trap = createServer((socket) => {
       connections++;
       socket.destroy();
     });
-    await new Promise<void>((resolve) => trap.listen(0, outsideAddress, resolve));
+    await new Promise<void>((resolve) => trap.listen(0, TRAP_ADDRESS, resolve));
     const port = (trap.address() as { port: number }).port;
-    trapUrl = `https://${outsideAddress}:${port}`;
+    trapUrl = `https://${TRAP_HOST}:${port}`;
+    const preload = join(dir, 'resolve-trap-host.mjs');
+    writeFileSync(
+      preload,
+      `import dns from 'node:dns';
+const lookup = dns.lookup;
+dns.lookup = function (host, options, callback) {
+  if (host !== ${JSON.stringify(TRAP_HOST)}) return lookup.apply(this, arguments);
+  const cb = typeof options === 'function' ? options : callback;
+  const all = typeof options === 'object' && options !== null && options.all;
+  const address = ${JSON.stringify(TRAP_ADDRESS)};
+  process.nextTick(() => (all ? cb(null, [{ address, family: 4 }]) : cb(null, address, 4)));
+};
+`,
+    );
+    trapEnv = { ...env, NODE_OPTIONS: `--import ${preload}` };
   });
   afterAll(() => new Promise<void>((resolve) => (trap ? trap.close(() => resolve()) : resolve())));
   beforeEach(() => {
     connections = 0;
   });
 
-  it.skipIf(!outsideAddress)(
-    'another authority host exits 2 naming both variables, and nothing reaches it',
-    async () => {
-      const r = await runCli(['sync'], { ...env, ENTRASYNC_AUTHORITY_HOST: trapUrl });
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/ENTRASYNC_AUTHORITY_HOST: /);
-      expect(r.stderr).toContain('ENTRASYNC_ALLOW_CUSTOM_AUTHORITY');
-      expect(connections).toBe(0);
-      expect(r.stderr + r.stdout).not.toContain(emu.clientSecret);
-    },
-  );
+  it('another authority host exits 2 naming both variables, and nothing reaches it', async () => {
+    const r = await runCli(['sync'], { ...trapEnv, ENTRASYNC_AUTHORITY_HOST: trapUrl });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ENTRASYNC_AUTHORITY_HOST: /);
+    expect(r.stderr).toContain('ENTRASYNC_ALLOW_CUSTOM_AUTHORITY');
+    expect(connections).toBe(0);
+    expect(r.stderr + r.stdout).not.toContain(emu.clientSecret);
+  });
 
-  it.skipIf(!outsideAddress)(
-    'another Graph host exits 2 naming both variables; no token is requested and nothing reaches it',
-    async () => {
-      const r = await runCli(['sync'], { ...env, ENTRASYNC_GRAPH_URL: trapUrl });
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/ENTRASYNC_GRAPH_URL: /);
-      expect(r.stderr).toContain('ENTRASYNC_ALLOW_CUSTOM_AUTHORITY');
-      expect(connections).toBe(0);
-      expect(tokenRequests()).toEqual([]);
-    },
-  );
+  it('another Graph host exits 2 naming both variables; no token is requested and nothing reaches it', async () => {
+    const r = await runCli(['sync'], { ...trapEnv, ENTRASYNC_GRAPH_URL: trapUrl });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ENTRASYNC_GRAPH_URL: /);
+    expect(r.stderr).toContain('ENTRASYNC_ALLOW_CUSTOM_AUTHORITY');
+    expect(connections).toBe(0);
+    expect(tokenRequests()).toEqual([]);
+  });
 
-  it.skipIf(!outsideAddress)('with ENTRASYNC_ALLOW_CUSTOM_AUTHORITY=1 another host is used', async () => {
+  it('with ENTRASYNC_ALLOW_CUSTOM_AUTHORITY=1 another host is used', async () => {
     const r = await runCli(['sync'], {
-      ...env,
+      ...trapEnv,
       ENTRASYNC_AUTHORITY_HOST: trapUrl,
       ENTRASYNC_ALLOW_CUSTOM_AUTHORITY: '1',
     });
