@@ -89,7 +89,8 @@ export class AssignmentListing {
   /** Deletes the assignments not listed; returns the sorted hashes of the ones that stay. */
   private removeUnlisted(): { count: number; remaining: BigUint64Array } {
     const listed = this.hashes.sorted();
-    const chunk = this.db.prepare<[string, string, number], Row>(
+    const chunk = prepared<[string, string, number], Row>(
+      this.db,
       `SELECT principal_id, principal_type, app_role_id FROM assignments
        WHERE (principal_id, app_role_id) > (?, ?) ORDER BY principal_id, app_role_id LIMIT ?`,
     );

@@ -291,12 +291,12 @@ export class Mirror {
 
   /** Users whose data was unusable and who are due for a retry: read again in full. */
   dueUnusable(cycleId: string, now = new Date().toISOString()): string[] {
-    return this.db
-      .prepare<{ prefix: string; cycle: string; now: string }, string>(
-        `SELECT entra_id FROM pending_users WHERE failures > 0 AND substr(last_error, 1, length(@prefix)) = @prefix
+    return prepared<{ prefix: string; cycle: string; now: string }, string>(
+      this.db,
+      `SELECT entra_id FROM pending_users WHERE failures > 0 AND substr(last_error, 1, length(@prefix)) = @prefix
          AND (failed_cycle IS NULL OR failed_cycle <> @cycle) AND (retry_after IS NULL OR retry_after <= @now)
          ORDER BY entra_id`,
-      )
+    )
       .pluck()
       .all({ prefix: UNUSABLE_DATA, cycle: cycleId, now });
   }

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
+import { prepared } from './statements.js';
 
 /**
  * A queue of pages read from Graph before they can be written, in a temporary table: one JSON row
@@ -27,11 +28,15 @@ export class PageStash<T> {
   clear(): void {
     this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS ${this.table} (seq INTEGER PRIMARY KEY, page TEXT NOT NULL);
       DELETE FROM temp.${this.table};`);
-    this.insert = this.db.prepare(`INSERT INTO temp.${this.table} (seq, page) VALUES (?, ?)`);
-    this.take = this.db
-      .prepare<[number], string>(`SELECT page FROM temp.${this.table} WHERE seq = ?`)
-      .pluck();
-    this.remove = this.db.prepare(`DELETE FROM temp.${this.table} WHERE seq = ?`);
+    this.insert = prepared<[number, string]>(
+      this.db,
+      `INSERT INTO temp.${this.table} (seq, page) VALUES (?, ?)`,
+    );
+    this.take = prepared<[number], string>(
+      this.db,
+      `SELECT page FROM temp.${this.table} WHERE seq = ?`,
+    ).pluck();
+    this.remove = prepared<[number]>(this.db, `DELETE FROM temp.${this.table} WHERE seq = ?`);
     this.head = this.tail = 0;
   }
 

@@ -11,7 +11,11 @@ const held = new WeakMap<Db, Map<string, Statement>>();
  * the collector finalizes inside a native callback aborts the process (nodejs/node#65446). The guard
  * in runtime-guard.ts refuses those runtimes; this is defence in depth.
  */
-export function prepared(db: Db, sql: string): Statement {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- better-sqlite3's own default parameter type
+export function prepared<P extends unknown[] | object = any[], R = unknown>(
+  db: Db,
+  sql: string,
+): Statement<P, R> {
   let byText = held.get(db);
   if (!byText) {
     byText = new Map();
@@ -23,5 +27,5 @@ export function prepared(db: Db, sql: string): Statement {
     if (byText.size >= MAX_HELD) byText.delete(byText.keys().next().value!);
     byText.set(sql, statement);
   }
-  return statement;
+  return statement as Statement<P, R>;
 }

@@ -29,7 +29,8 @@ afterEach(async () => {
 
 const errorsFor = (id: string) =>
   h.rt.store.audit.query({ action: 'error', limit: 1000 }).filter((e) => e.entraId === id);
-const failing = (id: string) => buildStatus(h.rt.store).failingUsers.users.find((u) => u.entraId === id);
+const failing = (id: string) =>
+  buildStatus(h.rt.store, { personal: true }).failingUsers.users.find((u) => u.entraId === id);
 
 /** Three linked users: ana and bob directly assigned, cho through an assigned group. */
 async function linked() {
