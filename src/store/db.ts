@@ -18,9 +18,10 @@ export function openStore(path: string, options: OpenOptions = {}): Db {
     readonly: options.readonly ?? false,
     fileMustExist: options.readonly ?? false,
   });
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 30_000}`);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   if (!options.readonly) {
-    db.pragma('journal_mode = WAL');
+    enableWal(db, busyTimeoutMs);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     // Temporary tables hold a cycle's assignment listing, written once and read at most once: 8 MiB
@@ -32,6 +33,24 @@ export function openStore(path: string, options: OpenOptions = {}): Db {
     checkReadable(db, path);
   }
   return db;
+}
+
+/**
+ * Switching to WAL needs the database to itself, and SQLite answers SQLITE_BUSY at once, without its
+ * busy handler, while another connection is opening the same new store (two processes starting
+ * together): retried here, briefly, at start-up.
+ */
+function enableWal(db: Db, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 40);
+    }
+  }
 }
 
 /** Read-only, the store cannot migrate itself: a store of another version is an error, not a crash. */
