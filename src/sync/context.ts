@@ -70,6 +70,27 @@ export function cycleContext(
 }
 
 /** The cross-process cycle lease; a second process waits for it and says so. */
+/** Data from Graph that could not be used: counted, audited as an `error` and logged at warn. */
+export function recordSourceError(
+  ctx: CycleContext,
+  entraId: string | null,
+  reason: string,
+  logged: { problem: string; message: string },
+): void {
+  ctx.counts.error++;
+  ctx.store.audit.append({
+    cycleId: ctx.cycleId,
+    action: 'error',
+    status: 'failure',
+    entraId,
+    userId: null,
+    userName: null,
+    modified: [],
+    reason,
+  });
+  ctx.log.warn({ cycleId: ctx.cycleId, entraId, problem: logged.problem }, logged.message);
+}
+
 export async function acquireCycleLease(deps: CycleDeps, owner: string): Promise<CycleLease> {
   const lease = new CycleLease(deps.store.db, owner, deps.config.settings.sync.lockTtlSeconds * 1000);
   await lease.acquire((holder) =>

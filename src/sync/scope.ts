@@ -2,7 +2,7 @@ import { assignmentPages, readAppRoles } from '../source/assignments.js';
 import { groupsDeltaRound } from '../source/groups.js';
 import type { BadElement, GroupChange } from '../source/types.js';
 import { withDeltaRestarts } from './restart.js';
-import type { CycleContext } from './context.js';
+import { recordSourceError, type CycleContext } from './context.js';
 
 /**
  * One groups/delta round into the membership mirror. Membership changes are facts and are applied
@@ -63,21 +63,10 @@ function reportBadElement(ctx: CycleContext, bad: BadElement): void {
     ctx.log.debug({ cycleId: ctx.cycleId, problem: bad.problem }, 'malformed element skipped again');
     return;
   }
-  ctx.counts.error++;
-  ctx.store.audit.append({
-    cycleId: ctx.cycleId,
-    action: 'error',
-    status: 'failure',
-    entraId: bad.entraId,
-    userId: null,
-    userName: null,
-    modified: [],
-    reason: `malformed data from Graph: ${bad.problem}`,
+  recordSourceError(ctx, bad.entraId, `malformed data from Graph: ${bad.problem}`, {
+    problem: bad.problem,
+    message: 'malformed element skipped',
   });
-  ctx.log.warn(
-    { cycleId: ctx.cycleId, entraId: bad.entraId, problem: bad.problem },
-    'malformed element skipped',
-  );
 }
 
 /**

@@ -11,7 +11,7 @@ import { fitPageCache } from '../store/db.js';
 import { UNUSABLE_DATA } from '../store/mirror.js';
 import { UsersReadAhead } from './read-ahead.js';
 import { withDeltaRestarts } from './restart.js';
-import type { CycleContext } from './context.js';
+import { recordSourceError, type CycleContext } from './context.js';
 import { evaluateUsers } from './evaluate.js';
 
 export interface UsersRoundResult {
@@ -435,19 +435,8 @@ type Unusable = { id: string; problem: string; disabled?: true };
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function recordInvalid(ctx: CycleContext, item: { id: string | null; problem: string }): void {
-  ctx.counts.error++;
-  ctx.store.audit.append({
-    cycleId: ctx.cycleId,
-    action: 'error',
-    status: 'failure',
-    entraId: item.id,
-    userId: null,
-    userName: null,
-    modified: [],
-    reason: UNUSABLE_DATA + item.problem,
+  recordSourceError(ctx, item.id, UNUSABLE_DATA + item.problem, {
+    problem: item.problem,
+    message: 'user item from Graph rejected',
   });
-  ctx.log.warn(
-    { cycleId: ctx.cycleId, entraId: item.id, problem: item.problem },
-    'user item from Graph rejected',
-  );
 }

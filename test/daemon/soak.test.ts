@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
+import { mulberry32 } from '../../src/emulator/seed.js';
 import { startTestEmulator } from '../support/emulator.js';
 import { emulatorEnv, tempDir, writeSettings } from '../support/harness.js';
 import { Store } from '../../src/store/index.js';
@@ -43,18 +44,6 @@ function rssMb(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Math.round(Number(kb) / 102.4) / 10;
-}
-
-/** A small deterministic PRNG (mulberry32): the same churn on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** What the test did to each user; the store must end up agreeing with it and with the tenant. */
@@ -187,7 +176,7 @@ describe('soak', () => {
       const pid = d.child.pid!;
       await d.waitFor((l) => l.msg === 'cycle finished' && l.kind === 'initial', 60_000);
 
-      const change = churn(emu.tenant, users, random(17));
+      const change = churn(emu.tenant, users, mulberry32(17));
       const started = Date.now();
       let changes = 0;
       let revocations = 0;
