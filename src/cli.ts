@@ -18,6 +18,12 @@ if (unsafeRuntime) {
   process.exit(EXIT_CONFIG);
 }
 
+// A reader that stops early (`users export | head`) ends the output, not with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
+
 const program = new Command('entrasync')
   .description('Pull users assigned to a Microsoft Entra ID application into a local SQLite user store')
   .version('0.1.0')
