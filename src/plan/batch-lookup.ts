@@ -1,5 +1,4 @@
-import type { StoreUser } from '../store/index.js';
-import type { PlannedAction, StoreLookup, UserNameOwner } from './types.js';
+import type { PlannedAction, StoreLookup, StoreUser, UserNameOwner } from './types.js';
 import { foldUserName } from './user-name.js';
 import { readScimValue } from '../mapping/index.js';
 

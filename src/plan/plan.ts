@@ -5,8 +5,14 @@ import {
   type EvaluatedMapping,
   type ScimUserResource,
 } from '../mapping/index.js';
-import type { StoreUser } from '../store/index.js';
-import type { LinkOnlyWhere, PlanSettings, PlannedAction, StoreLookup, UserFacts } from './types.js';
+import type {
+  LinkOnlyWhere,
+  PlanSettings,
+  PlannedAction,
+  StoreLookup,
+  StoreUser,
+  UserFacts,
+} from './types.js';
 import { sameUserName, userNameProblem } from './user-name.js';
 
 /**

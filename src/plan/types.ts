@@ -3,14 +3,45 @@ import type {
   EvaluationContext,
   ModifiedProperty,
   ScimUserResource,
+  SourceInput,
 } from '../mapping/index.js';
-import type { MirroredUser, StoreUser } from '../store/index.js';
+
+/** What Graph last said about a user, as far as planning reads it (the store's mirror conforms). */
+export interface SourceUser {
+  attributes: SourceInput['attributes'];
+  softDeleted: boolean;
+  /** The user left scope and was disabled: Entra no longer manages it until it is back in scope. */
+  released: boolean;
+}
+
+/**
+ * A row of the application's `users` table: linked to Entra (externalId set) or a local user of the
+ * application. The planner reads it and its actions carry it back to the store, which returns this
+ * shape.
+ */
+export interface StoreUser {
+  id: string;
+  externalId: string | null;
+  userName: string;
+  displayName: string | null;
+  email: string | null;
+  active: boolean;
+  /**
+   * The application's say on linking (README, "Matching and linking"): false never links, true may
+   * always be linked, null follows matching.linkOnlyWhere.
+   */
+  linkable: boolean | null;
+  /** The SCIM resource as last written, with the plain columns folded in. */
+  resource: ScimUserResource;
+  createdAt: string;
+  updatedAt: string;
+}
 
 /** Everything known about one Entra user when it is planned. */
 export interface UserFacts {
   entraId: string;
   /** The mirror of Graph; null when Graph never listed the user. */
-  source: MirroredUser | null;
+  source: SourceUser | null;
   /** Graph reported `@removed: deleted` in this round. */
   hardDeleted: boolean;
   inScope: boolean;

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import type { SourceUser } from '../plan/types.js';
 import type { AttributeValue } from '../source/types.js';
 import type { Db } from './db.js';
 import { prepared } from './statements.js';
 
 /** What Graph last said about one user. */
-export interface MirroredUser {
+export interface MirroredUser extends SourceUser {
   entraId: string;
   attributes: Record<string, AttributeValue>;
   softDeleted: boolean;

@@ -1,27 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ScimUserResource } from '../mapping/index.js';
 import { parseTargetPath, readPath } from '../mapping/scim-path.js';
+import type { StoreUser } from '../plan/types.js';
 import type { Db } from './db.js';
 import { prepared } from './statements.js';
 
-/** A row of `users`: linked to Entra (externalId set) or a local user of the application. */
-export interface StoreUser {
-  id: string;
-  externalId: string | null;
-  userName: string;
-  displayName: string | null;
-  email: string | null;
-  active: boolean;
-  /**
-   * The application's say on linking (README, "Matching and linking"): false never links, true may
-   * always be linked, null follows matching.linkOnlyWhere.
-   */
-  linkable: boolean | null;
-  /** The SCIM resource as last written, with the plain columns folded in. */
-  resource: ScimUserResource;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { StoreUser };
 
 interface Row {
   id: string;

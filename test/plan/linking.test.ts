@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { compileMappings, DEFAULT_MAPPINGS, type MappingDefinition } from '../../src/mapping/index.js';
 import { BatchLookup } from '../../src/plan/batch-lookup.js';
 import { planUser } from '../../src/plan/plan.js';
-import type { LinkOnlyWhere, PlanSettings, StoreLookup, UserFacts } from '../../src/plan/types.js';
+import type { LinkOnlyWhere, PlanSettings, StoreLookup, StoreUser, UserFacts } from '../../src/plan/types.js';
 import { foldUserName, sameUserName, userNameProblem } from '../../src/plan/user-name.js';
-import type { StoreUser } from '../../src/store/index.js';
 
 const settings = (
   linkOnlyWhere: LinkOnlyWhere = 'any',
@@ -20,12 +19,9 @@ const settings = (
 const facts = (entraId: string, upn: string): UserFacts => ({
   entraId,
   source: {
-    entraId,
     attributes: { userPrincipalName: upn, mail: upn, displayName: upn, accountEnabled: true },
     softDeleted: false,
-    hardDeleted: false,
     released: false,
-    generation: 0,
   },
   hardDeleted: false,
   inScope: true,
