@@ -73,6 +73,7 @@ export class Scheduler {
         consecutiveFailures: quarantine.consecutiveFailures,
         nextAttemptAt: quarantine.nextAttemptAt,
         lastError: quarantine.lastError,
+        startedByFailureClass: quarantine.startedBy?.failureClass ?? null,
       });
     }
     // Take the lease here rather than let runCycle wait for it: a tick must not queue behind a CLI
