@@ -2,7 +2,7 @@ import type { CompiledMappings } from '../mapping/index.js';
 import type { GraphApi } from '../graph/api.js';
 import type { Logger } from '../log.js';
 import { CycleLease, leaseOwner, type Store } from '../store/index.js';
-import type { Config } from '../config/index.js';
+import type { Config, UsersStrategySetting } from '../config/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import type { SettingsFile } from '../config/file.js';
 
@@ -32,6 +32,7 @@ export interface CycleContext {
   mappings: CompiledMappings;
   settings: SettingsFile;
   scope: 'assigned' | 'all';
+  usersStrategy: UsersStrategySetting;
   dryRun: boolean;
   counts: ActionCounts;
   /** Every planned change is reported here (the dry-run listing, provision-on-demand traces). */
@@ -62,6 +63,7 @@ export function cycleContext(
     mappings: deps.mappings,
     settings: deps.config.settings,
     scope: deps.config.scope,
+    usersStrategy: deps.config.usersStrategy,
     dryRun: !!options.dryRun,
     counts: emptyCounts(),
     onAction: options.onAction,
