@@ -3,10 +3,9 @@ import { loadConfig, loadLocalConfig } from '../config/index.js';
 import { createLogger } from '../log.js';
 import { evaluateExpression, projectMappings } from '../mapping/index.js';
 import { compileConfiguredMappings, createGraphApi } from '../runtime.js';
-import { GraphNotFoundError } from '../graph/errors.js';
 import { findUser, userSelect } from '../source/users.js';
 import { userAttributes } from '../source/validate.js';
-import { print, printJson } from './common.js';
+import { CommandFailed, print, printJson } from './common.js';
 
 function parseInput(text: string): Record<string, unknown> {
   let value: unknown;
@@ -99,7 +98,7 @@ export function registerMappingsCommands(program: Command): void {
       const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
       const api = createGraphApi(config, log);
       const raw = await findUser(api, user, compiled.sourceAttributes);
-      if (!raw) throw new GraphNotFoundError(`/users/${encodeURIComponent(user)}`);
+      if (!raw) throw new CommandFailed(`not found: no user ${JSON.stringify(user)} in Entra`);
       const parsed = userAttributes(raw);
       if ('problem' in parsed) throw new Error(`the user from Graph is unusable: ${parsed.problem}`);
       const evaluated = compiled.evaluate(
