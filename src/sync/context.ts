@@ -71,7 +71,6 @@ export function cycleContext(
   };
 }
 
-/** The cross-process cycle lease; a second process waits for it and says so. */
 /** Data from Graph that could not be used: counted, audited as an `error` and logged at warn. */
 export function recordSourceError(
   ctx: CycleContext,
@@ -93,8 +92,14 @@ export function recordSourceError(
   ctx.log.warn({ cycleId: ctx.cycleId, entraId, problem: logged.problem }, logged.message);
 }
 
+/** `owner`'s handle on the cross-process cycle lease, with the configured time to live. */
+export function cycleLease(deps: Pick<CycleDeps, 'store' | 'config'>, owner: string): CycleLease {
+  return new CycleLease(deps.store.db, owner, deps.config.settings.sync.lockTtlSeconds * 1000);
+}
+
+/** The cross-process cycle lease; a second process waits for it and says so. */
 export async function acquireCycleLease(deps: CycleDeps, owner: string): Promise<CycleLease> {
-  const lease = new CycleLease(deps.store.db, owner, deps.config.settings.sync.lockTtlSeconds * 1000);
+  const lease = cycleLease(deps, owner);
   await lease.acquire((holder) =>
     deps.log.info({ holder: holder.owner }, 'another cycle is running; waiting for it to finish'),
   );
