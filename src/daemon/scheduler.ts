@@ -65,7 +65,7 @@ export class Scheduler {
   }
 
   private async tryTick(trigger: Trigger, owner: string): Promise<void> {
-    const { store, config } = this.rt;
+    const { store } = this.rt;
     // Quarantine: after repeated failures scheduled cycles space out (operators' sync/resync do not).
     const { due, quarantine } = scheduledCycleDue(store);
     if (!due) {
