@@ -7,7 +7,7 @@ import {
 } from '@azure/msal-node';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { backoffDelay, sleep } from '../graph/backoff.js';
+import { backoffDelay, sleep } from '../backoff.js';
 
 export interface TokenProvider {
   /**

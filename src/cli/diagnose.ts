@@ -3,6 +3,7 @@ import { CredentialError } from '../auth/index.js';
 import { GraphAccessError } from '../graph/errors.js';
 import { provisionOnDemand } from '../sync/provision.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
+import { probeAssignments, probeGroupsDelta, probeOrganization, probeUsersDelta } from '../source/probes.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
 import { escapeControls as esc } from './text.js';
 
@@ -38,7 +39,7 @@ export function registerDiagnoseCommands(program: Command): void {
           };
           let spId: string | undefined;
           const tokenOk = await attempt('token', '-', async () => {
-            await api.get('/organization?$select=id,displayName');
+            await probeOrganization(api);
             return `token issued for ${config.authorityHost} tenant ${config.tenantId}`;
           });
           if (tokenOk) {
@@ -47,21 +48,19 @@ export function registerDiagnoseCommands(program: Command): void {
                 spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
                 return `service principal ${spId}`;
               });
-              if (spId) {
+              const found = spId;
+              if (found) {
                 await attempt('assignments', 'Application.Read.All', async () => {
-                  const page = (await api.get(`/servicePrincipals/${spId}/appRoleAssignedTo`)) as {
-                    value?: unknown[];
-                  };
-                  return `${page.value?.length ?? 0} assignments on the first page`;
+                  return `${await probeAssignments(api, found)} assignments on the first page`;
                 });
               }
               await attempt('groups/delta', 'GroupMember.Read.All', async () => {
-                await api.get('/groups/delta?$select=members&$deltatoken=latest');
+                await probeGroupsDelta(api);
                 return 'readable';
               });
             }
             await attempt('users/delta', 'User.Read.All', async () => {
-              await api.get('/users/delta?$select=id&$deltatoken=latest');
+              await probeUsersDelta(api);
               return 'readable';
             });
           }

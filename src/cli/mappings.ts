@@ -3,9 +3,9 @@ import { loadConfig, loadLocalConfig } from '../config/index.js';
 import { createLogger } from '../log.js';
 import { evaluateExpression, projectMappings } from '../mapping/index.js';
 import { compileConfiguredMappings, createGraphApi } from '../runtime.js';
-import { userSelect } from '../source/users.js';
+import { findUser, userSelect } from '../source/users.js';
 import { userAttributes } from '../source/validate.js';
-import { print, printJson } from './common.js';
+import { CommandFailed, print, printJson } from './common.js';
 
 function parseInput(text: string): Record<string, unknown> {
   let value: unknown;
@@ -97,11 +97,8 @@ export function registerMappingsCommands(program: Command): void {
       const compiled = compileConfiguredMappings(config);
       const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
       const api = createGraphApi(config, log);
-      const select = userSelect(compiled.sourceAttributes).join(',');
-      const raw = (await api.get(`/users/${encodeURIComponent(user)}?$select=id,${select}`)) as Record<
-        string,
-        unknown
-      >;
+      const raw = await findUser(api, user, compiled.sourceAttributes);
+      if (!raw) throw new CommandFailed(`not found: no user ${JSON.stringify(user)} in Entra`);
       const parsed = userAttributes(raw);
       if ('problem' in parsed) throw new Error(`the user from Graph is unusable: ${parsed.problem}`);
       const evaluated = compiled.evaluate(

@@ -13,6 +13,8 @@ export type Credential =
   | { kind: 'workload-identity'; tokenFile: string }
   | { kind: 'managed-identity'; clientId?: string };
 
+export type UsersStrategySetting = 'auto' | 'tenant' | 'scoped';
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -21,6 +23,8 @@ export interface Config {
   credential: Credential;
   servicePrincipalId?: string;
   scope: 'assigned' | 'all';
+  /** How a full round reads users; `auto` chooses by how many users matter (sync/users.ts). */
+  usersStrategy: UsersStrategySetting;
   authorityHost: string;
   graphUrl: string;
   dbPath: string;
@@ -243,6 +247,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (scope !== 'assigned' && scope !== 'all') {
     throw new ConfigError('ENTRASYNC_SCOPE', `expected "assigned" or "all", got ${shown(scope)}`);
   }
+  const usersStrategy = value(env, 'ENTRASYNC_USERS_STRATEGY') ?? 'auto';
+  if (usersStrategy !== 'auto' && usersStrategy !== 'tenant' && usersStrategy !== 'scoped') {
+    throw new ConfigError(
+      'ENTRASYNC_USERS_STRATEGY',
+      `expected "auto", "tenant" or "scoped", got ${shown(usersStrategy)}`,
+    );
+  }
   const allowCustom = allowCustomHosts(env);
   return {
     ...local,
@@ -251,6 +262,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     credential: cred,
     servicePrincipalId,
     scope,
+    usersStrategy,
     authorityHost: httpsOrigin(
       env,
       'ENTRASYNC_AUTHORITY_HOST',

@@ -3,7 +3,8 @@ import type { DaemonConfig } from '../config/daemon.js';
 import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime.js';
 import { scheduledCycleDue } from '../safety/quarantine.js';
-import { CycleLease, StoreWaitAborted, leaseOwner } from '../store/index.js';
+import { StoreWaitAborted, leaseOwner } from '../store/index.js';
+import { cycleLease } from '../sync/context.js';
 import { runCycle } from '../sync/cycle.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -64,7 +65,7 @@ export class Scheduler {
   }
 
   private async tryTick(trigger: Trigger, owner: string): Promise<void> {
-    const { store, config } = this.rt;
+    const { store } = this.rt;
     // Quarantine: after repeated failures scheduled cycles space out (operators' sync/resync do not).
     const { due, quarantine } = scheduledCycleDue(store);
     if (!due) {
@@ -78,7 +79,7 @@ export class Scheduler {
     }
     // Take the lease here rather than let runCycle wait for it: a tick must not queue behind a CLI
     // resync. runCycle then re-takes the same lease under the same owner without waiting.
-    const lease = new CycleLease(store.db, owner, config.settings.sync.lockTtlSeconds * 1000);
+    const lease = cycleLease(this.rt, owner);
     const holder = await lease.tryAcquire();
     if (holder) {
       return this.skip(trigger, 'lease', 'another process is running a cycle', { holder: holder.owner });
@@ -125,8 +126,8 @@ export class Scheduler {
     ]);
     clearTimeout(timer);
     if (finished) return 'finished';
-    const { store, config } = this.rt;
-    const lease = new CycleLease(store.db, current.owner, config.settings.sync.lockTtlSeconds * 1000);
+    const { store } = this.rt;
+    const lease = cycleLease(this.rt, current.owner);
     // No holder at all means no other cycle runs anywhere; someone else's lease is not ours to end.
     const holder = lease.holder();
     if (!holder || holder.owner === current.owner) {

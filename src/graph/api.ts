@@ -1,6 +1,6 @@
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import type { Logger } from '../log.js';
-import { backoffDelay, sleep } from './backoff.js';
+import { backoffDelay, sleep } from '../backoff.js';
 import { CredentialError, TokenEndpointUnavailableError, type TokenProvider } from '../auth/index.js';
 import {
   DeltaStateLostError,

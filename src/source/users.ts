@@ -1,5 +1,5 @@
 import type { GraphApi } from '../graph/api.js';
-import { GraphShapeError } from '../graph/errors.js';
+import { GraphNotFoundError, GraphShapeError } from '../graph/errors.js';
 import type { DeltaPage, UserChange } from './types.js';
 import { isObjectId, userAttributes } from './validate.js';
 
@@ -81,4 +81,39 @@ export function toUserChange(raw: unknown): UserChange {
     return { kind: 'invalid', id: item.id, problem: result.problem, ...disabled };
   }
   return { kind: 'upsert', id: item.id, attributes: result.attributes };
+}
+
+/**
+ * One user by object id or UPN, with `select`; null when Graph has no such user (404). Graph answers
+ * with a few attributes besides the selected ones.
+ */
+export async function readUser(
+  api: GraphApi,
+  idOrUpn: string,
+  select: readonly string[],
+): Promise<Record<string, unknown> | null> {
+  return nullWhenNotFound(api.get(`/users/${encodeURIComponent(idOrUpn)}?$select=${select.join(',')}`));
+}
+
+/** One user by object id or UPN as an operator names it (provision, mappings preview), with its id. */
+export async function findUser(
+  api: GraphApi,
+  idOrUpn: string,
+  mappedAttributes: readonly string[],
+): Promise<Record<string, unknown> | null> {
+  return readUser(api, idOrUpn, ['id', ...userSelect(mappedAttributes)]);
+}
+
+/** A soft-deleted user from the recycle bin, by object id; null when it is not there (404). */
+export async function readDeletedUser(api: GraphApi, id: string): Promise<Record<string, unknown> | null> {
+  return nullWhenNotFound(api.get(`/directory/deletedItems/${encodeURIComponent(id)}`));
+}
+
+async function nullWhenNotFound(read: Promise<unknown>): Promise<Record<string, unknown> | null> {
+  try {
+    return (await read) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof GraphNotFoundError) return null;
+    throw error;
+  }
 }

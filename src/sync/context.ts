@@ -2,7 +2,7 @@ import type { CompiledMappings } from '../mapping/index.js';
 import type { GraphApi } from '../graph/api.js';
 import type { Logger } from '../log.js';
 import { CycleLease, leaseOwner, type Store } from '../store/index.js';
-import type { Config } from '../config/index.js';
+import type { Config, UsersStrategySetting } from '../config/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import type { SettingsFile } from '../config/file.js';
 
@@ -32,6 +32,7 @@ export interface CycleContext {
   mappings: CompiledMappings;
   settings: SettingsFile;
   scope: 'assigned' | 'all';
+  usersStrategy: UsersStrategySetting;
   dryRun: boolean;
   counts: ActionCounts;
   /** Every planned change is reported here (the dry-run listing, provision-on-demand traces). */
@@ -62,6 +63,7 @@ export function cycleContext(
     mappings: deps.mappings,
     settings: deps.config.settings,
     scope: deps.config.scope,
+    usersStrategy: deps.config.usersStrategy,
     dryRun: !!options.dryRun,
     counts: emptyCounts(),
     onAction: options.onAction,
@@ -69,7 +71,6 @@ export function cycleContext(
   };
 }
 
-/** The cross-process cycle lease; a second process waits for it and says so. */
 /** Data from Graph that could not be used: counted, audited as an `error` and logged at warn. */
 export function recordSourceError(
   ctx: CycleContext,
@@ -91,8 +92,14 @@ export function recordSourceError(
   ctx.log.warn({ cycleId: ctx.cycleId, entraId, problem: logged.problem }, logged.message);
 }
 
+/** `owner`'s handle on the cross-process cycle lease, with the configured time to live. */
+export function cycleLease(deps: Pick<CycleDeps, 'store' | 'config'>, owner: string): CycleLease {
+  return new CycleLease(deps.store.db, owner, deps.config.settings.sync.lockTtlSeconds * 1000);
+}
+
+/** The cross-process cycle lease; a second process waits for it and says so. */
 export async function acquireCycleLease(deps: CycleDeps, owner: string): Promise<CycleLease> {
-  const lease = new CycleLease(deps.store.db, owner, deps.config.settings.sync.lockTtlSeconds * 1000);
+  const lease = cycleLease(deps, owner);
   await lease.acquire((holder) =>
     deps.log.info({ holder: holder.owner }, 'another cycle is running; waiting for it to finish'),
   );

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { GraphNotFoundError } from '../graph/errors.js';
 import { planUser } from '../plan/plan.js';
 import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
-import { userSelect } from '../source/users.js';
+import { findUser } from '../source/users.js';
 import { isObjectId, userAttributes } from '../source/validate.js';
 import { applyAction } from './apply.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type CycleDeps } from './context.js';
@@ -38,15 +37,8 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
   store.transaction(() => store.cycles.start(cycleId, 'on-demand', false));
   let action: PlannedAction | null = null;
   try {
-    const select = userSelect(deps.mappings.sourceAttributes).join(',');
-    let raw: Record<string, unknown>;
-    try {
-      raw = (await api.get(`/users/${encodeURIComponent(user)}?$select=id,${select}`)) as Record<
-        string,
-        unknown
-      >;
-    } catch (error) {
-      if (!(error instanceof GraphNotFoundError)) throw error;
+    const raw = await findUser(api, user, deps.mappings.sourceAttributes);
+    if (!raw) {
       steps.push({
         step: 'import',
         status: 'failure',

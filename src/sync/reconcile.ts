@@ -1,6 +1,5 @@
-import { GraphNotFoundError } from '../graph/errors.js';
 import { userAttributes } from '../source/validate.js';
-import { toUserChange, userSelect } from '../source/users.js';
+import { readDeletedUser, readUser, toUserChange, userSelect } from '../source/users.js';
 import { ingest } from './users.js';
 import type { CycleContext } from './context.js';
 import { evaluateUsers } from './evaluate.js';
@@ -13,7 +12,7 @@ import { evaluateUsers } from './evaluate.js';
  */
 export async function reconcileUnseen(ctx: CycleContext, generation: number): Promise<number> {
   const { store, api, log } = ctx;
-  const select = userSelect(ctx.mappings.sourceAttributes).join(',');
+  const select = userSelect(ctx.mappings.sourceAttributes);
   let after = '';
   let checked = 0;
   for (;;) {
@@ -22,7 +21,7 @@ export async function reconcileUnseen(ctx: CycleContext, generation: number): Pr
     after = ids[ids.length - 1]!;
     for (const id of ids) {
       checked++;
-      const deleted = await lookup(() => api.get(`/directory/deletedItems/${id}`));
+      const deleted = await readDeletedUser(api, id);
       if (deleted) {
         await store.write(() => {
           mirrorFrom(ctx, id, deleted, generation);
@@ -31,7 +30,7 @@ export async function reconcileUnseen(ctx: CycleContext, generation: number): Pr
         }, 'reconciliation');
         continue;
       }
-      const live = await lookup(() => api.get(`/users/${id}?$select=${select}`));
+      const live = await readUser(api, id, select);
       await store.write(() => {
         if (live) {
           // As any user read by id: one whose data is unusable fails alone (escrow), never the cycle.
@@ -47,15 +46,6 @@ export async function reconcileUnseen(ctx: CycleContext, generation: number): Pr
   if (checked || forgotten)
     log.info({ cycleId: ctx.cycleId, checked, forgotten }, 'reconciliation after full enumeration');
   return checked;
-}
-
-async function lookup(read: () => Promise<unknown>): Promise<Record<string, unknown> | null> {
-  try {
-    return (await read()) as Record<string, unknown>;
-  } catch (error) {
-    if (error instanceof GraphNotFoundError) return null;
-    throw error;
-  }
 }
 
 /** The selected attributes of a Graph user (lookups answer with a few more). */

@@ -87,7 +87,7 @@ export function readUsersAhead(ctx: CycleContext, link: string | null): UsersRea
   if (link) return UsersReadAhead.start(ctx, { link });
   const pagesTenant =
     ctx.store.mirror.relevantUserCount(0) === 0
-      ? process.env.ENTRASYNC_USERS_STRATEGY !== 'scoped'
+      ? ctx.usersStrategy !== 'scoped'
       : usersStrategy(ctx) === 'tenant';
   return pagesTenant
     ? UsersReadAhead.start(ctx, { select: userSelect(ctx.mappings.sourceAttributes) })
@@ -97,8 +97,7 @@ export function readUsersAhead(ctx: CycleContext, link: string | null): UsersRea
 /** The strategy of a full round: ENTRASYNC_USERS_STRATEGY=tenant|scoped overrides `auto`. */
 export function usersStrategy(ctx: CycleContext): UsersStrategy {
   if (ctx.scope === 'all') return 'tenant';
-  const forced = process.env.ENTRASYNC_USERS_STRATEGY;
-  if (forced === 'tenant' || forced === 'scoped') return forced;
+  if (ctx.usersStrategy !== 'auto') return ctx.usersStrategy;
   return ctx.store.mirror.relevantUserCount(SCOPED_MAX_USERS) <= SCOPED_MAX_USERS ? 'scoped' : 'tenant';
 }
 

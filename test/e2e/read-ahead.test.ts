@@ -9,17 +9,13 @@ import { syncHarness, type SyncHarness } from '../support/harness.js';
 
 let emu: RunningEmulator;
 let h: SyncHarness;
-const saved = process.env.ENTRASYNC_USERS_STRATEGY;
 
 beforeEach(async () => {
   emu = await startTestEmulator({ pageSize: 3 });
-  process.env.ENTRASYNC_USERS_STRATEGY = 'tenant';
 });
 afterEach(async () => {
   h?.close();
   await emu.close();
-  if (saved === undefined) delete process.env.ENTRASYNC_USERS_STRATEGY;
-  else process.env.ENTRASYNC_USERS_STRATEGY = saved;
 });
 
 const LISTING = '/v1.0/servicePrincipals/';
@@ -41,7 +37,7 @@ describe('users read-ahead', () => {
   it('reads the users round while a slow assignment listing is read, and writes the same', async () => {
     const assigned = seed();
     emu.tenant.setFaults({ slowPaths: [{ pathPrefix: LISTING, latencyMs: 400 }] });
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: { ENTRASYNC_USERS_STRATEGY: 'tenant' } });
     emu.tenant.clearRequests();
 
     const result = await h.sync();
@@ -64,7 +60,7 @@ describe('users read-ahead', () => {
 
   it('reads an incremental round ahead too, and applies its changes once', async () => {
     const assigned = seed();
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: { ENTRASYNC_USERS_STRATEGY: 'tenant' } });
     await h.sync();
     emu.tenant.updateUser(assigned[0]!.id, { displayName: 'Renamed' });
     emu.tenant.updateUser(assigned[1]!.id, { accountEnabled: false });
@@ -83,7 +79,7 @@ describe('users read-ahead', () => {
   it('writes nothing when the listing fails, and reads nothing more once the cycle has failed', async () => {
     const assigned = seed();
     emu.tenant.setFaults({ throttle: { pathPrefix: LISTING, status: 503, retryAfter: null } });
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: { ENTRASYNC_USERS_STRATEGY: 'tenant' } });
 
     const failed = await h.sync();
 
@@ -108,7 +104,7 @@ describe('users read-ahead', () => {
 
   it('hands a users read that failed during the listing to the round: the cycle fails, nothing is disabled', async () => {
     seed();
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: { ENTRASYNC_USERS_STRATEGY: 'tenant' } });
     await h.sync();
     expect(h.rows().filter((r) => r.active === 1)).toHaveLength(12);
     emu.tenant.setFaults({
@@ -129,7 +125,7 @@ describe('users read-ahead', () => {
 
   it('a dry run reads ahead and still writes nothing', async () => {
     seed();
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: { ENTRASYNC_USERS_STRATEGY: 'tenant' } });
     const dry = await h.sync({ dryRun: true });
     expect(dry.status).toBe('succeeded');
     expect(dry.counts.create).toBe(12);

@@ -9,16 +9,16 @@ import { syncHarness, type SyncHarness } from '../support/harness.js';
 
 let emu: RunningEmulator;
 let h: SyncHarness;
-const saved = process.env.ENTRASYNC_USERS_STRATEGY;
+/** The harness's ENTRASYNC_USERS_STRATEGY, if any. */
+let strategyEnv: Record<string, string> = {};
 
 beforeEach(async () => {
   emu = await startTestEmulator({ pageSize: 3 });
+  strategyEnv = {};
 });
 afterEach(async () => {
   h?.close();
   await emu.close();
-  if (saved === undefined) delete process.env.ENTRASYNC_USERS_STRATEGY;
-  else process.env.ENTRASYNC_USERS_STRATEGY = saved;
 });
 
 const user = (upn: string, extra: Record<string, unknown> = {}) => createEnabledUser(emu, upn, extra);
@@ -41,7 +41,7 @@ function mirrored(): string[] {
 
 describe.each(['tenant', 'scoped'] as const)('strategy %s', (strategy) => {
   beforeEach(() => {
-    process.env.ENTRASYNC_USERS_STRATEGY = strategy;
+    strategyEnv = { ENTRASYNC_USERS_STRATEGY: strategy };
   });
 
   it('provisions the assigned users and mirrors only the users that matter', async () => {
@@ -51,7 +51,7 @@ describe.each(['tenant', 'scoped'] as const)('strategy %s', (strategy) => {
     for (const u of assigned) emu.tenant.assign(u.id, 'User');
     const group = emu.tenant.createGroup({ displayName: 'G', members: [member.id] });
     emu.tenant.assign(group.id, 'Group');
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: strategyEnv });
     emu.tenant.clearRequests();
 
     const result = await h.sync();
@@ -75,7 +75,7 @@ describe.each(['tenant', 'scoped'] as const)('strategy %s', (strategy) => {
     const inScope = user('in@contoso.com');
     const later = user('later@contoso.com', { mail: 'later@contoso.com', displayName: 'Later' });
     emu.tenant.assign(inScope.id, 'User');
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: strategyEnv });
     await h.sync();
     expect(mirrored()).toEqual([inScope.id]);
 
@@ -103,7 +103,7 @@ describe.each(['tenant', 'scoped'] as const)('strategy %s', (strategy) => {
     const gone = user('gone@contoso.com');
     emu.tenant.assign(gone.id, 'User');
     emu.tenant.softDeleteUser(gone.id);
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: strategyEnv });
     await h.sync();
     expect(h.rows()).toEqual([]);
 
@@ -117,7 +117,7 @@ describe.each(['tenant', 'scoped'] as const)('strategy %s', (strategy) => {
   it('keeps a linked user that left scope mirrored, and disables it', async () => {
     const leaver = user('leaver@contoso.com');
     emu.tenant.assign(leaver.id, 'User');
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: strategyEnv });
     await h.sync();
     emu.tenant.unassign(leaver.id);
     const result = await h.sync();
@@ -134,7 +134,7 @@ describe.each(['tenant', 'scoped'] as const)('strategy %s', (strategy) => {
     const doomed = user('doomed@contoso.com');
     emu.tenant.assign(keep.id, 'User');
     emu.tenant.assign(doomed.id, 'User');
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: strategyEnv });
     await h.sync();
     emu.tenant.hardDeleteUser(doomed.id);
     emu.tenant.expireDeltaTokens();
@@ -147,13 +147,13 @@ describe.each(['tenant', 'scoped'] as const)('strategy %s', (strategy) => {
 
 describe('strategy scoped', () => {
   it('reads more than 50 users in several filtered requests', async () => {
-    process.env.ENTRASYNC_USERS_STRATEGY = 'scoped';
+    strategyEnv = { ENTRASYNC_USERS_STRATEGY: 'scoped' };
     for (let i = 0; i < 120; i++) {
       const u = user(`u${String(i).padStart(3, '0')}@contoso.com`);
       emu.tenant.assign(u.id, 'User');
     }
     for (let i = 0; i < 30; i++) user(`x${i}@contoso.com`);
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: strategyEnv });
     emu.tenant.clearRequests();
     const result = await h.sync();
     expect(result.counts.create).toBe(120);
@@ -168,11 +168,11 @@ describe('strategy scoped', () => {
   });
 
   it('is what auto chooses for a small scope', async () => {
-    delete process.env.ENTRASYNC_USERS_STRATEGY;
+    strategyEnv = {};
     const a = user('a@contoso.com');
     for (let i = 0; i < 10; i++) user(`x${i}@contoso.com`);
     emu.tenant.assign(a.id, 'User');
-    h = syncHarness(emu);
+    h = syncHarness(emu, { env: strategyEnv });
     emu.tenant.clearRequests();
     const first = await h.sync();
     expect(first.counts.create).toBe(1);

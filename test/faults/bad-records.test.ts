@@ -13,18 +13,18 @@ import { syncHarness, type SyncHarness } from '../support/harness.js';
 let emu: RunningEmulator;
 let h: SyncHarness;
 let extra: SyncHarness | undefined;
-const strategyBefore = process.env.ENTRASYNC_USERS_STRATEGY;
+/** The harnesses' ENTRASYNC_USERS_STRATEGY, if any. */
+let strategyEnv: Record<string, string> = {};
 
 beforeEach(async () => {
   emu = await startTestEmulator({ pageSize: 3 });
+  strategyEnv = {};
 });
 afterEach(async () => {
   h?.close();
   extra?.close();
   extra = undefined;
   await emu.close();
-  if (strategyBefore === undefined) delete process.env.ENTRASYNC_USERS_STRATEGY;
-  else process.env.ENTRASYNC_USERS_STRATEGY = strategyBefore;
 });
 
 const errorsFor = (id: string) =>
@@ -41,7 +41,7 @@ async function linked() {
   emu.tenant.assign(ana.id, 'User');
   emu.tenant.assign(bob.id, 'User');
   emu.tenant.assign(group.id, 'Group');
-  h = syncHarness(emu);
+  h = syncHarness(emu, { env: strategyEnv });
   const first = await h.sync();
   expect(first.counts.create).toBe(3);
   return { ana, bob, cho, group };
@@ -153,7 +153,11 @@ describe('a linked user with unusable data in full rounds', () => {
     [
       'changed scope settings',
       async () => {
-        extra = syncHarness(emu, { dir: h.dir, settings: { scope: { expandNestedGroups: true } } });
+        extra = syncHarness(emu, {
+          dir: h.dir,
+          env: strategyEnv,
+          settings: { scope: { expandNestedGroups: true } },
+        });
         const r = await extra.sync();
         expect(r.kind).toBe('initial');
         return r;
@@ -169,7 +173,7 @@ describe('a linked user with unusable data in full rounds', () => {
           { target: 'displayName', direct: 'displayName' },
           { target: 'title', direct: 'jobTitle' },
         ];
-        extra = syncHarness(emu, { dir: h.dir, settings: { mappings } });
+        extra = syncHarness(emu, { dir: h.dir, env: strategyEnv, settings: { mappings } });
         const r = await extra.sync();
         expect(r.kind).toBe('initial');
         return r;
@@ -178,7 +182,7 @@ describe('a linked user with unusable data in full rounds', () => {
   ];
   for (const strategy of ['tenant', 'scoped'] as const) {
     it.each(rounds)(`${strategy} read, %s: the round succeeds, the disable is applied`, async (_, run) => {
-      process.env.ENTRASYNC_USERS_STRATEGY = strategy;
+      strategyEnv = { ENTRASYNC_USERS_STRATEGY: strategy };
       const ids = await linked();
       const { ana, bob } = ids;
       emu.tenant.updateUser(ana.id, { displayName: 'bad\u0007', accountEnabled: false });
