@@ -49,10 +49,9 @@ export class CycleLease {
   tryAcquire(): Promise<LeaseHolder | null> {
     return writeWhenFree(this.db, 'cycle lease', (): LeaseHolder | null => {
       const now = Date.now();
-      const row = prepared(this.db, 'SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
-        { owner: string; expires_at: number } | undefined;
-      if (row && row.owner !== this.owner && row.expires_at > now && !holderIsDead(row.owner)) {
-        return { owner: row.owner, expiresAt: row.expires_at };
+      const holder = readLease(this.db, this.name);
+      if (holder && holder.owner !== this.owner && holder.expiresAt > now && !holderIsDead(holder.owner)) {
+        return holder;
       }
       prepared(
         this.db,
@@ -117,8 +116,19 @@ export class CycleLease {
   }
 
   holder(): LeaseHolder | null {
-    const row = prepared(this.db, 'SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
-      { owner: string; expires_at: number } | undefined;
-    return row && row.expires_at > Date.now() ? { owner: row.owner, expiresAt: row.expires_at } : null;
+    return readLeaseHolder(this.db, this.name);
   }
+}
+
+/** The lease `name`'s holder, expired or not; null when no one holds it. */
+function readLease(db: Db, name: string): LeaseHolder | null {
+  const row = prepared(db, 'SELECT owner, expires_at FROM locks WHERE name = ?').get(name) as
+    { owner: string; expires_at: number } | undefined;
+  return row ? { owner: row.owner, expiresAt: row.expires_at } : null;
+}
+
+/** The lease `name`'s holder at `now`; null when no one holds it or it expired. */
+export function readLeaseHolder(db: Db, name: string, now = Date.now()): LeaseHolder | null {
+  const holder = readLease(db, name);
+  return holder && holder.expiresAt > now ? holder : null;
 }
