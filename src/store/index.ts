@@ -2,7 +2,7 @@ import { AssignmentListing } from './assignment-listing.js';
 import { AuditLog } from './audit.js';
 import { CycleLog } from './cycles.js';
 import { fitPageCache, openStore, type Db, type OpenOptions } from './db.js';
-import { readLeaseHolder, type LeaseHolder } from './lock.js';
+import { CYCLE_LEASE, readLeaseHolder, type LeaseHolder } from './lock.js';
 import { Mirror } from './mirror.js';
 import { SyncState } from './state.js';
 import { UserTable } from './users.js';
@@ -122,7 +122,7 @@ export class Store {
 
   /** Who holds the cycle lease now; null when no one does or the lease expired by `now`. */
   leaseHolder(now = Date.now()): LeaseHolder | null {
-    return readLeaseHolder(this.db, 'cycle', now);
+    return readLeaseHolder(this.db, CYCLE_LEASE, now);
   }
 
   close(): void {

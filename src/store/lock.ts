@@ -3,6 +3,9 @@ import type { Db } from './db.js';
 import { StoreWaitAborted, writeWhenFree } from './write-wait.js';
 import { prepared } from './statements.js';
 
+/** The lease of the sync cycle (the only one today). */
+export const CYCLE_LEASE = 'cycle';
+
 export interface LeaseHolder {
   owner: string;
   expiresAt: number;
@@ -39,7 +42,7 @@ export class CycleLease {
     private readonly db: Db,
     readonly owner: string,
     private readonly ttlMs: number,
-    private readonly name = 'cycle',
+    private readonly name = CYCLE_LEASE,
   ) {}
 
   /**
