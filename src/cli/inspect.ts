@@ -129,12 +129,9 @@ export function registerInspectCommands(program: Command): void {
     .description('print the store as a JSON array of SCIM 2.0 User resources')
     .action(() =>
       withStore((store) => {
-        const rows = store.db.prepare('SELECT id FROM users ORDER BY user_name').iterate() as Iterable<{
-          id: string;
-        }>;
         process.stdout.write('[');
         let first = true;
-        for (const { id } of rows) {
+        for (const id of store.users.idsByUserName()) {
           const user = store.users.get(id);
           if (!user) continue;
           process.stdout.write(`${first ? '\n' : ',\n'}${JSON.stringify(toScimResource(user))}`);

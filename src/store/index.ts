@@ -1,7 +1,8 @@
 import { AssignmentListing } from './assignment-listing.js';
 import { AuditLog } from './audit.js';
 import { CycleLog } from './cycles.js';
-import { openStore, type Db, type OpenOptions } from './db.js';
+import { fitPageCache, openStore, type Db, type OpenOptions } from './db.js';
+import { CYCLE_LEASE, readLeaseHolder, type LeaseHolder } from './lock.js';
 import { Mirror } from './mirror.js';
 import { SyncState } from './state.js';
 import { UserTable } from './users.js';
@@ -14,6 +15,7 @@ import {
   writeWhenFree,
   type LockWaits,
 } from './write-wait.js';
+import { WriteSpan } from './write-span.js';
 
 export type { Db } from './db.js';
 export type { StoreUser } from './users.js';
@@ -22,7 +24,8 @@ export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
 export type { CycleRecord, CycleKind, CycleStatus, FailureClass } from './cycles.js';
 export type { MirroredUser } from './mirror.js';
 export type { StagedChange } from './staged.js';
-export { CycleLease, leaseOwner } from './lock.js';
+export { CycleLease, leaseOwner, type LeaseHolder } from './lock.js';
+export type { WriteSpan } from './write-span.js';
 export { StoreWaitAborted, type LockWaitListener } from './write-wait.js';
 
 /** The SQLite store, one object per table family. */
@@ -89,9 +92,37 @@ export class Store {
     return writeWhenFree(this.db, operation, fn);
   }
 
-  /** BEGIN IMMEDIATE, waiting as `write` does; the caller commits (a batch across awaits). */
-  beginWrite(operation: string): Promise<void> {
-    return beginWhenFree(this.db, operation, () => undefined);
+  /** Whether a transaction is open on this connection (a dry run's, or a span's). */
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  /** Opens a write transaction, waiting as `write` does, that the caller ends (a batch across awaits). */
+  beginSpan(operation: string): Promise<WriteSpan> {
+    return beginWhenFree(this.db, operation, () => new WriteSpan(this.db));
+  }
+
+  /**
+   * A dry run: everything until endDryRun happens in one transaction that endDryRun rolls back.
+   * Writes in between (`write`, `transaction`) become savepoints inside it and wait for nothing.
+   */
+  async beginDryRun(): Promise<void> {
+    await beginWhenFree(this.db, 'dry run', () => undefined);
+  }
+
+  /** Rolls the dry run back; nothing to do when it never began or SQLite already ended it. */
+  endDryRun(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
+  /** Sizes the page cache to the store as it grows (see fitPageCache). */
+  fitPageCache(): void {
+    fitPageCache(this.db);
+  }
+
+  /** Who holds the cycle lease now; null when no one does or the lease expired by `now`. */
+  leaseHolder(now = Date.now()): LeaseHolder | null {
+    return readLeaseHolder(this.db, CYCLE_LEASE, now);
   }
 
   close(): void {

@@ -3,6 +3,9 @@ import type { Db } from './db.js';
 import { StoreWaitAborted, writeWhenFree } from './write-wait.js';
 import { prepared } from './statements.js';
 
+/** The lease of the sync cycle (the only one today). */
+export const CYCLE_LEASE = 'cycle';
+
 export interface LeaseHolder {
   owner: string;
   expiresAt: number;
@@ -39,7 +42,7 @@ export class CycleLease {
     private readonly db: Db,
     readonly owner: string,
     private readonly ttlMs: number,
-    private readonly name = 'cycle',
+    private readonly name = CYCLE_LEASE,
   ) {}
 
   /**
@@ -49,10 +52,9 @@ export class CycleLease {
   tryAcquire(): Promise<LeaseHolder | null> {
     return writeWhenFree(this.db, 'cycle lease', (): LeaseHolder | null => {
       const now = Date.now();
-      const row = prepared(this.db, 'SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
-        { owner: string; expires_at: number } | undefined;
-      if (row && row.owner !== this.owner && row.expires_at > now && !holderIsDead(row.owner)) {
-        return { owner: row.owner, expiresAt: row.expires_at };
+      const holder = readLease(this.db, this.name);
+      if (holder && holder.owner !== this.owner && holder.expiresAt > now && !holderIsDead(holder.owner)) {
+        return holder;
       }
       prepared(
         this.db,
@@ -117,8 +119,19 @@ export class CycleLease {
   }
 
   holder(): LeaseHolder | null {
-    const row = prepared(this.db, 'SELECT owner, expires_at FROM locks WHERE name = ?').get(this.name) as
-      { owner: string; expires_at: number } | undefined;
-    return row && row.expires_at > Date.now() ? { owner: row.owner, expiresAt: row.expires_at } : null;
+    return readLeaseHolder(this.db, this.name);
   }
+}
+
+/** The lease `name`'s holder, expired or not; null when no one holds it. */
+function readLease(db: Db, name: string): LeaseHolder | null {
+  const row = prepared(db, 'SELECT owner, expires_at FROM locks WHERE name = ?').get(name) as
+    { owner: string; expires_at: number } | undefined;
+  return row ? { owner: row.owner, expiresAt: row.expires_at } : null;
+}
+
+/** The lease `name`'s holder at `now`; null when no one holds it or it expired. */
+export function readLeaseHolder(db: Db, name: string, now = Date.now()): LeaseHolder | null {
+  const holder = readLease(db, name);
+  return holder && holder.expiresAt > now ? holder : null;
 }

@@ -251,4 +251,12 @@ export class UserTable {
          count(external_id) AS linked FROM users`,
     ).get() as { total: number; active: number; linked: number };
   }
+
+  /** Every row's id, in userName order, read as it is consumed (an export of the whole store). */
+  *idsByUserName(): Generator<string> {
+    const rows = prepared(this.db, 'SELECT id FROM users ORDER BY user_name').iterate() as Iterable<{
+      id: string;
+    }>;
+    for (const { id } of rows) yield id;
+  }
 }

@@ -18,7 +18,7 @@ export function userNameOf(action: PlannedAction): string | null {
  * Writes one planned action and its audit row, inside the caller's transaction and in a savepoint
  * of its own, so a store that rejects one user's values fails that user and nothing else.
  * Disables and deletes are staged instead (mode 'stage'): the deletion threshold decides on them
- * at the end of the cycle (safety/deletions.ts), which applies them with mode 'direct'.
+ * at the end of the cycle (staged-changes.ts), which applies them with mode 'direct'.
  */
 export function applyAction(
   ctx: CycleContext,

@@ -7,7 +7,7 @@ import { userSelect } from '../source/users.js';
 import { StoreWaitAborted, type CycleKind } from '../store/index.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type ActionCounts, type CycleDeps } from './context.js';
 import { drainPending } from './evaluate.js';
-import { settleStagedChanges } from '../safety/deletions.js';
+import { settleStagedChanges } from './staged-changes.js';
 import { failureClass } from '../safety/quarantine.js';
 import { reconcileUnseen } from './reconcile.js';
 import { syncScope } from './scope.js';
@@ -69,7 +69,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
   let readAhead: UsersReadAhead | null = null;
   try {
     await store.write(() => store.cycles.markAbandoned(), 'cycle start');
-    if (options.dryRun) await store.beginWrite('dry run');
+    if (options.dryRun) await store.beginDryRun();
     const fingerprint = syncFingerprint(config, deps.mappings);
     const fingerprintChanged = store.state.get('fingerprint') !== fingerprint;
     const everSynced = store.state.get('users_delta_link') !== null;
@@ -119,7 +119,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
   }
 
   async function finish(status: 'succeeded' | 'failed', error?: Error): Promise<CycleResult> {
-    if (options.dryRun && store.db.inTransaction) store.db.exec('ROLLBACK');
+    if (options.dryRun) store.endDryRun();
     const graphRequests = api.stats.requests - requestsBefore;
     const durationMs = Date.now() - started;
     if (!options.dryRun) {

@@ -50,8 +50,7 @@ export function buildStatus(store: Store, opts: StatusOptions | number = {}): St
   const last = store.cycles.lastSucceeded();
   const failed = cycles.find((c) => c.status === 'failed' || c.status === 'aborted');
   const usersSavedAt = store.state.get('users_delta_saved_at');
-  const lock = store.db.prepare(`SELECT owner, expires_at FROM locks WHERE name = 'cycle'`).get() as
-    { owner: string; expires_at: number } | undefined;
+  const lease = store.leaseHolder(now);
   return {
     lastCycles: cycles.map((c) => ({
       ...c,
@@ -67,10 +66,7 @@ export function buildStatus(store: Store, opts: StatusOptions | number = {}): St
       groupsSavedAt: store.state.get('groups_delta_saved_at'),
     },
     pendingUsers: store.mirror.pendingCount(),
-    cycleRunning:
-      lock && lock.expires_at > now
-        ? { owner: lock.owner, until: new Date(lock.expires_at).toISOString() }
-        : null,
+    cycleRunning: lease ? { owner: lease.owner, until: new Date(lease.expiresAt).toISOString() } : null,
     lastError:
       failed && (!last || failed.startedAt > last.startedAt)
         ? {

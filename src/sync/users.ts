@@ -7,8 +7,8 @@ import {
 } from '../source/users.js';
 import type { UserChange } from '../source/types.js';
 import { dispatched } from '../graph/api.js';
-import { fitPageCache } from '../store/db.js';
 import { UNUSABLE_DATA } from '../store/mirror.js';
+import type { WriteSpan } from '../store/index.js';
 import { UsersReadAhead } from './read-ahead.js';
 import { withDeltaRestarts } from './restart.js';
 import { recordSourceError, type CycleContext } from './context.js';
@@ -245,8 +245,9 @@ export type IngestMode = 'full' | 'changes' | 'read';
 class Batch {
   private items: UserChange[] = [];
   private since = 0;
-  /** When the open transaction began; null when none is. */
-  private openSince: number | null = null;
+  /** The open transaction and when it began; null when none is. */
+  private span: WriteSpan | null = null;
+  private openSince = 0;
   private writtenSinceBegin = 0;
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -280,17 +281,18 @@ class Batch {
   abort(): void {
     this.stopIdleTimer();
     this.items = [];
-    if (this.openSince === null) return;
-    this.openSince = null;
-    if (this.ctx.store.db.inTransaction) this.ctx.store.db.exec('ROLLBACK');
+    const span = this.span;
+    if (span === null) return;
+    this.span = null;
+    span.rollback();
   }
 
   private async write(): Promise<void> {
     if (this.items.length === 0) return;
     const { store } = this.ctx;
     // In a dry run the cycle's own transaction is open: everything stays inside it.
-    if (this.openSince === null && !store.db.inTransaction) {
-      await store.beginWrite('users batch');
+    if (this.span === null && !store.inTransaction) {
+      this.span = await store.beginSpan('users batch');
       this.openSince = Date.now();
       this.writtenSinceBegin = 0;
     }
@@ -309,8 +311,8 @@ class Batch {
       // does anyway (abort), and applyBatch keeps its own savepoint for a user the store rejects.
       store.mirror.withRecentWrites(() => ingest(this.ctx, chunk, this.mode, this.generation, this.toRead));
     }
-    fitPageCache(store.db);
-    if (this.openSince === null) return;
+    store.fitPageCache();
+    if (this.span === null) return;
     const limit = TXN_LIMITS[this.mode === 'full' ? 'full' : 'other'];
     if (this.writtenSinceBegin >= limit.users || Date.now() - this.openSince >= limit.ms) this.commit();
     else this.idleTimer = setTimeout(() => this.commit(), IDLE_COMMIT_MS);
@@ -318,9 +320,10 @@ class Batch {
 
   private commit(): void {
     this.stopIdleTimer();
-    if (this.openSince === null) return;
-    this.openSince = null;
-    this.ctx.store.db.exec('COMMIT');
+    const span = this.span;
+    if (span === null) return;
+    this.span = null;
+    span.commit();
   }
 
   private stopIdleTimer(): void {
