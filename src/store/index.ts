@@ -2,7 +2,7 @@ import { AssignmentListing } from './assignment-listing.js';
 import { AuditLog } from './audit.js';
 import { CycleLog } from './cycles.js';
 import { fitPageCache, openStore, type Db, type OpenOptions } from './db.js';
-import { CYCLE_LEASE, readLeaseHolder, type LeaseHolder } from './lock.js';
+import { CYCLE_LEASE, CycleLease, readLeaseHolder, type LeaseHolder } from './lock.js';
 import { Mirror } from './mirror.js';
 import { SyncState } from './state.js';
 import { UserTable } from './users.js';
@@ -118,6 +118,11 @@ export class Store {
   /** Sizes the page cache to the store as it grows (see fitPageCache). */
   fitPageCache(): void {
     fitPageCache(this.db);
+  }
+
+  /** The cross-process cycle lease for `owner`, expiring `ttlMs` after each take or renewal. */
+  cycleLease(owner: string, ttlMs: number): CycleLease {
+    return new CycleLease(this.db, owner, ttlMs);
   }
 
   /** Who holds the cycle lease now; null when no one does or the lease expired by `now`. */

@@ -1,7 +1,7 @@
 import type { CompiledMappings } from '../mapping/index.js';
 import type { GraphApi } from '../graph/api.js';
 import type { Logger } from '../log.js';
-import { CycleLease, leaseOwner, type Store } from '../store/index.js';
+import { leaseOwner, type CycleLease, type Store } from '../store/index.js';
 import type { Config, UsersStrategySetting } from '../config/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import type { SettingsFile } from '../config/file.js';
@@ -94,7 +94,7 @@ export function recordSourceError(
 
 /** `owner`'s handle on the cross-process cycle lease, with the configured time to live. */
 export function cycleLease(deps: Pick<CycleDeps, 'store' | 'config'>, owner: string): CycleLease {
-  return new CycleLease(deps.store.db, owner, deps.config.settings.sync.lockTtlSeconds * 1000);
+  return deps.store.cycleLease(owner, deps.config.settings.sync.lockTtlSeconds * 1000);
 }
 
 /** The cross-process cycle lease; a second process waits for it and says so. */
