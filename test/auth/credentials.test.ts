@@ -5,7 +5,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManagedIdentityApplication } from '@azure/msal-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenProvider, CredentialError } from '../../src/auth/index.js';
 import { runCycle } from '../../src/sync/cycle.js';
@@ -13,6 +12,7 @@ import type { RunningEmulator } from '../../src/emulator/index.js';
 import { signJwt } from '../../src/emulator/jwt.js';
 import { generateTlsMaterial } from '../../src/emulator/tls.js';
 import { startTestEmulator } from '../support/emulator.js';
+import { managedIdentityFromEmulator } from '../support/managed-identity.js';
 import { memoryLogger, syncHarness, tempDir, type SyncHarness } from '../support/harness.js';
 
 let emu: RunningEmulator;
@@ -159,23 +159,7 @@ describe('credentials', () => {
   });
 
   describe('managed identity', () => {
-    const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
-    beforeEach(() => {
-      // msal's App Service source, pointed at the emulator. Without these two variables msal would
-      // fall back to IMDS (169.254.169.254): the guard below makes sure a test never goes there.
-      process.env.IDENTITY_ENDPOINT = `${emu.url}/msi/token`;
-      process.env.IDENTITY_HEADER = emu.identityHeader;
-      expect(new ManagedIdentityApplication({}).getManagedIdentitySource()).toBe('AppService');
-    });
-    afterEach(() => {
-      for (const [k, v] of [
-        ['IDENTITY_ENDPOINT', saved.endpoint],
-        ['IDENTITY_HEADER', saved.header],
-      ] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    });
+    managedIdentityFromEmulator(() => emu);
 
     it('system-assigned: a token from the identity endpoint; a full sync works', async () => {
       h = syncHarness(emu, {

@@ -3,11 +3,11 @@
  * that has not expired. Concurrent requests for one share a single call to the token endpoint, and
  * the fresh token replaces the cached one.
  */
-import { ManagedIdentityApplication } from '@azure/msal-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenProvider } from '../../src/auth/index.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../support/emulator.js';
+import { managedIdentityFromEmulator } from '../support/managed-identity.js';
 import { memoryLogger, syncHarness, type SyncHarness } from '../support/harness.js';
 
 let emu: RunningEmulator;
@@ -67,22 +67,7 @@ describe('a fresh token on request', () => {
   });
 
   describe('managed identity', () => {
-    const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
-    beforeEach(() => {
-      // msal's App Service source, pointed at the emulator (never IMDS: see the guard).
-      process.env.IDENTITY_ENDPOINT = `${emu.url}/msi/token`;
-      process.env.IDENTITY_HEADER = emu.identityHeader;
-      expect(new ManagedIdentityApplication({}).getManagedIdentitySource()).toBe('AppService');
-    });
-    afterEach(() => {
-      for (const [k, v] of [
-        ['IDENTITY_ENDPOINT', saved.endpoint],
-        ['IDENTITY_HEADER', saved.header],
-      ] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    });
+    managedIdentityFromEmulator(() => emu);
 
     it('forceRefresh past the cache, once for concurrent callers', async () => {
       await expectFreshTokenBypassesCache({
