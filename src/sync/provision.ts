@@ -34,7 +34,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
   const steps: ProvisionStep[] = [];
   const lease = await acquireCycleLease(deps, leaseOwner(`provision ${cycleId}`));
   const ctx = cycleContext(deps, cycleId);
-  store.transaction(() => store.cycles.start(cycleId, 'on-demand', false));
+  await store.write(() => store.cycles.start(cycleId, 'on-demand', false), 'provision');
   let action: PlannedAction | null = null;
   try {
     const raw = await findUser(api, user, deps.mappings.sourceAttributes);
@@ -61,7 +61,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
       status: 'success',
       detail: `imported ${String(raw.userPrincipalName ?? id)} (${id})`,
     });
-    store.transaction(() => store.mirror.upsertUser(id, parsed.attributes, false, 0));
+    await store.write(() => store.mirror.upsertUser(id, parsed.attributes, false, 0), 'provision');
     if (config.scope === 'assigned') {
       await syncAssignments(
         ctx,
@@ -88,11 +88,11 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
     });
     const planned = planUser(facts, planSettings(ctx), storeLookup(ctx));
     // One user on an operator's request: the deletion threshold does not apply.
-    const done = store.transaction(() => {
+    const done = await store.write(() => {
       const result = applyAction(ctx, planned, 'direct');
       settleUser(ctx, facts, result.action, result.outcome);
       return result.action;
-    });
+    }, 'provision');
     action = done;
     steps.push({
       step: 'action',
@@ -101,13 +101,15 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
     });
     return { cycleId, steps, action };
   } finally {
-    store.transaction(() =>
-      store.cycles.finish(
-        cycleId,
-        steps.some((s) => s.status === 'failure') ? 'failed' : 'succeeded',
-        ctx.counts,
-        0,
-      ),
+    await store.write(
+      () =>
+        store.cycles.finish(
+          cycleId,
+          steps.some((s) => s.status === 'failure') ? 'failed' : 'succeeded',
+          ctx.counts,
+          0,
+        ),
+      'provision',
     );
     await lease.release();
   }
