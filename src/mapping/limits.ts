@@ -11,6 +11,13 @@ import type { Value } from './values.js';
 /** Characters (UTF-16 units) in one value, or in all the values of a list together. */
 export const MAX_VALUE_LENGTH = 100_000;
 
+/**
+ * Wall-clock budget of one Replace call across its matches. Each match is linear in the value, but a
+ * pattern that matches empty at every position after scanning ahead (`a*b|`) makes a global replace
+ * quadratic: 20,000 characters took 10 s. Legitimate replaces take microseconds.
+ */
+export const REGEX_BUDGET_MS = 1000;
+
 /** Throws for the user being evaluated when `length` is over the bound; returns it otherwise. */
 export function checkedLength(length: number, what: string): number {
   if (length > MAX_VALUE_LENGTH) {

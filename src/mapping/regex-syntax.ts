@@ -68,7 +68,13 @@ function translateEscape(p: string, i: number, inClass: boolean): { text: string
   if (/[1-9]/.test(c) && !inClass) throw unsupported(`backreference "\\${c}"`);
   if (c === 'k' && (p[i + 2] === '<' || p[i + 2] === "'")) throw unsupported('backreference "\\k<…>"');
   if (c === 'G') throw unsupported('"\\G" (contiguous match)');
-  if (c === 'Z' && !inClass) return { text: '\\z', length: 2 };
+  // .NET's \Z also matches before a final newline, which RE2 cannot say without lookahead.
+  if (c === 'Z' && !inClass) throw unsupported('"\\Z" (end or before a final newline); use "\\z" or "$"');
+  // Inside a class RE2 would read these as ASCII-only, silently unlike .NET.
+  if (inClass && (c === 'W' || c === 'S')) throw unsupported(`"\\${c}" inside a character class`);
+  // RE2 syntax that .NET rejects: accepting it would run a mapping Entra refuses.
+  if (c === 'Q' || c === 'E' || c === 'C') throw unsupported(`"\\${c}"`);
+  if ((c === 'p' || c === 'P') && p[i + 2] !== '{') throw unsupported(`"\\${c}" without braces`);
   const shorthand = (inClass ? SHORTHAND_INSIDE : SHORTHAND_OUTSIDE)[c];
   if (shorthand !== undefined) return { text: shorthand, length: 2 };
   const hex = /^u([0-9A-Fa-f]{4})/.exec(p.slice(i + 1));
@@ -123,6 +129,7 @@ function translateGroupOpen(p: string, i: number): { text: string; length: numbe
   if (options) {
     for (const o of `${options[1] ?? ''}${options[2] ?? ''}`) {
       if (o === 'x' || o === 'n') throw unsupported(`inline option ${o}`);
+      if (!'ims'.includes(o)) throw new RegexSyntaxError(`unknown inline option ${o}`);
     }
   }
   return { text: '(', length: 1 };

@@ -1,12 +1,13 @@
 /**
  * Regular expressions of the expression language (Replace), on re2js: RE2's linear-time engine, so no pattern
- * and no attribute value can make a match backtrack for minutes (JavaScript's RegExp cannot be interrupted).
+ * and no attribute value can make a match backtrack for minutes (JavaScript's RegExp cannot be interrupted);
+ * the matches of one Replace together run within a time budget (limits.ts).
  * Patterns are .NET syntax (regex-syntax.ts translates them); substitutions follow .NET's Regex.Replace; every
  * result is built against the value-length bound (limits.ts) so a replacement cannot blow up memory either.
  */
 import { RE2JS } from 're2js';
 import { MappingEvaluationError } from './errors.js';
-import { checkedLength } from './limits.js';
+import { checkedLength, REGEX_BUDGET_MS } from './limits.js';
 import { RegexSyntaxError, translateDotNetPattern } from './regex-syntax.js';
 
 export { RegexSyntaxError } from './regex-syntax.js';
@@ -90,6 +91,18 @@ function parseSubstitution(rx: DotNetRegex, replacement: string): Piece[] {
   return pieces.filter((p) => p !== '');
 }
 
+/** Throws for the user once the matches of one Replace have run past REGEX_BUDGET_MS. */
+function budget(what: string): () => void {
+  const deadline = performance.now() + REGEX_BUDGET_MS;
+  return () => {
+    if (performance.now() > deadline) {
+      throw new MappingEvaluationError(
+        `${what}: the regular expression ran past its ${REGEX_BUDGET_MS} ms budget over this value`,
+      );
+    }
+  };
+}
+
 /**
  * Regex.Replace(source, pattern, replacement): every match replaced. The length is checked after each piece
  * (one piece is at most one value long), so `$_` repeated in a long replacement cannot build gigabytes.
@@ -97,9 +110,11 @@ function parseSubstitution(rx: DotNetRegex, replacement: string): Piece[] {
 export function replaceAll(rx: DotNetRegex, source: string, replacement: string, what: string): string {
   const pieces = parseSubstitution(rx, replacement);
   const m = rx.re.matcher(source);
+  const withinBudget = budget(what);
   let out = '';
   let last = 0;
   while (m.find()) {
+    withinBudget();
     const start = m.start();
     const end = m.end();
     out += source.slice(last, start);
@@ -128,9 +143,11 @@ export function replaceGroup(
   const g = rx.groupIndex(group);
   if (g === undefined) return source;
   const m = rx.re.matcher(source);
+  const withinBudget = budget(what);
   let out = '';
   let last = 0;
   while (m.find()) {
+    withinBudget();
     const start = m.start(g);
     if (start < 0) continue;
     checkedLength(out.length + (start - last) + replacement.length + (source.length - m.end(g)), what);

@@ -60,6 +60,13 @@ describe('.NET constructs the linear-time engine cannot run', () => {
     ['[a-z-[aeiou]]', /character class subtraction/],
     ['\\Ga', /\\G/],
     ['(?x) a b', /inline option x/],
+    // RE2 would run these with another meaning than .NET, or .NET refuses them.
+    ['c\\Z', /"\\Z"/],
+    ['[\\W_]', /"\\W" inside a character class/],
+    ['[\\S]', /"\\S" inside a character class/],
+    ['\\Qa.b\\E', /"\\Q"/],
+    ['\\pL', /"\\p" without braces/],
+    ['(?U)a+', /unknown inline option U/],
   ];
 
   it.each(cases)('%s is a configuration error naming the mapping and the construct', (pattern, construct) => {
@@ -92,6 +99,19 @@ describe('.NET constructs the linear-time engine cannot run', () => {
     expect(() => ev('Replace([x], , [p], , "", , )', { x: 'ab', p: 'a(?=b)' })).toThrow(
       MappingEvaluationError,
     );
+  });
+});
+
+describe('the matches of one Replace share a time budget', () => {
+  it('a pattern that makes a global replace quadratic fails the user, promptly and by name', () => {
+    // `a*b|` matches empty at each position after scanning the rest of the value: quadratic overall.
+    const started = Date.now();
+    expect(() => ev('Replace([x], , "a*b|", , "", , )', { x: 'a'.repeat(60_000) })).toThrow(
+      /ran past its 1000 ms budget/,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The same pattern on an ordinary value is fine.
+    expect(ev('Replace([x], , "a*b|", , "-", , )', { x: 'aab' })).toBe('--');
   });
 });
 
