@@ -9,6 +9,7 @@ import { registerSyncCommands } from './cli/sync.js';
 import { registerSafetyCommands } from './cli/safety.js';
 import { CommandFailed, EXIT_CONFIG, EXIT_FAILED, exitCodeFor } from './cli/common.js';
 import { ConfigError } from './config/index.js';
+import { escapeControls } from './cli/text.js';
 import { unsafeRuntimeReason } from './store/runtime-guard.js';
 
 // Before anything opens the store: on these runtimes the daemon dies later, at random, with SIGABRT.
@@ -45,13 +46,11 @@ try {
     // --help and --version end here with code 0; usage errors are exit 2.
     process.exitCode = error.exitCode === 0 ? 0 : EXIT_CONFIG;
   } else if (error instanceof ConfigError) {
-    process.stderr.write(`entrasync: configuration error: ${error.message}\n`);
+    process.stderr.write(`entrasync: configuration error: ${escapeControls(error.message)}\n`);
     process.exitCode = EXIT_CONFIG;
-  } else if (error instanceof CommandFailed) {
-    process.stderr.write(`entrasync: ${error.message}\n`);
-    process.exitCode = EXIT_FAILED;
   } else {
-    process.stderr.write(`entrasync: ${(error as Error).message}\n`);
-    process.exitCode = exitCodeFor(error);
+    // A cycle's error can quote Graph data: control and bidi characters are escaped, as in `status`.
+    process.stderr.write(`entrasync: ${escapeControls((error as Error).message)}\n`);
+    process.exitCode = error instanceof CommandFailed ? EXIT_FAILED : exitCodeFor(error);
   }
 }

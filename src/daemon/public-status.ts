@@ -36,8 +36,17 @@ export function publicStatus(s: StatusDocument): StatusDocument {
       message: s.lastError.message,
     },
     quarantine: {
-      ...s.quarantine,
-      startedBy: s.quarantine.startedBy && { ...s.quarantine.startedBy },
+      quarantined: s.quarantine.quarantined,
+      reason: s.quarantine.reason,
+      consecutiveFailures: s.quarantine.consecutiveFailures,
+      lastError: s.quarantine.lastError,
+      nextAttemptAt: s.quarantine.nextAttemptAt,
+      startedBy: s.quarantine.startedBy && {
+        cycleId: s.quarantine.startedBy.cycleId,
+        at: s.quarantine.startedBy.at,
+        error: s.quarantine.startedBy.error,
+        failureClass: s.quarantine.startedBy.failureClass,
+      },
       failures: { ...s.quarantine.failures },
     },
     deletions: {

@@ -240,6 +240,13 @@ describe('human output escapes invisible and reordering characters', () => {
     expect(r.stdout.split('\n').some((l) => l.startsWith('fake line'))).toBe(false);
   });
 
+  it('an error message that quotes user input', async () => {
+    const r = await runCli(['mappings', 'preview', 'eve\u202Egpj.exe@contoso.com'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toMatch(RAW_CONTROLS);
+    expect(r.stderr).toContain('eve\\u{202E}gpj.exe@contoso.com');
+  });
+
   it('audit --json keeps the exact value', async () => {
     const r = await runCli(['audit', '--json', '--action', 'update'], env);
     expect((JSON.parse(r.stdout) as { userName: string }[])[0]!.userName).toBe(HOSTILE);
