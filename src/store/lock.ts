@@ -37,6 +37,9 @@ function holderIsDead(owner: string): boolean {
  */
 export class CycleLease {
   private renewTimer?: NodeJS.Timeout;
+  private renewRetry?: NodeJS.Timeout;
+  /** Set when a renewal found the lease in another owner's hands: this cycle must not go on writing. */
+  lost = false;
 
   constructor(
     private readonly db: Db,
@@ -85,13 +88,17 @@ export class CycleLease {
 
   private renew(): void {
     try {
-      prepared(this.db, 'UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?').run(
-        Date.now() + this.ttlMs,
-        this.name,
-        this.owner,
-      );
+      const { changes } = prepared(
+        this.db,
+        'UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?',
+      ).run(Date.now() + this.ttlMs, this.name, this.owner);
+      if (changes === 0) this.lost = true;
     } catch {
-      // A busy database delays the renewal to the next tick; the TTL leaves room for that.
+      // The application holds the write lock (attempts are short): try again in a second rather than
+      // at the next interval, so a busy application does not let the lease run out.
+      clearTimeout(this.renewRetry);
+      this.renewRetry = setTimeout(() => this.renew(), 1000);
+      this.renewRetry.unref();
     }
   }
 
@@ -101,6 +108,7 @@ export class CycleLease {
    */
   async release(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
+    clearTimeout(this.renewRetry);
     this.renewTimer = undefined;
     try {
       await writeWhenFree(this.db, 'cycle lease release', () =>
@@ -114,6 +122,7 @@ export class CycleLease {
   /** Gives the lease up in the caller's step, without waiting for the store's write lock. */
   releaseNow(): void {
     if (this.renewTimer) clearInterval(this.renewTimer);
+    clearTimeout(this.renewRetry);
     this.renewTimer = undefined;
     prepared(this.db, 'DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner);
   }

@@ -104,6 +104,9 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     if (round.full) await reconcileUnseen(ctx, round.generation);
     await drainPending(ctx);
     await settleStagedChanges(ctx, { approve: options.approve });
+    // Another process took the lease (it ran out while the application held the store): this cycle's
+    // delta link would overwrite the newer cycle's; failing leaves the next cycle to read from the old one.
+    if (lease.lost) throw new Error('the cycle lease passed to another process during this cycle');
     await store.write(() => {
       store.state.set('users_delta_link', round.deltaLink);
       store.state.set('users_delta_saved_at', new Date().toISOString());
