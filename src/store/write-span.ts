@@ -7,8 +7,14 @@ import type { Db } from './db.js';
 export class WriteSpan {
   constructor(private readonly db: Db) {}
 
+  /** A COMMIT that fails (a full disk) leaves nothing open behind it. */
   commit(): void {
-    this.db.exec('COMMIT');
+    try {
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   /** After a failure; a transaction SQLite already rolled back (a disk error) is left as it is. */

@@ -209,11 +209,11 @@ async function readById(ctx: CycleContext, ids: readonly string[], generation: n
           'users read by id',
         );
     }
+    await batch.flush();
   } catch (error) {
     batch.abort();
     throw error;
   }
-  await batch.flush();
 }
 
 /**
@@ -250,6 +250,7 @@ class Batch {
   private openSince = 0;
   private writtenSinceBegin = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  private idleFailure: Error | undefined;
 
   constructor(
     private readonly ctx: CycleContext,
@@ -288,6 +289,8 @@ class Batch {
   }
 
   private async write(): Promise<void> {
+    // A commit the idle timer made failed (the transaction is rolled back): the round fails here.
+    if (this.idleFailure) throw this.idleFailure;
     if (this.items.length === 0) return;
     const { store } = this.ctx;
     // In a dry run the cycle's own transaction is open: everything stays inside it.
@@ -315,7 +318,14 @@ class Batch {
     if (this.span === null) return;
     const limit = TXN_LIMITS[this.mode === 'full' ? 'full' : 'other'];
     if (this.writtenSinceBegin >= limit.users || Date.now() - this.openSince >= limit.ms) this.commit();
-    else this.idleTimer = setTimeout(() => this.commit(), IDLE_COMMIT_MS);
+    else
+      this.idleTimer = setTimeout(() => {
+        try {
+          this.commit();
+        } catch (error) {
+          this.idleFailure = error as Error;
+        }
+      }, IDLE_COMMIT_MS);
   }
 
   private commit(): void {
