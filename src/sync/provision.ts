@@ -86,11 +86,12 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
         ? `already linked to local user ${facts.linked.userName} (${facts.linked.id})`
         : 'not linked yet; matching attributes are tried in precedence order',
     });
-    const planned = planUser(facts, planSettings(ctx), storeLookup(ctx));
-    // One user on an operator's request: the deletion threshold does not apply.
+    // One user on an operator's request: the deletion threshold does not apply. Facts and plan are
+    // taken inside the write: the application may change the row while the write waits for its lock.
     const done = await store.write(() => {
-      const result = applyAction(ctx, planned, 'direct');
-      settleUser(ctx, facts, result.action, result.outcome);
+      const current = { ...gatherFacts(ctx, id), inScope: facts.inScope };
+      const result = applyAction(ctx, planUser(current, planSettings(ctx), storeLookup(ctx)), 'direct');
+      settleUser(ctx, current, result.action, result.outcome);
       return result.action;
     }, 'provision');
     action = done;
