@@ -132,6 +132,7 @@ export class Scheduler {
     const holder = lease.holder();
     if (!holder || holder.owner === current.owner) {
       try {
+        store.abandonOpenWrite();
         store.transaction(() => {
           store.cycles.markAbandoned();
           lease.releaseNow();

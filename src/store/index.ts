@@ -115,6 +115,14 @@ export class Store {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 
+  /**
+   * Rolls back a write a cut-short cycle left open (a users batch waiting for its next page), so
+   * that what is recorded after it is not a savepoint inside that batch, undone when the store closes.
+   */
+  abandonOpenWrite(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
   /** Sizes the page cache to the store as it grows (see fitPageCache). */
   fitPageCache(): void {
     fitPageCache(this.db);
