@@ -117,7 +117,10 @@ export class Mirror {
     this.failPendingStmt = db.prepare(
       `INSERT INTO pending_users (entra_id, failed_cycle, failures, last_error, retry_after)
        VALUES (@id, @cycle, 1, @error, @first)
-       ON CONFLICT (entra_id) DO UPDATE SET failed_cycle = @cycle, failures = failures + 1, last_error = @error,
+       ON CONFLICT (entra_id) DO UPDATE SET failed_cycle = @cycle, failures = failures + 1,
+       -- The unusable-data mark is the user's escrow state: another failure meanwhile does not erase it.
+       last_error = CASE WHEN failures > 0 AND substr(coalesce(last_error, ''), 1, length(@prefix)) = @prefix
+         AND substr(@error, 1, length(@prefix)) <> @prefix THEN last_error ELSE @error END,
        retry_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now',
          '+' || min(@maxSeconds, @baseSeconds * (1 << min(failures, 30))) || ' seconds')`,
     );
@@ -395,7 +398,14 @@ export class Mirror {
     const first = new Date(
       Date.now() + Math.min(spacing.maxSeconds, spacing.baseSeconds) * 1000,
     ).toISOString();
-    this.failPendingStmt.run({ id: entraId, cycle: cycleId, error, first, ...spacing });
+    this.failPendingStmt.run({
+      id: entraId,
+      cycle: cycleId,
+      error,
+      first,
+      prefix: UNUSABLE_DATA,
+      ...spacing,
+    });
   }
 
   /** Pending users after `afterId` that are due: not failed in `cycleId`, past their retry time. */
