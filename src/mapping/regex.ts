@@ -91,16 +91,21 @@ function parseSubstitution(rx: DotNetRegex, replacement: string): Piece[] {
   return pieces.filter((p) => p !== '');
 }
 
-/** Throws for the user once the matches of one Replace have run past REGEX_BUDGET_MS. */
-function budget(what: string): () => void {
+/**
+ * Each match of `rx` in `source` (the matcher positioned on it), within REGEX_BUDGET_MS for all of
+ * them together: past it the user being evaluated fails.
+ */
+function* matchesWithinBudget(rx: DotNetRegex, source: string, what: string) {
   const deadline = performance.now() + REGEX_BUDGET_MS;
-  return () => {
+  const m = rx.re.matcher(source);
+  while (m.find()) {
     if (performance.now() > deadline) {
       throw new MappingEvaluationError(
         `${what}: the regular expression ran past its ${REGEX_BUDGET_MS} ms budget over this value`,
       );
     }
-  };
+    yield m;
+  }
 }
 
 /**
@@ -109,12 +114,9 @@ function budget(what: string): () => void {
  */
 export function replaceAll(rx: DotNetRegex, source: string, replacement: string, what: string): string {
   const pieces = parseSubstitution(rx, replacement);
-  const m = rx.re.matcher(source);
-  const withinBudget = budget(what);
   let out = '';
   let last = 0;
-  while (m.find()) {
-    withinBudget();
+  for (const m of matchesWithinBudget(rx, source, what)) {
     const start = m.start();
     const end = m.end();
     out += source.slice(last, start);
@@ -142,12 +144,9 @@ export function replaceGroup(
 ): string {
   const g = rx.groupIndex(group);
   if (g === undefined) return source;
-  const m = rx.re.matcher(source);
-  const withinBudget = budget(what);
   let out = '';
   let last = 0;
-  while (m.find()) {
-    withinBudget();
+  for (const m of matchesWithinBudget(rx, source, what)) {
     const start = m.start(g);
     if (start < 0) continue;
     checkedLength(out.length + (start - last) + replacement.length + (source.length - m.end(g)), what);
