@@ -112,7 +112,7 @@ export class Store {
 
   /** Rolls the dry run back; nothing to do when it never began or SQLite already ended it. */
   endDryRun(): void {
-    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.abandonOpenWrite();
   }
 
   /**
