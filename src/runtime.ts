@@ -5,12 +5,12 @@ import { GraphApi } from './graph/api.js';
 import { createGraphClient, type GraphStats } from './graph/client.js';
 import type { Logger } from './log.js';
 import { compileMappings, MappingConfigError, type CompiledMappings } from './mapping/index.js';
-import { Store } from './store/index.js';
+import { Store, type UserStore } from './store/index.js';
 
 export interface Runtime {
   config: Config;
   log: Logger;
-  store: Store;
+  store: UserStore;
   api: GraphApi;
   mappings: CompiledMappings;
   close(): void;
@@ -62,5 +62,5 @@ export function createRuntime(config: Config, log: Logger): Runtime {
       log.info({ operation, waitedMs, outcome }, "store's write lock wait ended"),
   };
   const api = createGraphApi(config, log);
-  return { config, log, store, api, mappings, close: () => store.close() };
+  return { config, log, store, api, mappings, close: () => void store.close() };
 }

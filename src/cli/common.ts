@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, loadLocalConfig, type Config, type LocalConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { createRuntime, type Runtime } from '../runtime.js';
-import { Store } from '../store/index.js';
+import { Store, type UserStore } from '../store/index.js';
 import { ExpressionError, MappingConfigError } from '../mapping/index.js';
 
 /** Exit codes: 0 success, 1 the command failed, 2 usage or configuration error. */
@@ -64,17 +64,17 @@ const noStore = (path: string) =>
  * For commands on the store alone: no credentials needed. The store must exist; it is opened
  * read-only unless the command writes.
  */
-export function withStore<T>(
-  fn: (store: Store, config: LocalConfig) => T,
+export async function withStore<T>(
+  fn: (store: UserStore, config: LocalConfig) => Promise<T> | T,
   access: 'read' | 'write' = 'read',
-): T {
+): Promise<T> {
   const config = loadLocalConfig();
   if (!existsSync(config.dbPath)) throw noStore(config.dbPath);
   const store = Store.open(config.dbPath, { readonly: access === 'read' });
   try {
-    return fn(store, config);
+    return await fn(store, config);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -5,7 +5,7 @@ import { print, printJson, withStore } from './common.js';
 import { auditAction, cycleId, isoTime, MAX_LIMIT, positiveInteger } from './options.js';
 import { escapeControls as esc } from './text.js';
 
-function statusText(s: ReturnType<typeof buildStatus>): string {
+function statusText(s: Awaited<ReturnType<typeof buildStatus>>): string {
   const lines = [
     `Users in store: ${s.users.total} (active ${s.users.active}, inactive ${s.users.inactive}, linked to Entra ${s.users.linked}, local ${s.users.local})`,
     `Delta state: ${s.deltaState.usersSavedAt ? `saved ${s.deltaState.usersSavedAt} (${s.deltaState.usersAgeSeconds}s ago)` : 'none (next cycle is initial)'}`,
@@ -77,8 +77,8 @@ export function registerInspectCommands(program: Command): void {
     )
     .option('--json', 'print the status document as JSON')
     .action((flags: { json?: boolean }) =>
-      withStore((store) => {
-        const status = buildStatus(store, { personal: true });
+      withStore(async (store) => {
+        const status = await buildStatus(store, { personal: true });
         if (flags.json) printJson(status);
         else print(statusText(status));
       }),
@@ -100,8 +100,8 @@ export function registerInspectCommands(program: Command): void {
     .option('--since <iso-time>', 'only entries at or after this time', isoTime)
     .option('--limit <n>', 'at most this many entries (newest)', positiveInteger(MAX_LIMIT), 100)
     .action((flags: AuditFlags) =>
-      withStore((store) => {
-        const entries = store.audit.query({
+      withStore(async (store) => {
+        const entries = await store.audit.query({
           cycleId: flags.cycle,
           userName: flags.user,
           action: flags.action,
@@ -128,12 +128,10 @@ export function registerInspectCommands(program: Command): void {
     .command('export')
     .description('print the store as a JSON array of SCIM 2.0 User resources')
     .action(() =>
-      withStore((store) => {
+      withStore(async (store) => {
         process.stdout.write('[');
         let first = true;
-        for (const id of store.users.idsByUserName()) {
-          const user = store.users.get(id);
-          if (!user) continue;
+        for await (const user of store.users.inUserNameOrder()) {
           process.stdout.write(`${first ? '\n' : ',\n'}${JSON.stringify(toScimResource(user))}`);
           first = false;
         }

@@ -14,13 +14,13 @@ export function registerSafetyCommands(program: Command): void {
     .action((flags: { cycle?: string; json?: boolean }) =>
       withRuntime(
         async (rt) => {
-          const before = rt.store.staged.counts();
+          const before = await rt.store.staged.counts();
           if (before.total === 0) {
             print('No disables or deletes are held.');
             return;
           }
           const result = await runCycle(rt, { approve: { cycleId: flags.cycle } });
-          const after = rt.store.staged.counts();
+          const after = await rt.store.staged.counts();
           const summary = {
             cycleId: result.cycleId,
             status: result.status,
@@ -47,8 +47,8 @@ export function registerSafetyCommands(program: Command): void {
       'never apply the held disables and deletes; the job stays held until their cause is fixed or a resync is run',
     )
     .action(() =>
-      withStore((store) => {
-        const rejected = store.transaction(() => store.staged.rejectAll());
+      withStore(async (store) => {
+        const rejected = await store.write(() => store.staged.rejectAll(), 'reject-deletions');
         print(
           rejected === 0
             ? 'No disables or deletes are held.'
@@ -65,12 +65,12 @@ export function registerSafetyCommands(program: Command): void {
     .action((flags: { user?: string; all?: boolean }, command: Command) => {
       // A usage error (exit 2), found before the store is opened.
       if (!flags.user === !flags.all) command.error('error: give either --user or --all', { exitCode: 2 });
-      withStore((store) => {
+      withStore(async (store) => {
         let entraId: string | undefined;
         if (flags.user) {
-          entraId = store.users.findByUserName(flags.user)?.externalId ?? flags.user;
+          entraId = (await store.users.findByUserName(flags.user))?.externalId ?? flags.user;
         }
-        const n = store.transaction(() => store.mirror.retryFailed(entraId));
+        const n = await store.write(() => store.pending.retryFailed(entraId), 'retry');
         print(n === 0 ? 'No failing user matches.' : `${n} failing users will be retried in the next cycle.`);
       }, 'write');
     });

@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 
 export interface Endpoints {
-  readyz(): { ready: boolean };
+  readyz(): Promise<{ ready: boolean }>;
   metrics(): Promise<{ contentType: string; body: string }>;
-  status(): unknown;
+  status(): Promise<unknown>;
 }
 
 export interface HttpServer {
@@ -42,7 +42,7 @@ export async function startHttpServer(
       case '/healthz':
         return json(res, 200, { status: 'ok' });
       case '/readyz': {
-        const r = endpoints.readyz();
+        const r = await endpoints.readyz();
         return json(res, r.ready ? 200 : 503, r);
       }
       case '/metrics': {
@@ -50,7 +50,7 @@ export async function startHttpServer(
         return send(res, 200, m.body, m.contentType);
       }
       case '/status':
-        return json(res, 200, endpoints.status());
+        return json(res, 200, await endpoints.status());
       default:
         return json(res, 404, {
           error: 'not found',

@@ -44,7 +44,7 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
       {
         readyz: () => readiness(rt.store, daemon.readyMaxAgeSeconds),
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.render() }),
-        status: () => publicStatus(buildStatus(rt.store, { personal: false })),
+        status: async () => publicStatus(await buildStatus(rt.store, { personal: false })),
       },
       log,
     );

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GraphStats } from '../graph/client.js';
-import type { Store } from '../store/index.js';
+import type { UserStore } from '../store/index.js';
 import type { CycleResult } from '../sync/cycle.js';
 import { buildStatus } from '../sync/status.js';
 import { readiness } from './readiness.js';
@@ -116,7 +116,7 @@ export class DaemonMetrics {
   });
 
   constructor(
-    private readonly store: Store,
+    private readonly store: UserStore,
     private readonly graph: GraphStats,
     private readonly readyMaxAgeSeconds: number,
   ) {
@@ -139,7 +139,7 @@ export class DaemonMetrics {
 
   /** Prometheus text; the gauges are refreshed from the store first. */
   async render(now = Date.now()): Promise<string> {
-    const status = buildStatus(this.store, { now });
+    const status = await buildStatus(this.store, { now });
     this.users.set({ state: 'active' }, status.users.active);
     this.users.set({ state: 'inactive' }, status.users.inactive);
     this.pending.set(status.pendingUsers);
@@ -161,7 +161,7 @@ export class DaemonMetrics {
     this.quarantined.set(status.quarantine.quarantined ? 1 : 0);
     this.held.set(status.deletions.held ? status.deletions.count : 0);
     this.failing.set(status.failingUsers.count);
-    this.ready.set(readiness(this.store, this.readyMaxAgeSeconds, now).ready ? 1 : 0);
+    this.ready.set((await readiness(this.store, this.readyMaxAgeSeconds, now)).ready ? 1 : 0);
     // The Graph client keeps running totals; counters only move forward, so add the difference.
     this.graphRequests.inc(this.graph.requests - this.seenGraph.requests);
     this.graphThrottled.inc(this.graph.throttled - this.seenGraph.throttled);

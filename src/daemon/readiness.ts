@@ -1,4 +1,4 @@
-import type { Store } from '../store/index.js';
+import type { UserStore } from '../store/index.js';
 import { quarantineState } from '../safety/quarantine.js';
 
 export interface Readiness {
@@ -16,11 +16,15 @@ export interface Readiness {
  * run by `entrasync sync/resync` in another process counts too. On-demand provisioning of one user
  * and dry runs say nothing about the sync and are ignored.
  */
-export function readiness(store: Store, maxAgeSeconds: number, now = Date.now()): Readiness {
-  const cycles = store.cycles.recent(50).filter((c) => !c.dryRun && c.kind !== 'on-demand');
+export async function readiness(
+  store: UserStore,
+  maxAgeSeconds: number,
+  now = Date.now(),
+): Promise<Readiness> {
+  const cycles = (await store.cycles.recent(50)).filter((c) => !c.dryRun && c.kind !== 'on-demand');
   const last = cycles.find((c) => c.status !== 'running');
   // Beyond 50 cycles back any success will do: readiness fails on age long before that matters.
-  const success = cycles.find((c) => c.status === 'succeeded') ?? store.cycles.lastSucceeded();
+  const success = cycles.find((c) => c.status === 'succeeded') ?? (await store.cycles.lastSucceeded());
   const age = success?.endedAt ? Math.max(0, Math.round((now - Date.parse(success.endedAt)) / 1000)) : null;
   const base = {
     lastCycle: last ? { id: last.id, status: last.status, endedAt: last.endedAt } : null,
@@ -28,7 +32,7 @@ export function readiness(store: Store, maxAgeSeconds: number, now = Date.now())
     maxAgeSeconds,
   };
   if (!last) return { ready: false, reason: 'no cycle has finished yet', ...base };
-  const held = store.staged.counts();
+  const held = await store.staged.counts();
   if (held.held > 0) {
     return {
       ready: false,
@@ -36,7 +40,7 @@ export function readiness(store: Store, maxAgeSeconds: number, now = Date.now())
       ...base,
     };
   }
-  const quarantine = quarantineState(store);
+  const quarantine = await quarantineState(store);
   if (quarantine.quarantined) {
     return { ready: false, reason: `quarantined (${quarantine.reason}): ${quarantine.lastError}`, ...base };
   }

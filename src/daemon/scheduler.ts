@@ -67,7 +67,7 @@ export class Scheduler {
   private async tryTick(trigger: Trigger, owner: string): Promise<void> {
     const { store } = this.rt;
     // Quarantine: after repeated failures scheduled cycles space out (operators' sync/resync do not).
-    const { due, quarantine } = scheduledCycleDue(store);
+    const { due, quarantine } = await scheduledCycleDue(store);
     if (!due) {
       return this.skip(trigger, 'quarantine', 'quarantined after repeated failures', {
         quarantineReason: quarantine.reason,
@@ -126,23 +126,12 @@ export class Scheduler {
     ]);
     clearTimeout(timer);
     if (finished) return 'finished';
-    const { store } = this.rt;
-    const lease = cycleLease(this.rt, current.owner);
-    // No holder at all means no other cycle runs anywhere; someone else's lease is not ours to end.
-    const holder = lease.holder();
-    if (!holder || holder.owner === current.owner) {
-      try {
-        store.abandonOpenWrite();
-        store.transaction(() => {
-          store.cycles.markAbandoned();
-          lease.releaseNow();
-        });
-      } catch (error) {
-        // The store is locked (the wait was aborted above): the next cycle marks this one aborted.
-        this.log.warn({ error: (error as Error).message }, 'could not record the cycle as aborted');
-      }
+    try {
+      await this.rt.store.closeInterrupted(current.owner);
+    } catch (error) {
+      // The store is locked (the wait was aborted above): the next cycle marks this one aborted.
+      this.log.warn({ error: (error as Error).message }, 'could not record the cycle as aborted');
     }
-    // Closed in the same synchronous step: the cycle must not wake up and write after its lease is gone.
     this.rt.close();
     return 'interrupted';
   }

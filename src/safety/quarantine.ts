@@ -1,6 +1,6 @@
 import { TokenEndpointUnavailableError } from '../auth/index.js';
 import { GraphUnavailableError } from '../graph/errors.js';
-import type { CycleRecord, FailureClass, Store } from '../store/index.js';
+import type { CycleRecord, FailureClass, UserStore } from '../store/index.js';
 
 /** Failures in a row before scheduled cycles back off (Entra: "consistently fail"). */
 export const QUARANTINE_AFTER_FAILURES = 3;
@@ -60,11 +60,11 @@ function failedUsersShare(c: CycleRecord): boolean {
  * one hour up to once a day. The first good cycle lifts it. Commands run by an operator (sync,
  * resync) never consult this.
  */
-export function quarantineState(store: Store): QuarantineState {
+export async function quarantineState(store: UserStore): Promise<QuarantineState> {
   // Aborted cycles (the process was stopped or killed) say nothing about the source: skipped.
-  const recent = store.cycles
-    .recent(50)
-    .filter((c) => !c.dryRun && c.kind !== 'on-demand' && c.status !== 'running' && c.status !== 'aborted');
+  const recent = (await store.cycles.recent(50)).filter(
+    (c) => !c.dryRun && c.kind !== 'on-demand' && c.status !== 'running' && c.status !== 'aborted',
+  );
   let failures = 0;
   let reason: QuarantineState['reason'] = null;
   let lastError: string | null = null;
@@ -111,10 +111,10 @@ export function quarantineState(store: Store): QuarantineState {
 }
 
 /** Whether a scheduled tick should run a cycle now. */
-export function scheduledCycleDue(
-  store: Store,
+export async function scheduledCycleDue(
+  store: UserStore,
   now = Date.now(),
-): { due: boolean; quarantine: QuarantineState } {
-  const quarantine = quarantineState(store);
+): Promise<{ due: boolean; quarantine: QuarantineState }> {
+  const quarantine = await quarantineState(store);
   return { due: !quarantine.quarantined || Date.parse(quarantine.nextAttemptAt!) <= now, quarantine };
 }

@@ -1,73 +1,244 @@
+import { applyBatchSqlite } from './apply-batch.js';
 import { AssignmentListing } from './assignment-listing.js';
 import { AuditLog } from './audit.js';
 import { CycleLog } from './cycles.js';
 import { fitPageCache, openStore, type Db, type OpenOptions } from './db.js';
-import { CYCLE_LEASE, CycleLease, readLeaseHolder, type LeaseHolder } from './lock.js';
-import { Mirror } from './mirror.js';
-import { SyncState } from './state.js';
-import { UserTable } from './users.js';
+import type { PageStash, PrefetchedLookup, UserStore, WriteBatch, WriteSpan } from './interface.js';
+import { PageStash as SqlitePageStash } from './page-stash.js';
+import { loadKnownUsers } from './known-users.js';
+import { CYCLE_LEASE, CycleLease, readLeaseHolder } from './lock.js';
+import { prepared } from './statements.js';
+import { PendingQueue } from './pending.js';
+import { Scope } from './scope.js';
+import { SourceUsers } from './source-users.js';
 import { StagedChanges } from './staged.js';
-import {
-  beginWhenFree,
-  blockingRetry,
-  isBusy,
-  lockWaitsOf,
-  writeWhenFree,
-  type LockWaits,
-} from './write-wait.js';
-import { WriteSpan } from './write-span.js';
+import { SyncState, type StateKey } from './state.js';
+import { UserTable } from './users.js';
+import { beginWhenFree, blockingRetry, isBusy, lockWaitsOf, type LockWaits } from './write-wait.js';
 
 export type { Db } from './db.js';
 export type { StoreUser } from './users.js';
 export { LinkConflictError } from './users.js';
 export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
 export type { CycleRecord, CycleKind, CycleStatus, FailureClass } from './cycles.js';
-export type { MirroredUser } from './mirror.js';
+export type { MirroredUser } from './source-users.js';
 export type { StagedChange } from './staged.js';
-export { CycleLease, leaseOwner, type LeaseHolder } from './lock.js';
-export type { WriteSpan } from './write-span.js';
+export type { FailingUser, RetrySpacing } from './pending.js';
+export { UNUSABLE_DATA } from './pending.js';
+export { leaseOwner, type LeaseHolder } from './lock.js';
 export { StoreWaitAborted, type LockWaitListener } from './write-wait.js';
+export type * from './interface.js';
 
-/** The SQLite store, one object per table family. */
-export class Store {
-  readonly users: UserTable;
-  readonly mirror: Mirror;
-  readonly state: SyncState;
-  readonly cycles: CycleLog;
-  readonly audit: AuditLog;
-  readonly staged: StagedChanges;
-  readonly assignmentListing: AssignmentListing;
+/** The SQLite tables, synchronous: the store's own building blocks (and tests' view of the file). */
+export interface SqliteTables {
+  users: UserTable;
+  sourceUsers: SourceUsers;
+  scope: Scope;
+  pending: PendingQueue;
+  state: SyncState;
+  cycles: CycleLog;
+  audit: AuditLog;
+  staged: StagedChanges;
+  assignmentListing: AssignmentListing;
+}
+
+/** The SQLite user store: UserStore over better-sqlite3's synchronous calls. */
+export class Store implements UserStore {
+  readonly kind = 'sqlite' as const;
+  readonly tables: SqliteTables;
+  /** Waits for another connection's write lock (the application's): figures, listener, abort. */
+  readonly lockWaits: LockWaits;
   /**
    * One transaction wrapper for every call: better-sqlite3 builds four wrapped functions per
    * db.transaction(), which cost more than a small transaction itself when done per user.
    */
   private readonly runner: ReturnType<Db['transaction']>;
 
-  /** Waits for another connection's write lock (the application's): figures, listener, abort. */
-  readonly lockWaits: LockWaits;
-
   constructor(readonly db: Db) {
     this.lockWaits = lockWaitsOf(db);
     this.runner = db.transaction((fn: () => unknown) => fn());
-    this.users = new UserTable(db);
-    this.mirror = new Mirror(db);
-    this.state = new SyncState(db);
-    this.cycles = new CycleLog(db);
-    this.audit = new AuditLog(db);
-    this.staged = new StagedChanges(db);
-    this.assignmentListing = new AssignmentListing(db);
+    this.tables = {
+      users: new UserTable(db),
+      sourceUsers: new SourceUsers(db),
+      scope: new Scope(db),
+      pending: new PendingQueue(db),
+      state: new SyncState(db),
+      cycles: new CycleLog(db),
+      audit: new AuditLog(db),
+      staged: new StagedChanges(db),
+      assignmentListing: new AssignmentListing(db),
+    };
   }
 
   static open(path: string, options?: OpenOptions): Store {
     return new Store(openStore(path, options));
   }
 
+  // ── The users pipeline ──
+  async knownUsers(entraIds: readonly string[], options: { appRoles: boolean }) {
+    return loadKnownUsers(this.db, entraIds, options.appRoles);
+  }
+
+  /** SQLite answers any key at once: nothing is fetched ahead and nothing is ever missing. */
+  async linkCandidates(): Promise<PrefetchedLookup> {
+    const { users } = this.tables;
+    return {
+      missing: [],
+      unlinkedBy: (target, value) => users.findUnlinkedBy(target, value),
+      byUserName: (userName) => users.findByUserName(userName),
+    };
+  }
+
+  async applyBatch(batch: WriteBatch) {
+    const t = this.tables;
+    const run = () => {
+      const applied = applyBatchSqlite({ ...t, savepoint: <T>(fn: () => T) => this.runner(fn) as T }, batch);
+      fitPageCache(this.db);
+      return applied;
+    };
+    if (this.db.inTransaction) return run();
+    return beginWhenFree(this.db, 'users batch', () => this.commitOrRollback(run));
+  }
+
+  readonly users: UserStore['users'] = {
+    get: async (id) => this.tables.users.get(id),
+    findByUserName: async (userName) => this.tables.users.findByUserName(userName),
+    counts: async () => this.tables.users.counts(),
+    inUserNameOrder: () => this.usersInUserNameOrder(),
+  };
+
+  private async *usersInUserNameOrder() {
+    const { users } = this.tables;
+    for (const id of users.idsByUserName()) {
+      const user = users.get(id);
+      if (user) yield user;
+    }
+  }
+
+  readonly scope: UserStore['scope'] = {
+    applyGroupPage: async (writes, generation) => {
+      const { scope, pending } = this.tables;
+      for (const w of writes) {
+        if (w.op === 'removeGroup') {
+          scope.removeGroup(w.groupId);
+          continue;
+        }
+        if (w.op === 'add') scope.addMember(w.membership, generation);
+        else scope.removeMember(w.groupId, w.memberId);
+        const member = w.op === 'add' ? w.membership : w;
+        if (member.memberType === 'user') pending.mark(member.memberId);
+      }
+    },
+    dropUnseenMemberships: async (generation) => this.tables.scope.dropUnseenMemberships(generation),
+    beginListing: async () => this.tables.assignmentListing.begin(),
+    addToListing: async (items) => this.tables.assignmentListing.add(items),
+    commitListing: async (appRoles, expandNested) => {
+      const { scope, assignmentListing } = this.tables;
+      if (appRoles)
+        scope.setAppRoles(
+          appRoles.map((r) => ({ id: r.appRoleId, value: r.value, displayName: r.displayName })),
+        );
+      const changes = assignmentListing.commit();
+      const groups = scope.refreshScopeGroups(expandNested);
+      return { ...changes, groupsEntered: groups.entered, groupsLeft: groups.left };
+    },
+    isAssigned: async (principalId, principalType) =>
+      this.tables.scope.isAssigned(principalId, principalType),
+    relevantUserIds: async () => this.tables.scope.relevantUserIds(),
+    relevantUserCount: async (limit) => this.tables.scope.relevantUserCount(limit),
+    unmirroredInScope: async () => this.tables.scope.unmirroredInScope(),
+    unseenLinked: async (generation, afterId, limit) =>
+      this.tables.sourceUsers.unseenLinked(generation, afterId, limit),
+    forgetUnseenUnlinked: async (generation) => this.tables.sourceUsers.forgetUnseenUnlinked(generation),
+  };
+
+  readonly pending: UserStore['pending'] = {
+    dueAfter: async (afterId, limit, cycleId) => this.tables.pending.dueAfter(afterId, limit, cycleId),
+    dueUnusable: async (cycleId) => this.tables.pending.dueUnusable(cycleId),
+    failing: async (limit) => this.tables.pending.failing(limit),
+    failingCount: async () => this.tables.pending.failingCount(),
+    retryFailed: async (entraId) => this.tables.pending.retryFailed(entraId),
+    count: async () => this.tables.pending.count(),
+  };
+
+  readonly staged: UserStore['staged'] = {
+    after: async (entraId, limit) => this.tables.staged.after(entraId, limit),
+    list: async (limit) => this.tables.staged.list(limit),
+    counts: async () => this.tables.staged.counts(),
+    restage: async (changes) => {
+      for (const c of changes) this.tables.staged.stage(c.entraId, c.cycleId, c.kind, c.userName);
+    },
+    remove: async (entraIds) => {
+      for (const id of entraIds) this.tables.staged.remove(id);
+    },
+    holdAll: async () => this.tables.staged.holdAll(),
+    rejectAll: async () => this.tables.staged.rejectAll(),
+    clear: async () => this.tables.staged.clear(),
+  };
+
+  readonly state: UserStore['state'] = {
+    get: async (key) => this.tables.state.get(key),
+    set: async (values) => {
+      for (const [key, value] of Object.entries(values)) this.tables.state.set(key as StateKey, value);
+    },
+    nextGeneration: async () => this.tables.state.nextGeneration(),
+    forgetDeltaState: async () => this.tables.state.forgetDeltaState(),
+    firstReport: async (elementKey) => this.tables.state.firstReport(elementKey),
+  };
+
+  readonly cycles: UserStore['cycles'] = {
+    start: async (id, kind, dryRun) => this.tables.cycles.start(id, kind, dryRun),
+    finish: async (...args) => this.tables.cycles.finish(...args),
+    get: async (id) => this.tables.cycles.get(id),
+    recent: async (limit) => this.tables.cycles.recent(limit),
+    lastSucceeded: async () => this.tables.cycles.lastSucceeded(),
+    markAbandoned: async () => this.tables.cycles.markAbandoned(),
+  };
+
+  readonly audit: UserStore['audit'] = {
+    append: async (entries) => {
+      for (const e of entries) this.tables.audit.append(e);
+    },
+    query: async (q) => this.tables.audit.query(q),
+  };
+
+  // ── Transactions ──
   /**
-   * Runs `fn` in a transaction (a savepoint when one is already open, as in a dry run). When another
-   * connection holds the write lock this blocks the event loop for the wait: code that can await
-   * uses `write` instead.
+   * Runs `fn` in a write transaction, waiting for another connection's write lock between short
+   * attempts so the event loop keeps turning. Inside an open transaction (a span, a dry run) it is a
+   * savepoint and waits for nothing.
    */
-  transaction<T>(fn: () => T): T {
+  async write<T>(fn: () => Promise<T>, operation: string): Promise<T> {
+    if (this.db.inTransaction) return this.inSavepoint(fn);
+    const span = await this.writeSpan(operation);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      await span.rollback();
+      throw error;
+    }
+    await span.commit();
+    return result;
+  }
+
+  private async inSavepoint<T>(fn: () => Promise<T>): Promise<T> {
+    this.db.exec('SAVEPOINT write');
+    try {
+      const result = await fn();
+      this.db.exec('RELEASE write');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK TO write; RELEASE write');
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `fn` (synchronous) in a transaction at once. When another connection holds the write lock
+   * this blocks the event loop for the wait: for the CLI's short commands only.
+   */
+  transactionNow<T>(fn: () => T): T {
     let ran = false;
     const body = () => {
       ran = true;
@@ -82,63 +253,94 @@ export class Store {
     }
   }
 
-  /**
-   * Runs `fn` (synchronous) in a write transaction, waiting for another connection's write lock
-   * between short attempts, so the event loop keeps turning (probes, metrics, signals). The wait is
-   * bounded by sync.busyTimeoutSeconds; `operation` names it in the log.
-   */
-  async write<T>(fn: () => T, operation: string): Promise<T> {
-    if (this.db.inTransaction) return this.runner(fn) as T;
-    return writeWhenFree(this.db, operation, fn);
-  }
-
-  /** Whether a transaction is open on this connection (a dry run's, or a span's). */
   get inTransaction(): boolean {
     return this.db.inTransaction;
   }
 
-  /** Opens a write transaction, waiting as `write` does, that the caller ends (a batch across awaits). */
-  beginSpan(operation: string): Promise<WriteSpan> {
-    return beginWhenFree(this.db, operation, () => new WriteSpan(this.db));
+  writeSpan(operation: string): Promise<WriteSpan> {
+    const db = this.db;
+    return beginWhenFree(db, operation, () => ({
+      // A COMMIT that fails (a full disk) leaves nothing open behind it.
+      commit: async () => {
+        try {
+          db.exec('COMMIT');
+        } catch (error) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw error;
+        }
+      },
+      // A transaction SQLite already rolled back (a disk error) is left as it is.
+      rollback: async () => {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      },
+    }));
   }
 
-  /**
-   * A dry run: everything until endDryRun happens in one transaction that endDryRun rolls back.
-   * Writes in between (`write`, `transaction`) become savepoints inside it and wait for nothing.
-   */
-  async beginDryRun(): Promise<void> {
+  /** Everything `fn` does happens in one transaction, rolled back at the end; writes inside wait for nothing. */
+  async dryRun<T>(fn: () => Promise<T>): Promise<T> {
     await beginWhenFree(this.db, 'dry run', () => undefined);
-  }
-
-  /** Rolls the dry run back; nothing to do when it never began or SQLite already ended it. */
-  endDryRun(): void {
-    this.abandonOpenWrite();
+    try {
+      return await fn();
+    } finally {
+      this.rollbackOpen();
+    }
   }
 
   /**
    * Rolls back a write a cut-short cycle left open (a users batch waiting for its next page), so
    * that what is recorded after it is not a savepoint inside that batch, undone when the store closes.
    */
-  abandonOpenWrite(): void {
+  async abandonOpenWrite(): Promise<void> {
+    this.rollbackOpen();
+  }
+
+  private rollbackOpen(): void {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 
-  /** Sizes the page cache to the store as it grows (see fitPageCache). */
-  fitPageCache(): void {
-    fitPageCache(this.db);
+  private commitOrRollback<T>(fn: () => T): T {
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
-  /** The cross-process cycle lease for `owner`, expiring `ttlMs` after each take or renewal. */
+  pageStash<T>(name: string): PageStash<T> {
+    return new SqlitePageStash<T>(this.db, name);
+  }
+
   cycleLease(owner: string, ttlMs: number): CycleLease {
     return new CycleLease(this.db, owner, ttlMs);
   }
 
-  /** Who holds the cycle lease now; null when no one does or the lease expired by `now`. */
-  leaseHolder(now = Date.now()): LeaseHolder | null {
+  async leaseHolder(now = Date.now()) {
     return readLeaseHolder(this.db, CYCLE_LEASE, now);
   }
 
-  close(): void {
-    this.db.close();
+  /**
+   * A cycle cut short at shutdown: unless another process holds the lease now, its open write is
+   * rolled back, it is recorded as aborted and `owner`'s lease released; then the store is closed, in
+   * the same synchronous step, so the cycle cannot wake up and write after its lease is gone.
+   */
+  async closeInterrupted(owner: string): Promise<void> {
+    try {
+      const holder = readLeaseHolder(this.db, CYCLE_LEASE);
+      if (holder && holder.owner !== owner) return;
+      this.rollbackOpen();
+      this.transactionNow(() => {
+        this.tables.cycles.markAbandoned();
+        prepared(this.db, 'DELETE FROM locks WHERE name = ? AND owner = ?').run(CYCLE_LEASE, owner);
+      });
+    } finally {
+      this.db.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
   }
 }

@@ -119,15 +119,7 @@ export class CycleLease {
     }
   }
 
-  /** Gives the lease up in the caller's step, without waiting for the store's write lock. */
-  releaseNow(): void {
-    if (this.renewTimer) clearInterval(this.renewTimer);
-    clearTimeout(this.renewRetry);
-    this.renewTimer = undefined;
-    prepared(this.db, 'DELETE FROM locks WHERE name = ? AND owner = ?').run(this.name, this.owner);
-  }
-
-  holder(): LeaseHolder | null {
+  async holder(): Promise<LeaseHolder | null> {
     return readLeaseHolder(this.db, this.name);
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
 import { prepared } from './statements.js';
 
@@ -51,6 +52,20 @@ export class SyncState {
       'groups_delta_link',
       'groups_delta_saved_at',
       'assignments_digest',
+    );
+  }
+
+  /**
+   * Records that a malformed element from Graph was reported; false when it had been already. One
+   * small row per distinct element, so a listing that repeats it every cycle is audited once.
+   */
+  firstReport(elementKey: string): boolean {
+    const key = `reported:${createHash('sha256').update(elementKey).digest('hex').slice(0, 32)}`;
+    return (
+      prepared(this.db, 'INSERT OR IGNORE INTO sync_state (key, value) VALUES (?, ?)').run(
+        key,
+        new Date().toISOString(),
+      ).changes > 0
     );
   }
 }

@@ -7,7 +7,7 @@ import { prepared } from './statements.js';
 
 export type { StoreUser };
 
-interface Row {
+export interface UserRow {
   id: string;
   external_id: string | null;
   user_name: string;
@@ -38,16 +38,16 @@ function parseScim(text: string): ScimUserResource {
 }
 
 /** The application may write only the plain columns, so they win over the JSON copy. */
-function toStoreUser(row: Row): StoreUser {
+export function toStoreUser(row: UserRow): StoreUser {
   return withColumns(row, parseScim(row.scim));
 }
 
 /** A row just written from `resource` (its scim column): no need to parse the JSON back. */
-function writtenUser(row: Row, resource: ScimUserResource): StoreUser {
+function writtenUser(row: UserRow, resource: ScimUserResource): StoreUser {
   return withColumns(row, resource);
 }
 
-function withColumns(row: Row, scim: ScimUserResource): StoreUser {
+function withColumns(row: UserRow, scim: ScimUserResource): StoreUser {
   const resource: ScimUserResource = {
     ...scim,
     userName: row.user_name,
@@ -131,16 +131,16 @@ export class UserTable {
   private readonly deleteStmt;
 
   constructor(private readonly db: Db) {
-    this.byExternal = db.prepare<[string], Row>('SELECT * FROM users WHERE external_id = ?');
-    this.byName = db.prepare<[string], Row>('SELECT * FROM users WHERE user_name = ?');
-    this.byId = db.prepare<[string], Row>('SELECT * FROM users WHERE id = ?');
-    this.unlinkedByName = db.prepare<[string], Row>(
+    this.byExternal = db.prepare<[string], UserRow>('SELECT * FROM users WHERE external_id = ?');
+    this.byName = db.prepare<[string], UserRow>('SELECT * FROM users WHERE user_name = ?');
+    this.byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
+    this.unlinkedByName = db.prepare<[string], UserRow>(
       'SELECT * FROM users WHERE external_id IS NULL AND user_name = ?',
     );
-    this.unlinkedByEmail = db.prepare<[string], Row>(
+    this.unlinkedByEmail = db.prepare<[string], UserRow>(
       'SELECT * FROM users WHERE external_id IS NULL AND email = ? COLLATE NOCASE',
     );
-    this.unlinked = db.prepare<[], Row>('SELECT * FROM users WHERE external_id IS NULL');
+    this.unlinked = db.prepare<[], UserRow>('SELECT * FROM users WHERE external_id IS NULL');
     this.insertStmt = db.prepare(
       `INSERT INTO users (id, external_id, user_name, display_name, email, active, scim, created_at, updated_at)
        VALUES (@id, @external_id, @user_name, @display_name, @email, @active, @scim, @at, @at)`,

@@ -1,7 +1,8 @@
 import type { CompiledMappings } from '../mapping/index.js';
 import type { GraphApi } from '../graph/api.js';
 import type { Logger } from '../log.js';
-import { leaseOwner, type CycleLease, type Store } from '../store/index.js';
+import { leaseOwner, type CycleLease, type UserStore } from '../store/index.js';
+import type { AuditDraft } from '../plan/audit-entry.js';
 import type { Config, UsersStrategySetting } from '../config/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import type { SettingsFile } from '../config/file.js';
@@ -26,7 +27,7 @@ export const emptyCounts = (): ActionCounts => ({
 /** What one cycle works with; built once per cycle by runCycle. */
 export interface CycleContext {
   cycleId: string;
-  store: Store;
+  store: UserStore;
   api: GraphApi;
   log: Logger;
   mappings: CompiledMappings;
@@ -44,7 +45,7 @@ export interface CycleContext {
 /** What a cycle is built from: one process's wired stages. */
 export interface CycleDeps {
   config: Config;
-  store: Store;
+  store: UserStore;
   api: GraphApi;
   log: Logger;
   mappings: CompiledMappings;
@@ -71,15 +72,19 @@ export function cycleContext(
   };
 }
 
-/** Data from Graph that could not be used: counted, audited as an `error` and logged at warn. */
-export function recordSourceError(
+/**
+ * Data from Graph that could not be used: counted and logged at warn; the audit row returned is
+ * written with the batch it belongs to.
+ */
+export function sourceError(
   ctx: CycleContext,
   entraId: string | null,
   reason: string,
   logged: { problem: string; message: string },
-): void {
+): AuditDraft {
   ctx.counts.error++;
-  ctx.store.audit.append({
+  ctx.log.warn({ cycleId: ctx.cycleId, entraId, problem: logged.problem }, logged.message);
+  return {
     cycleId: ctx.cycleId,
     action: 'error',
     status: 'failure',
@@ -88,8 +93,7 @@ export function recordSourceError(
     userName: null,
     modified: [],
     reason,
-  });
-  ctx.log.warn({ cycleId: ctx.cycleId, entraId, problem: logged.problem }, logged.message);
+  };
 }
 
 /** `owner`'s handle on the cross-process cycle lease, with the configured time to live. */

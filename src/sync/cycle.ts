@@ -6,7 +6,7 @@ import { resolveServicePrincipalId } from '../source/assignments.js';
 import { userSelect } from '../source/users.js';
 import { StoreWaitAborted, type CycleKind } from '../store/index.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type ActionCounts, type CycleDeps } from './context.js';
-import { drainPending } from './evaluate.js';
+import { drainPending } from './pipeline.js';
 import { settleStagedChanges } from './staged-changes.js';
 import { failureClass } from '../safety/quarantine.js';
 import { reconcileUnseen } from './reconcile.js';
@@ -66,21 +66,33 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
   const counts = ctx.counts;
   const requestsBefore = api.stats.requests;
   let kind: CycleKind = 'incremental';
-  let readAhead: UsersReadAhead | null = null;
+  let readAhead = null as UsersReadAhead | null;
   try {
     await store.write(() => store.cycles.markAbandoned(), 'cycle start');
-    if (options.dryRun) await store.beginDryRun();
+    // A dry run does all of it inside one transaction and rolls it back.
+    if (options.dryRun) await store.dryRun(cycle);
+    else await cycle();
+    return await finish('succeeded');
+  } catch (error) {
+    // Nothing of a failed cycle may still be reading (or stashing) when it reports.
+    await readAhead?.cancel();
+    return await finish('failed', error as Error);
+  } finally {
+    await lease.release();
+  }
+
+  async function cycle(): Promise<void> {
     const fingerprint = syncFingerprint(config, deps.mappings);
-    const fingerprintChanged = store.state.get('fingerprint') !== fingerprint;
-    const everSynced = store.state.get('users_delta_link') !== null;
+    const fingerprintChanged = (await store.state.get('fingerprint')) !== fingerprint;
+    const everSynced = (await store.state.get('users_delta_link')) !== null;
     kind = options.forced ? 'forced' : everSynced && !fingerprintChanged ? 'incremental' : 'initial';
-    await store.write(() => {
+    await store.write(async () => {
       if (options.forced) {
         // Restart: held deletions are forgotten too; the full enumeration plans them afresh.
-        store.state.forgetDeltaState();
-        store.staged.clear();
+        await store.state.forgetDeltaState();
+        await store.staged.clear();
       }
-      store.cycles.start(cycleId, kind, !!options.dryRun);
+      await store.cycles.start(cycleId, kind, !!options.dryRun);
     }, 'cycle start');
     if (fingerprintChanged && everSynced && !options.forced) {
       log.warn(
@@ -94,10 +106,10 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     const nextGeneration = async () =>
       (generation ??= await store.write(() => store.state.nextGeneration(), 'full round start'));
 
-    const link = kind === 'incremental' ? store.state.get('users_delta_link') : null;
+    const link = kind === 'incremental' ? await store.state.get('users_delta_link') : null;
     if (config.scope === 'assigned') {
       const spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
-      readAhead = readUsersAhead(ctx, link);
+      readAhead = await readUsersAhead(ctx, link);
       await syncScope(ctx, spId, nextGeneration);
     }
     const round = await syncUsers(ctx, link, nextGeneration, readAhead);
@@ -107,31 +119,27 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     // Another process took the lease (it ran out while the application held the store): this cycle's
     // delta link would overwrite the newer cycle's; failing leaves the next cycle to read from the old one.
     if (lease.lost) throw new Error('the cycle lease passed to another process during this cycle');
-    await store.write(() => {
-      store.state.set('users_delta_link', round.deltaLink);
-      store.state.set('users_delta_saved_at', new Date().toISOString());
-      store.state.set('fingerprint', fingerprint);
-    }, 'delta link');
-    return await finish('succeeded');
-  } catch (error) {
-    // Nothing of a failed cycle may still be reading (or stashing) when it reports.
-    await readAhead?.cancel();
-    return await finish('failed', error as Error);
-  } finally {
-    await lease.release();
+    await store.write(
+      () =>
+        store.state.set({
+          users_delta_link: round.deltaLink,
+          users_delta_saved_at: new Date().toISOString(),
+          fingerprint,
+        }),
+      'delta link',
+    );
   }
 
   async function finish(status: 'succeeded' | 'failed', error?: Error): Promise<CycleResult> {
-    if (options.dryRun) store.endDryRun();
     const graphRequests = api.stats.requests - requestsBefore;
     const durationMs = Date.now() - started;
     if (!options.dryRun) {
       try {
-        await store.write(() => {
-          if (!store.cycles.get(cycleId)) store.cycles.start(cycleId, kind, false);
+        await store.write(async () => {
+          if (!(await store.cycles.get(cycleId))) await store.cycles.start(cycleId, kind, false);
           // Stopped while waiting for the application's lock: cut short, not a failure of the sync.
           const recorded = error instanceof StoreWaitAborted ? 'aborted' : status;
-          store.cycles.finish(
+          await store.cycles.finish(
             cycleId,
             recorded,
             counts,

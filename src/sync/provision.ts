@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { planUser } from '../plan/plan.js';
 import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { findUser } from '../source/users.js';
 import { isObjectId, userAttributes } from '../source/validate.js';
-import { applyAction } from './apply.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type CycleDeps } from './context.js';
-import { gatherFacts, planSettings, settleUser, storeLookup } from './evaluate.js';
+import { applyPlanned, planUsers, storedFacts } from './pipeline.js';
 import { syncAssignments } from './scope.js';
 import { readUserGroups } from '../source/groups.js';
 import type { CycleContext } from './context.js';
@@ -61,7 +59,15 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
       status: 'success',
       detail: `imported ${String(raw.userPrincipalName ?? id)} (${id})`,
     });
-    await store.write(() => store.mirror.upsertUser(id, parsed.attributes, false, 0), 'provision');
+    await store.write(
+      () =>
+        store.applyBatch({
+          cycleId,
+          retry: config.settings.safety.retry,
+          mirror: [{ op: 'upsert', entraId: id, attributes: parsed.attributes, generation: 0 }],
+        }),
+      'provision',
+    );
     if (config.scope === 'assigned') {
       await syncAssignments(
         ctx,
@@ -69,7 +75,8 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
       );
     }
     const scope = config.scope === 'all' ? 'scope: all users' : await scopeNow(ctx, id);
-    const facts = { ...gatherFacts(ctx, id), inScope: scope !== null };
+    const [stored] = await storedFacts(ctx, [id]);
+    const facts = { ...stored!, inScope: scope !== null };
     const enabled = parsed.attributes.accountEnabled !== false;
     steps.push({
       step: 'scope',
@@ -88,11 +95,11 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
     });
     // One user on an operator's request: the deletion threshold does not apply. Facts and plan are
     // taken inside the write: the application may change the row while the write waits for its lock.
-    const done = await store.write(() => {
-      const current = { ...gatherFacts(ctx, id), inScope: facts.inScope };
-      const result = applyAction(ctx, planUser(current, planSettings(ctx), storeLookup(ctx)), 'direct');
-      settleUser(ctx, current, result.action, result.outcome);
-      return result.action;
+    const done = await store.write(async () => {
+      const [current] = await storedFacts(ctx, [id]);
+      const planned = await planUsers(ctx, [{ ...current!, inScope: facts.inScope }]);
+      const [result] = await applyPlanned(ctx, planned, { stage: false });
+      return result!.action;
     }, 'provision');
     action = done;
     steps.push({
@@ -122,10 +129,11 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
  * scope.expandNestedGroups) against the groups assigned to the application.
  */
 async function scopeNow(ctx: CycleContext, id: string): Promise<string | null> {
-  const { mirror } = ctx.store;
-  if (mirror.isAssigned(id, 'User')) return 'in scope: assigned directly';
+  const { scope } = ctx.store;
+  if (await scope.isAssigned(id, 'User')) return 'in scope: assigned directly';
   const groups = await readUserGroups(ctx.api, id, ctx.settings.scope.expandNestedGroups);
-  const assigned = groups.filter((g) => mirror.isAssigned(g.id, 'Group'));
+  const assigned: typeof groups = [];
+  for (const g of groups) if (await scope.isAssigned(g.id, 'Group')) assigned.push(g);
   if (assigned.length === 0) return null;
   const names = assigned.map((g) => `${g.displayName ?? g.id} (${g.id})`);
   return `in scope: member of group ${names.join(', ')}, assigned to the application`;

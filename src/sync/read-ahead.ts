@@ -1,6 +1,6 @@
 import { usersDeltaRound } from '../source/users.js';
 import type { DeltaPage, UserChange } from '../source/types.js';
-import { PageStash } from '../store/page-stash.js';
+import type { PageStash } from '../store/index.js';
 import type { CycleContext } from './context.js';
 
 type Page = DeltaPage<UserChange>;
@@ -48,7 +48,7 @@ export class UsersReadAhead {
     private readonly ctx: CycleContext,
     private readonly start: RoundStart,
   ) {
-    this.stash = new PageStash<Page>(ctx.store.db, 'users_read_ahead');
+    this.stash = ctx.store.pageStash<Page>('users_read_ahead');
     this.stash.clear();
     this.pages = usersDeltaRound(ctx.api, start);
     this.task = this.read();

@@ -1,8 +1,8 @@
 import { userAttributes } from '../source/validate.js';
 import { readDeletedUser, readUser, toUserChange, userSelect } from '../source/users.js';
-import { ingest } from './users.js';
+import type { UserChange } from '../source/types.js';
+import { ingest } from './ingest.js';
 import type { CycleContext } from './context.js';
-import { evaluateUsers } from './evaluate.js';
 
 /**
  * After a complete full enumeration: linked users it did not list are looked up one by one, never
@@ -11,38 +11,21 @@ import { evaluateUsers } from './evaluate.js';
  * deltaLink is saved, so the next cycle reconciles again.
  */
 export async function reconcileUnseen(ctx: CycleContext, generation: number): Promise<number> {
-  const { store, api, log } = ctx;
+  const { store, log } = ctx;
   const select = userSelect(ctx.mappings.sourceAttributes);
   let after = '';
   let checked = 0;
   for (;;) {
-    const ids = store.mirror.unseenLinkedUsers(generation, after, ctx.settings.sync.batchSize);
+    const ids = await store.scope.unseenLinked(generation, after, ctx.settings.sync.batchSize);
     if (ids.length === 0) break;
     after = ids[ids.length - 1]!;
     for (const id of ids) {
       checked++;
-      const deleted = await readDeletedUser(api, id);
-      if (deleted) {
-        await store.write(() => {
-          mirrorFrom(ctx, id, deleted, generation);
-          store.mirror.softDeleteUser(id, generation);
-          evaluateUsers(ctx, [id]);
-        }, 'reconciliation');
-        continue;
-      }
-      const live = await readUser(api, id, select);
-      await store.write(() => {
-        if (live) {
-          // As any user read by id: one whose data is unusable fails alone (escrow), never the cycle.
-          ingest(ctx, [toUserChange({ ...selected(ctx, live), id })], 'read', generation);
-          return;
-        }
-        store.mirror.markHardDeleted(id, true);
-        evaluateUsers(ctx, [id]);
-      }, 'reconciliation');
+      const changes = await lookUp(ctx, id, select);
+      await store.write(() => ingest(ctx, changes, 'read', generation), 'reconciliation');
     }
   }
-  const forgotten = await store.write(() => store.mirror.forgetUnseenUnlinked(generation), 'reconciliation');
+  const forgotten = await store.write(() => store.scope.forgetUnseenUnlinked(generation), 'reconciliation');
   if (checked || forgotten)
     log.info({ cycleId: ctx.cycleId, checked, forgotten }, 'reconciliation after full enumeration');
   return checked;
@@ -55,17 +38,24 @@ function selected(ctx: CycleContext, raw: Record<string, unknown>): Record<strin
 }
 
 /**
- * A soft-deleted user's last attributes. When they are unusable the mirror keeps the ones it has:
- * the soft delete is the fact that matters, and it is applied all the same.
+ * What Graph says of a linked user the full round did not list, as changes of a round read by id:
+ * in the recycle bin → its last attributes and a soft delete; still there → the user (one whose
+ * data is unusable fails alone, escrowed, never the cycle); 404 everywhere → hard-deleted.
  */
-function mirrorFrom(ctx: CycleContext, id: string, raw: Record<string, unknown>, generation: number): void {
-  const parsed = userAttributes(selected(ctx, raw));
-  if ('problem' in parsed) {
+async function lookUp(ctx: CycleContext, id: string, select: readonly string[]): Promise<UserChange[]> {
+  const deleted = await readDeletedUser(ctx.api, id);
+  if (deleted) {
+    const removed: UserChange = { kind: 'removed', id, reason: 'changed' };
+    const parsed = userAttributes(selected(ctx, deleted));
+    if (!('problem' in parsed)) return [{ kind: 'upsert', id, attributes: parsed.attributes }, removed];
+    // The mirror keeps the attributes it has: the soft delete is the fact that matters.
     ctx.log.warn(
       { cycleId: ctx.cycleId, entraId: id, problem: parsed.problem },
       'soft-deleted user has unusable data',
     );
-    return;
+    return [removed];
   }
-  ctx.store.mirror.upsertUser(id, parsed.attributes, false, generation);
+  const live = await readUser(ctx.api, id, select);
+  if (live) return [toUserChange({ ...selected(ctx, live), id })];
+  return [{ kind: 'removed', id, reason: 'deleted' }];
 }

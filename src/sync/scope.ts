@@ -2,14 +2,15 @@ import { assignmentPages, readAppRoles } from '../source/assignments.js';
 import { groupsDeltaRound } from '../source/groups.js';
 import type { BadElement, GroupChange } from '../source/types.js';
 import { withDeltaRestarts } from './restart.js';
-import { recordSourceError, type CycleContext } from './context.js';
+import { sourceError, type CycleContext } from './context.js';
+import type { GroupWrite } from '../store/index.js';
 
 /**
  * One groups/delta round into the membership mirror. Membership changes are facts and are applied
  * page by page (their users become pending); absence counts only after a complete full round.
  */
 export async function syncGroups(ctx: CycleContext, generation: () => Promise<number>): Promise<void> {
-  const link = ctx.store.state.get('groups_delta_link');
+  const link = await ctx.store.state.get('groups_delta_link');
   await withDeltaRestarts(ctx, 'groups', link, async (from) =>
     groupsRound(ctx, from, from ? 0 : await generation()),
   );
@@ -20,53 +21,56 @@ async function groupsRound(ctx: CycleContext, link: string | null, generation: n
   let pages = 0;
   for await (const page of groupsDeltaRound(ctx.api, link)) {
     pages++;
-    await store.write(() => {
-      for (const change of page.items) applyGroupChange(ctx, change, generation);
+    await store.write(async () => {
+      const writes: GroupWrite[] = [];
+      for (const change of page.items) await groupChange(ctx, change, writes);
+      await store.scope.applyGroupPage(writes, generation);
       if (page.deltaLink) {
         if (!link) {
-          const dropped = store.mirror.dropUnseenMemberships(generation);
+          const dropped = await store.scope.dropUnseenMemberships(generation);
           if (dropped)
             log.info({ cycleId: ctx.cycleId, dropped }, 'memberships no longer listed by Graph removed');
         }
-        store.state.set('groups_delta_link', page.deltaLink);
-        store.state.set('groups_delta_saved_at', new Date().toISOString());
+        await store.state.set({
+          groups_delta_link: page.deltaLink,
+          groups_delta_saved_at: new Date().toISOString(),
+        });
       }
     }, 'groups page');
   }
   log.debug({ cycleId: ctx.cycleId, pages, full: !link }, 'groups round complete');
 }
 
-function applyGroupChange(ctx: CycleContext, change: GroupChange, generation: number): void {
-  const { mirror } = ctx.store;
+async function groupChange(ctx: CycleContext, change: GroupChange, writes: GroupWrite[]): Promise<void> {
   if (change.kind === 'invalid') {
     ctx.log.warn({ cycleId: ctx.cycleId, groupId: change.id, problem: change.problem }, 'group item ignored');
     return;
   }
   if (change.kind === 'removed') {
-    mirror.removeGroup(change.id);
+    writes.push({ op: 'removeGroup', groupId: change.id });
     return;
   }
   for (const m of change.members) {
-    if (m.removed) mirror.removeMember(change.id, m.id);
-    else mirror.addMember(change.id, m.id, m.type, generation);
-    if (m.type === 'user') mirror.markPending(m.id);
+    if (m.removed) writes.push({ op: 'remove', groupId: change.id, memberId: m.id, memberType: m.type });
+    else writes.push({ op: 'add', membership: { groupId: change.id, memberId: m.id, memberType: m.type } });
   }
-  for (const bad of change.bad) reportBadElement(ctx, bad);
+  for (const bad of change.bad) await reportBadElement(ctx, bad);
 }
 
 /**
  * A malformed element (a group member, an assignment) was skipped and the rest applied: logged and
  * audited as an error the first time it is seen, not again each cycle that lists it.
  */
-function reportBadElement(ctx: CycleContext, bad: BadElement): void {
-  if (!ctx.store.mirror.firstReport(bad.key)) {
+async function reportBadElement(ctx: CycleContext, bad: BadElement): Promise<void> {
+  if (!(await ctx.store.state.firstReport(bad.key))) {
     ctx.log.debug({ cycleId: ctx.cycleId, problem: bad.problem }, 'malformed element skipped again');
     return;
   }
-  recordSourceError(ctx, bad.entraId, `malformed data from Graph: ${bad.problem}`, {
+  const entry = sourceError(ctx, bad.entraId, `malformed data from Graph: ${bad.problem}`, {
     problem: bad.problem,
     message: 'malformed element skipped',
   });
+  await ctx.store.audit.append([entry]);
 }
 
 /**
@@ -99,12 +103,12 @@ interface Listing {
 /** Lists every assignment (no delta exists for them) into the cycle's listing; writes nothing. */
 async function listAssignments(ctx: CycleContext, servicePrincipalId: string): Promise<Listing> {
   const { store } = ctx;
-  store.assignmentListing.begin();
+  await store.scope.beginListing();
   let total = 0;
   const bad: BadElement[] = [];
   for await (const page of assignmentPages(ctx.api, servicePrincipalId, (b) => bad.push(b))) {
     total += page.length;
-    store.assignmentListing.add(page);
+    await store.scope.addToListing(page);
   }
   const appRoles = ctx.mappings.usesAppRoleAssignments
     ? await readAppRoles(ctx.api, servicePrincipalId)
@@ -115,21 +119,13 @@ async function listAssignments(ctx: CycleContext, servicePrincipalId: string): P
 /** Swaps a complete listing in and recomputes the groups in scope. */
 async function applyAssignments(ctx: CycleContext, { total, bad, appRoles }: Listing): Promise<void> {
   const { store, log } = ctx;
-  await store.write(() => {
-    for (const b of bad) reportBadElement(ctx, b);
-    if (appRoles) store.mirror.setAppRoles(appRoles);
-    const changes = store.assignmentListing.commit();
-    const groups = store.mirror.refreshScopeGroups(ctx.settings.scope.expandNestedGroups);
-    log.info(
-      {
-        cycleId: ctx.cycleId,
-        assignments: total,
-        ...changes,
-        groupsEntered: groups.entered,
-        groupsLeft: groups.left,
-      },
-      'scope read',
+  await store.write(async () => {
+    for (const b of bad) await reportBadElement(ctx, b);
+    const changes = await store.scope.commitListing(
+      appRoles?.map((r) => ({ appRoleId: r.id, value: r.value, displayName: r.displayName })) ?? null,
+      ctx.settings.scope.expandNestedGroups,
     );
+    log.info({ cycleId: ctx.cycleId, assignments: total, ...changes }, 'scope read');
   }, 'assignments');
 }
 

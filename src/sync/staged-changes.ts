@@ -1,9 +1,7 @@
-import { planUser } from '../plan/plan.js';
 import { exceedsThreshold } from '../safety/deletions.js';
 import type { StagedChange } from '../store/index.js';
-import { applyAction } from './apply.js';
 import type { CycleContext } from './context.js';
-import { gatherFacts, planSettings, settleUser, storeLookup } from './evaluate.js';
+import { applyPlanned, planUsers, storedFacts, type Planned } from './pipeline.js';
 
 export interface SettleOptions {
   /** approve-deletions: apply held changes (of this cycle only, when given) that still hold. */
@@ -17,14 +15,26 @@ export interface SettleResult {
   reason: string | null;
 }
 
-async function forEachStaged(ctx: CycleContext, fn: (change: StagedChange) => void): Promise<void> {
+/** Every staged change, a batch per write transaction. */
+async function forEachStaged(ctx: CycleContext, fn: (batch: StagedChange[]) => Promise<void>): Promise<void> {
   let after = '';
   for (;;) {
-    const batch = ctx.store.staged.after(after, ctx.settings.sync.batchSize);
+    const batch = await ctx.store.staged.after(after, ctx.settings.sync.batchSize);
     if (batch.length === 0) return;
     after = batch[batch.length - 1]!.entraId;
-    await ctx.store.write(() => batch.forEach(fn), 'staged changes');
+    await ctx.store.write(() => fn(batch), 'staged changes');
   }
+}
+
+/** The staged changes planned again from the current facts, in the same order. */
+async function replan(ctx: CycleContext, batch: readonly StagedChange[]): Promise<Planned[]> {
+  return planUsers(
+    ctx,
+    await storedFacts(
+      ctx,
+      batch.map((c) => c.entraId),
+    ),
+  );
 }
 
 /**
@@ -37,24 +47,26 @@ export async function settleStagedChanges(
   ctx: CycleContext,
   options: SettleOptions = {},
 ): Promise<SettleResult> {
-  const settings = planSettings(ctx);
-  const lookup = storeLookup(ctx);
   const { staged } = ctx.store;
   let dropped = 0;
-  await forEachStaged(ctx, (change) => {
-    const facts = gatherFacts(ctx, change.entraId);
-    const plan = planUser(facts, settings, lookup);
-    if (plan.kind === 'disable' || plan.kind === 'delete') {
-      if (plan.kind !== change.kind) staged.stage(change.entraId, change.cycleId, plan.kind, change.userName);
-      return;
-    }
-    dropped++;
-    staged.remove(change.entraId);
-    const result = applyAction(ctx, plan, 'direct');
-    settleUser(ctx, facts, result.action, result.outcome);
+  await forEachStaged(ctx, async (batch) => {
+    const planned = await replan(ctx, batch);
+    const restage: StagedChange[] = [];
+    const noLonger: Planned[] = [];
+    planned.forEach((p, i) => {
+      const change = batch[i]!;
+      const { kind } = p.action;
+      if (kind === 'disable' || kind === 'delete') {
+        if (kind !== change.kind) restage.push({ ...change, kind });
+      } else noLonger.push(p);
+    });
+    dropped += noLonger.length;
+    await staged.restage(restage);
+    await staged.remove(noLonger.map((p) => p.action.entraId));
+    await applyPlanned(ctx, noLonger, { stage: false });
   });
 
-  const counts = staged.counts();
+  const counts = await staged.counts();
   if (counts.total === 0) return { applied: 0, held: 0, dropped, reason: null };
   const approve = options.approve;
   const reason =
@@ -62,24 +74,18 @@ export async function settleStagedChanges(
       ? 'the job is held'
       : exceedsThreshold(
           counts.total,
-          ctx.store.users.counts().linked,
+          (await ctx.store.users.counts()).linked,
           ctx.settings.safety.deletionThreshold,
         );
   if (!approve && reason) return { applied: 0, held: await hold(ctx, reason), dropped, reason };
 
   let applied = 0;
-  await forEachStaged(ctx, (change) => {
-    if (approve?.cycleId && change.cycleId !== approve.cycleId) return;
-    const facts = gatherFacts(ctx, change.entraId);
-    const plan = planUser(facts, settings, lookup);
-    const result = applyAction(ctx, plan, 'direct');
-    settleUser(ctx, facts, result.action, result.outcome);
-    if (result.outcome === 'applied') {
-      staged.remove(change.entraId);
-      applied++;
-    }
+  await forEachStaged(ctx, async (batch) => {
+    const approved = batch.filter((c) => !approve?.cycleId || c.cycleId === approve.cycleId);
+    const results = await applyPlanned(ctx, await replan(ctx, approved), { stage: false });
+    applied += results.filter((r) => r.outcome === 'applied').length;
   });
-  const left = staged.counts();
+  const left = await staged.counts();
   if (approve && left.total > 0) await hold(ctx, 'not part of the approved cycle');
   return { applied, held: left.total, dropped, reason: null };
 }
@@ -87,23 +93,25 @@ export async function settleStagedChanges(
 /** Marks every staged change held; newly held ones get a staged-disable / staged-delete audit row. */
 async function hold(ctx: CycleContext, reason: string): Promise<number> {
   let newlyHeld = 0;
-  await forEachStaged(ctx, (change) => {
-    if (change.held) return;
-    newlyHeld++;
-    ctx.counts.staged++;
-    ctx.store.audit.append({
-      cycleId: ctx.cycleId,
-      action: `staged-${change.kind}`,
-      status: 'skipped',
-      entraId: change.entraId,
-      userId: null,
-      userName: change.userName,
-      modified: [],
-      reason: `held: ${reason}; approve with \`entrasync approve-deletions\``,
-    });
+  await forEachStaged(ctx, async (batch) => {
+    const held = batch.filter((change) => !change.held);
+    newlyHeld += held.length;
+    ctx.counts.staged += held.length;
+    await ctx.store.audit.append(
+      held.map((change) => ({
+        cycleId: ctx.cycleId,
+        action: `staged-${change.kind}`,
+        status: 'skipped' as const,
+        entraId: change.entraId,
+        userId: null,
+        userName: change.userName,
+        modified: [],
+        reason: `held: ${reason}; approve with \`entrasync approve-deletions\``,
+      })),
+    );
   });
   await ctx.store.write(() => ctx.store.staged.holdAll(), 'staged changes');
-  const total = ctx.store.staged.counts().total;
+  const total = (await ctx.store.staged.counts()).total;
   ctx.log.warn(
     { cycleId: ctx.cycleId, held: total, newlyHeld, reason },
     'disables and deletes held by the accidental-deletion threshold; run `entrasync approve-deletions` or `reject-deletions`',

@@ -1,4 +1,4 @@
-import type { CycleRecord, Store } from '../store/index.js';
+import type { CycleRecord, UserStore } from '../store/index.js';
 import { quarantineState, type QuarantineState } from '../safety/quarantine.js';
 
 export interface StatusDocument {
@@ -41,16 +41,21 @@ const age = (iso: string | null, now: number) =>
   iso ? Math.max(0, Math.round((now - Date.parse(iso)) / 1000)) : null;
 
 /** Like the portal's "Current Status". No personal data: counts, times and error messages only. */
-export function buildStatus(store: Store, opts: StatusOptions | number = {}): StatusDocument {
+export async function buildStatus(
+  store: UserStore,
+  opts: StatusOptions | number = {},
+): Promise<StatusDocument> {
   const options = typeof opts === 'number' ? { now: opts } : opts;
   const now = options.now ?? Date.now();
-  const cycles = store.cycles.recent(10);
-  const staged = store.staged.counts();
-  const counts = store.users.counts();
-  const last = store.cycles.lastSucceeded();
+  const cycles = await store.cycles.recent(10);
+  const staged = await store.staged.counts();
+  const counts = await store.users.counts();
+  const last = await store.cycles.lastSucceeded();
   const failed = cycles.find((c) => c.status === 'failed' || c.status === 'aborted');
-  const usersSavedAt = store.state.get('users_delta_saved_at');
-  const lease = store.leaseHolder(now);
+  const usersSavedAt = await store.state.get('users_delta_saved_at');
+  const lease = await store.leaseHolder(now);
+  const changes = await store.staged.list(100);
+  const failing = await store.pending.failing(100);
   return {
     lastCycles: cycles.map((c) => ({
       ...c,
@@ -63,9 +68,9 @@ export function buildStatus(store: Store, opts: StatusOptions | number = {}): St
     deltaState: {
       usersSavedAt,
       usersAgeSeconds: age(usersSavedAt, now),
-      groupsSavedAt: store.state.get('groups_delta_saved_at'),
+      groupsSavedAt: await store.state.get('groups_delta_saved_at'),
     },
-    pendingUsers: store.mirror.pendingCount(),
+    pendingUsers: await store.pending.count(),
     cycleRunning: lease ? { owner: lease.owner, until: new Date(lease.expiresAt).toISOString() } : null,
     lastError:
       failed && (!last || failed.startedAt > last.startedAt)
@@ -75,12 +80,12 @@ export function buildStatus(store: Store, opts: StatusOptions | number = {}): St
             message: failed.error ?? failed.status,
           }
         : null,
-    quarantine: quarantineState(store),
+    quarantine: await quarantineState(store),
     deletions: {
       held: staged.held > 0,
       count: staged.total,
       rejected: staged.rejected,
-      changes: store.staged.list(100).map((c) => ({
+      changes: changes.map((c) => ({
         entraId: c.entraId,
         kind: c.kind,
         cycleId: c.cycleId,
@@ -90,8 +95,8 @@ export function buildStatus(store: Store, opts: StatusOptions | number = {}): St
       })),
     },
     failingUsers: {
-      count: store.mirror.failingCount(),
-      users: store.mirror.failingUsers(100).map((u) => ({
+      count: await store.pending.failingCount(),
+      users: failing.map((u) => ({
         ...u,
         // The error quotes the user's data (a conflicting userName, a mail): only for the CLI.
         lastError: options.personal ? u.lastError : null,

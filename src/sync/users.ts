@@ -7,12 +7,11 @@ import {
 } from '../source/users.js';
 import type { UserChange } from '../source/types.js';
 import { dispatched } from '../graph/api.js';
-import { UNUSABLE_DATA } from '../store/mirror.js';
 import type { WriteSpan } from '../store/index.js';
 import { UsersReadAhead } from './read-ahead.js';
 import { withDeltaRestarts } from './restart.js';
-import { recordSourceError, type CycleContext } from './context.js';
-import { evaluateUsers } from './evaluate.js';
+import type { CycleContext } from './context.js';
+import { ingest, type IngestMode } from './ingest.js';
 
 export interface UsersRoundResult {
   deltaLink: string;
@@ -83,22 +82,24 @@ export async function syncUsers(
  * first cycle) cannot tell, so the tenant is read ahead; if the listing then makes it a round by
  * id, the read-ahead is dropped, having cost the few pages read while a short listing was read.
  */
-export function readUsersAhead(ctx: CycleContext, link: string | null): UsersReadAhead | null {
+export async function readUsersAhead(ctx: CycleContext, link: string | null): Promise<UsersReadAhead | null> {
   if (link) return UsersReadAhead.start(ctx, { link });
   const pagesTenant =
-    ctx.store.mirror.relevantUserCount(0) === 0
+    (await ctx.store.scope.relevantUserCount(0)) === 0
       ? ctx.usersStrategy !== 'scoped'
-      : usersStrategy(ctx) === 'tenant';
+      : (await usersStrategy(ctx)) === 'tenant';
   return pagesTenant
     ? UsersReadAhead.start(ctx, { select: userSelect(ctx.mappings.sourceAttributes) })
     : null;
 }
 
 /** The strategy of a full round: ENTRASYNC_USERS_STRATEGY=tenant|scoped overrides `auto`. */
-export function usersStrategy(ctx: CycleContext): UsersStrategy {
+export async function usersStrategy(ctx: CycleContext): Promise<UsersStrategy> {
   if (ctx.scope === 'all') return 'tenant';
   if (ctx.usersStrategy !== 'auto') return ctx.usersStrategy;
-  return ctx.store.mirror.relevantUserCount(SCOPED_MAX_USERS) <= SCOPED_MAX_USERS ? 'scoped' : 'tenant';
+  return (await ctx.store.scope.relevantUserCount(SCOPED_MAX_USERS)) <= SCOPED_MAX_USERS
+    ? 'scoped'
+    : 'tenant';
 }
 
 async function fullRound(
@@ -106,11 +107,11 @@ async function fullRound(
   generation: number,
   readAhead: UsersReadAhead | null,
 ): Promise<UsersRoundResult> {
-  if (usersStrategy(ctx) === 'tenant') return deltaRound(ctx, null, generation, readAhead);
+  if ((await usersStrategy(ctx)) === 'tenant') return deltaRound(ctx, null, generation, readAhead);
   await readAhead?.cancel();
   // The deltaLink first: whatever changes while the users are read is in the next round.
   const deltaLink = await latestUsersDeltaLink(ctx.api, userSelect(ctx.mappings.sourceAttributes));
-  const ids = ctx.store.mirror.relevantUserIds();
+  const ids = await ctx.store.scope.relevantUserIds();
   await readById(ctx, ids, generation);
   ctx.log.info(
     {
@@ -154,9 +155,9 @@ async function deltaRound(
       await batch.flush();
       // Users that entered scope without being mirrored: a new assignment or membership, or a change
       // of a user never read. Read in full after the round, so nothing they did is missed.
-      if (link) for (const id of ctx.store.mirror.unmirroredInScope()) toRead.add(id);
+      if (link) for (const id of await ctx.store.scope.unmirroredInScope()) toRead.add(id);
       // Users whose data was unusable and whose retry is due: read again in full.
-      if (link) for (const id of ctx.store.mirror.dueUnusable(ctx.cycleId)) toRead.add(id);
+      if (link) for (const id of await ctx.store.pending.dueUnusable(ctx.cycleId)) toRead.add(id);
       if (toRead.size > 0) await readById(ctx, [...toRead].sort(), generation);
       ctx.log.info(
         {
@@ -173,7 +174,7 @@ async function deltaRound(
       return { deltaLink: page.deltaLink, full: !link, generation };
     }
   } catch (error) {
-    batch.abort();
+    await batch.abort();
     throw error;
   }
   throw new Error('users/delta ended without a deltaLink');
@@ -211,21 +212,10 @@ async function readById(ctx: CycleContext, ids: readonly string[], generation: n
     }
     await batch.flush();
   } catch (error) {
-    batch.abort();
+    await batch.abort();
     throw error;
   }
 }
-
-/**
- * - `full`: a full round's page: complete objects; users neither in scope nor linked are skipped
- *   (they are read when they enter scope).
- * - `changes`: an incremental round's page (`return=minimal`: only what changed): merged into the
- *   mirror; a user never mirrored that matters is collected in `toRead`, since its change alone is
- *   not the whole user.
- * - `read`: users read by id: complete, and all of them matter.
- * With scope `all` every user matters, and every change is taken as before.
- */
-export type IngestMode = 'full' | 'changes' | 'read';
 
 /**
  * Pages waiting to be written. While Graph hands out pages faster than they are written, they are
@@ -275,17 +265,17 @@ class Batch {
   async flush(): Promise<void> {
     this.stopIdleTimer();
     await this.write();
-    this.commit();
+    await this.commit();
   }
 
   /** After a failure: an open transaction is rolled back (the round is read again next cycle). */
-  abort(): void {
+  async abort(): Promise<void> {
     this.stopIdleTimer();
     this.items = [];
     const span = this.span;
     if (span === null) return;
     this.span = null;
-    span.rollback();
+    await span.rollback();
   }
 
   private async write(): Promise<void> {
@@ -295,7 +285,7 @@ class Batch {
     const { store } = this.ctx;
     // In a dry run the cycle's own transaction is open: everything stays inside it.
     if (this.span === null && !store.inTransaction) {
-      this.span = await store.beginSpan('users batch');
+      this.span = await store.writeSpan('users batch');
       this.openSince = Date.now();
       this.writtenSinceBegin = 0;
     }
@@ -311,29 +301,26 @@ class Batch {
       const chunk = items.slice(i, i + WRITE_CHUNK);
       // Straight into the open transaction: a savepoint around the chunk would journal every page it
       // changes (1.5 s of system time at 100,000 users) for a rollback that the round's failure
-      // does anyway (abort), and applyBatch keeps its own savepoint for a user the store rejects.
-      store.mirror.withRecentWrites(() => ingest(this.ctx, chunk, this.mode, this.generation, this.toRead));
+      // does anyway (abort), and the store keeps its own savepoint for a user it rejects.
+      await ingest(this.ctx, chunk, this.mode, this.generation, this.toRead);
     }
-    store.fitPageCache();
     if (this.span === null) return;
     const limit = TXN_LIMITS[this.mode === 'full' ? 'full' : 'other'];
-    if (this.writtenSinceBegin >= limit.users || Date.now() - this.openSince >= limit.ms) this.commit();
+    if (this.writtenSinceBegin >= limit.users || Date.now() - this.openSince >= limit.ms) await this.commit();
     else
       this.idleTimer = setTimeout(() => {
-        try {
-          this.commit();
-        } catch (error) {
-          this.idleFailure = error as Error;
-        }
+        this.commit().catch((error: Error) => {
+          this.idleFailure = error;
+        });
       }, IDLE_COMMIT_MS);
   }
 
-  private commit(): void {
+  private async commit(): Promise<void> {
     this.stopIdleTimer();
     const span = this.span;
     if (span === null) return;
     this.span = null;
-    span.commit();
+    await span.commit();
   }
 
   private stopIdleTimer(): void {
@@ -342,113 +329,4 @@ class Batch {
   }
 }
 
-/** Mirrors a batch of changes (in the order given: Batch sorts them by id), then plans and applies each user once. */
-export function ingest(
-  ctx: CycleContext,
-  items: UserChange[],
-  mode: IngestMode,
-  generation: number,
-  toRead?: Set<string>,
-): void {
-  const { mirror, users } = ctx.store;
-  const everyone = ctx.scope === 'all';
-  const ids = new Set<string>();
-  const unusable = new Map<string, string>();
-  // Users whose data was unusable when last read (few, usually none), and the cycle that failed them.
-  const stale = mirror.unusableUsers();
-  for (const item of items) {
-    if (item.kind === 'invalid') {
-      const bad = item.id === null ? null : { ...item, id: item.id };
-      if (!bad) recordInvalid(ctx, item);
-      else if (unusableUser(ctx, bad, mode, generation, stale, toRead)) {
-        unusable.set(bad.id, bad.problem);
-        if (isDecisive(ctx, bad)) ids.add(bad.id);
-      }
-      continue;
-    }
-    if (item.kind === 'upsert') {
-      if (!everyone && mode === 'full' && !mirror.isRelevant(item.id)) continue;
-      if (!everyone && mode === 'changes' && !mirror.isMirrored(item.id)) {
-        if (mirror.isRelevant(item.id)) toRead?.add(item.id);
-        continue;
-      }
-      if (mode === 'changes' && (unusable.has(item.id) || stale.has(item.id))) {
-        // Its mirror is stale: a `return=minimal` change alone is not the whole user. Read it in
-        // full (unless it already failed in this cycle), so nothing unusable can pass.
-        if (!unusable.has(item.id) && stale.get(item.id) !== ctx.cycleId) toRead?.add(item.id);
-        continue;
-      }
-      if (stale.has(item.id)) mirror.usableAgain(item.id);
-      mirror.upsertUser(item.id, item.attributes, mode === 'changes', generation);
-    } else if (item.reason === 'changed') {
-      if (!mirror.softDeleteUser(item.id, generation)) continue; // never seen: nothing to disable
-    } else if (!mirror.markHardDeleted(item.id, users.findByExternalId(item.id) !== null)) {
-      continue; // never seen and never provisioned (possible in an initial round)
-    }
-    if (item.kind === 'removed' && stale.has(item.id)) mirror.usableAgain(item.id); // removal supersedes
-    ids.add(item.id);
-    unusable.delete(item.id); // a later, usable fact about the user in the same batch
-  }
-  evaluateUsers(ctx, ids);
-  for (const [id, problem] of unusable) escrowUnusable(ctx, id, problem);
-}
-
-/**
- * A user whose Graph data is unusable is a failed user, never a failed round: audited, escrowed
- * and retried (read again in full). The mirror keeps its last usable attributes, and the decisive
- * facts are applied all the same: `accountEnabled: false`, and being out of scope or soft-deleted
- * (keeping a disabled person active is the worse failure). Returns whether it is to be planned now
- * and escrowed after; false for a user this application does not care about, or one read later.
- */
-function unusableUser(
-  ctx: CycleContext,
-  item: Unusable,
-  mode: IngestMode,
-  generation: number,
-  stale: Map<string, string | null>,
-  toRead?: Set<string>,
-): boolean {
-  const { mirror } = ctx.store;
-  if (ctx.scope !== 'all') {
-    if (mode !== 'read' && !mirror.isRelevant(item.id)) return false;
-    if (mode === 'changes' && !mirror.isMirrored(item.id)) {
-      toRead?.add(item.id); // never mirrored: its change alone is not the whole user; the read decides
-      return false;
-    }
-  }
-  if (mode === 'changes' && stale.get(item.id) === ctx.cycleId) return false;
-  recordInvalid(ctx, item);
-  mirror.keepUnusable(item.id, generation, item.disabled === true);
-  return true;
-}
-
-/** Whether an unusable user carries a fact that must be applied now: disabled, out of scope, soft-deleted. */
-function isDecisive(ctx: CycleContext, item: Unusable): boolean {
-  const { mirror } = ctx.store;
-  if (item.disabled) return true;
-  if (ctx.scope !== 'all' && !mirror.isInScope(item.id).inScope) return true;
-  return mirror.getUser(item.id)?.softDeleted === true;
-}
-
-/** After the decisive facts were planned: the user stays failed until its data is usable again. */
-function escrowUnusable(ctx: CycleContext, id: string, problem: string): void {
-  const { mirror } = ctx.store;
-  // Out of scope and released: no longer managed, so its data no longer matters.
-  if (mirror.getUser(id)?.released) {
-    mirror.usableAgain(id);
-    return;
-  }
-  mirror.failPending(id, ctx.cycleId, UNUSABLE_DATA + problem, ctx.settings.safety.retry);
-}
-
-/** An invalid item whose id is usable: the user is known, its data is not. */
-type Unusable = { id: string; problem: string; disabled?: true };
-
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-function recordInvalid(ctx: CycleContext, item: { id: string | null; problem: string }): void {
-  recordSourceError(ctx, item.id, UNUSABLE_DATA + item.problem, {
-    problem: item.problem,
-    message: 'user item from Graph rejected',
-  });
-}

@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 const actionsOf = (entraId: string) =>
-  h.rt.store.audit
+  h.rt.store.tables.audit
     .query({ limit: 1000 })
     .filter((e) => e.entraId === entraId)
     .map((e) => e.action);
@@ -55,7 +55,7 @@ describe('soft delete, then purge', () => {
     expect(r.counts.disable).toBe(1);
     expect(h.row(upn)).toMatchObject({ active: 0 });
     // Still managed: the soft delete is not "left scope", even though its assignment is no longer listed.
-    expect(h.rt.store.mirror.getUser(who.id)).toMatchObject({ softDeleted: true, released: false });
+    expect(h.rt.store.tables.sourceUsers.get(who.id)).toMatchObject({ softDeleted: true, released: false });
 
     emu.tenant.hardDeleteUser(who.id);
     r = await h.sync();
@@ -63,7 +63,7 @@ describe('soft delete, then purge', () => {
     expect(r.counts.delete).toBe(1);
     expect(h.row(upn)).toBeUndefined();
     expect(actionsOf(who.id)).toEqual(expect.arrayContaining(['create', 'disable', 'delete']));
-    expect(h.rt.store.mirror.getUser(who.id)).toBeNull();
+    expect(h.rt.store.tables.sourceUsers.get(who.id)).toBeNull();
     expect(h.row('other@contoso.com')).toMatchObject({ active: 1 });
   });
 
@@ -87,7 +87,7 @@ describe('soft delete, then purge', () => {
     expect(r.counts.delete).toBe(0);
     expect(h.row('direct@contoso.com')).toMatchObject({ active: 0 });
     expect(
-      h.rt.store.audit
+      h.rt.store.tables.audit
         .query({ limit: 1000 })
         .some((e) => e.entraId === direct.id && /delete action is off/.test(e.reason ?? '')),
     ).toBe(true);
@@ -124,7 +124,7 @@ describe('left scope while still existing', () => {
     emu.tenant.unassign(direct.id);
     let r = await h.sync();
     expect(r.counts.disable).toBe(1);
-    expect(h.rt.store.mirror.getUser(direct.id)).toMatchObject({ released: true });
+    expect(h.rt.store.tables.sourceUsers.get(direct.id)).toMatchObject({ released: true });
     emu.tenant.softDeleteUser(direct.id);
     r = await h.sync();
     expect(r.counts.disable).toBe(0); // already disabled, and no longer managed
@@ -140,7 +140,7 @@ describe('left scope while still existing', () => {
     emu.tenant.removeMember(group.id, member.id);
     let r = await h.sync();
     expect(r.counts.disable).toBe(1);
-    expect(h.rt.store.mirror.getUser(member.id)).toMatchObject({ released: true });
+    expect(h.rt.store.tables.sourceUsers.get(member.id)).toMatchObject({ released: true });
     emu.tenant.hardDeleteUser(member.id);
     r = await h.sync();
     expect(r.counts.delete).toBe(0);

@@ -52,8 +52,8 @@ function localRow(userName: string, email: string | null = null, linkable?: numb
   return (db.prepare('SELECT id FROM users WHERE user_name = ?').get(userName) as { id: string }).id;
 }
 
-const audit = (action: string) => h.rt.store.audit.query({ action });
-const failing = () => h.rt.store.mirror.failingUsers(100);
+const audit = (action: string) => h.rt.store.tables.audit.query({ action });
+const failing = () => h.rt.store.tables.pending.failing(100);
 
 /**
  * Two Entra users whose matching value differs only in case both find the same local row: one links
@@ -82,20 +82,20 @@ async function expectOneLinkOneFailure(
   expect(errors[0]!.reason).toContain(`local row ${rowId}`);
   expect(errors[0]!.reason).toContain(`is already linked to ${winner}`);
   expect(failing().map((f) => f.entraId)).toEqual([loser]);
-  expect(h.rt.store.users.findByExternalId(loser)).toBeNull();
+  expect(h.rt.store.tables.users.findByExternalId(loser)).toBeNull();
 
-  h.rt.store.mirror.retryFailed();
+  h.rt.store.tables.pending.retryFailed();
   await h.sync();
-  expect(h.rt.store.users.findByExternalId(winner)?.id).toBe(rowId);
+  expect(h.rt.store.tables.users.findByExternalId(winner)?.id).toBe(rowId);
   expect(audit('link')).toHaveLength(1);
   if (onRetry === 'fails') {
-    expect(h.rt.store.users.findByExternalId(loser)).toBeNull();
+    expect(h.rt.store.tables.users.findByExternalId(loser)).toBeNull();
     expect(failing()).toEqual([expect.objectContaining({ entraId: loser, failures: 2 })]);
     expect(audit('error')[1]!.reason).toMatch(
       new RegExp(`already belongs to another Entra user \\(${winner}\\)`),
     );
   } else {
-    expect(h.rt.store.users.findByExternalId(loser)!.id).not.toBe(rowId);
+    expect(h.rt.store.tables.users.findByExternalId(loser)!.id).not.toBe(rowId);
     expect(failing()).toEqual([]);
   }
   return { winner, loser };
@@ -136,11 +136,11 @@ describe('one local row, two Entra users in one cycle', () => {
 
     emu.tenant.unassign(loser);
     await h.sync();
-    expect(h.rt.store.users.get(rowId)).toMatchObject({ externalId: winner, active: true });
+    expect(h.rt.store.tables.users.get(rowId)).toMatchObject({ externalId: winner, active: true });
 
     emu.tenant.unassign(winner);
     await h.sync();
-    expect(h.rt.store.users.get(rowId)).toMatchObject({ externalId: winner, active: false });
+    expect(h.rt.store.tables.users.get(rowId)).toMatchObject({ externalId: winner, active: false });
     expect(h.rows()).toHaveLength(1);
   });
 });
@@ -171,7 +171,7 @@ describe('under the daemon', () => {
     const env = emulatorEnv(emu, dir);
     const store = Store.open(env.ENTRASYNC_DB!);
     store.db.prepare(`INSERT INTO users (user_name) VALUES ('ADMIN@contoso.com')`).run();
-    const rowId = store.users.findByUserName('ADMIN@contoso.com')!.id;
+    const rowId = store.tables.users.findByUserName('ADMIN@contoso.com')!.id;
     store.close();
     const a = assigned('admin@contoso.com');
     const b = assigned('Admin@Contoso.com');
@@ -182,11 +182,11 @@ describe('under the daemon', () => {
 
     const after = Store.open(env.ENTRASYNC_DB!);
     try {
-      const links = after.audit.query({ action: 'link' });
+      const links = after.tables.audit.query({ action: 'link' });
       expect(links).toHaveLength(1);
       const winner = links[0]!.entraId!;
       const loser = winner === a.id ? b.id : a.id;
-      expect(after.users.get(rowId)!.externalId).toBe(winner);
+      expect(after.tables.users.get(rowId)!.externalId).toBe(winner);
       const status = await runCli(['status'], env);
       expect(status.code).toBe(0);
       expect(status.stdout).toMatch(/Failing users: 1/);
@@ -204,20 +204,20 @@ describe('the store links a row at most once', () => {
     const store = Store.open(join(dir, 'store.db'));
     try {
       store.db.prepare(`INSERT INTO users (user_name) VALUES ('shared@contoso.com')`).run();
-      const stale = store.users.findByUserName('shared@contoso.com')!;
-      store.users.link(stale, { ...stale.resource, displayName: 'First' }, 'entra-1');
-      expect(() => store.users.link(stale, { ...stale.resource, displayName: 'Second' }, 'entra-2')).toThrow(
-        LinkConflictError,
-      );
-      expect(() => store.users.link(stale, stale.resource, 'entra-2')).toThrow(
+      const stale = store.tables.users.findByUserName('shared@contoso.com')!;
+      store.tables.users.link(stale, { ...stale.resource, displayName: 'First' }, 'entra-1');
+      expect(() =>
+        store.tables.users.link(stale, { ...stale.resource, displayName: 'Second' }, 'entra-2'),
+      ).toThrow(LinkConflictError);
+      expect(() => store.tables.users.link(stale, stale.resource, 'entra-2')).toThrow(
         `local row ${stale.id} (shared@contoso.com) is already linked to entra-1`,
       );
-      expect(store.users.get(stale.id)).toMatchObject({ externalId: 'entra-1', displayName: 'First' });
+      expect(store.tables.users.get(stale.id)).toMatchObject({ externalId: 'entra-1', displayName: 'First' });
       // A row the application marked linkable = 0 is never linked, whatever the planner thought.
       store.db.prepare(`INSERT INTO users (user_name, linkable) VALUES ('own@contoso.com', 0)`).run();
-      const own = store.users.findByUserName('own@contoso.com')!;
-      expect(() => store.users.link(own, own.resource, 'entra-3')).toThrow(/not linkable/);
-      expect(store.users.get(own.id)!.externalId).toBeNull();
+      const own = store.tables.users.findByUserName('own@contoso.com')!;
+      expect(() => store.tables.users.link(own, own.resource, 'entra-3')).toThrow(/not linkable/);
+      expect(store.tables.users.get(own.id)!.externalId).toBeNull();
     } finally {
       store.close();
     }
@@ -239,8 +239,8 @@ describe('linking switched off or restricted', () => {
     const other = assigned('other@contoso.com');
     const result = await h.sync();
     expect(result.status).toBe('succeeded');
-    expect(h.rt.store.users.get(rowId)).toMatchObject({ externalId: null, displayName: 'Local' });
-    expect(h.rt.store.users.findByExternalId(other.id)?.userName).toBe('other@contoso.com');
+    expect(h.rt.store.tables.users.get(rowId)).toMatchObject({ externalId: null, displayName: 'Local' });
+    expect(h.rt.store.tables.users.findByExternalId(other.id)?.userName).toBe('other@contoso.com');
     expect(audit('link')).toHaveLength(0);
     expect(audit('error')).toEqual([
       expect.objectContaining({
@@ -260,9 +260,9 @@ describe('linking switched off or restricted', () => {
     const u = assigned('unmarked@contoso.com');
     const r = assigned('refused@contoso.com');
     await h.sync();
-    expect(h.rt.store.users.get(marked)!.externalId).toBe(m.id);
-    expect(h.rt.store.users.get(unmarked)!.externalId).toBeNull();
-    expect(h.rt.store.users.get(refused)!.externalId).toBeNull();
+    expect(h.rt.store.tables.users.get(marked)!.externalId).toBe(m.id);
+    expect(h.rt.store.tables.users.get(unmarked)!.externalId).toBeNull();
+    expect(h.rt.store.tables.users.get(refused)!.externalId).toBeNull();
     expect(
       failing()
         .map((f) => f.entraId)
@@ -280,8 +280,8 @@ describe('linking switched off or restricted', () => {
     const u = assigned('unmarked@contoso.com');
     const r = assigned('refused@contoso.com');
     await h.sync();
-    expect(h.rt.store.users.get(unmarked)!.externalId).toBe(u.id);
-    expect(h.rt.store.users.get(refused)!.externalId).toBeNull();
+    expect(h.rt.store.tables.users.get(unmarked)!.externalId).toBe(u.id);
+    expect(h.rt.store.tables.users.get(refused)!.externalId).toBeNull();
     expect(failing().map((f) => f.entraId)).toEqual([r.id]);
   });
 
@@ -304,13 +304,13 @@ describe('userName folding: ASCII case only, for uniqueness and matching alike',
     const upper = assigned('Ärger@contoso.com');
     await h.sync();
     // Not linked: Ä and ä are different names to the store, so to matching too.
-    expect(h.rt.store.users.get(rowId)!.externalId).toBeNull();
-    expect(h.rt.store.users.findByExternalId(upper.id)!.userName).toBe('Ärger@contoso.com');
+    expect(h.rt.store.tables.users.get(rowId)!.externalId).toBeNull();
+    expect(h.rt.store.tables.users.findByExternalId(upper.id)!.userName).toBe('Ärger@contoso.com');
     expect(audit('link')).toHaveLength(0);
 
     emu.tenant.updateUser(upper.id, { userPrincipalName: 'ärger@contoso.com' });
     await h.sync();
-    expect(h.rt.store.users.findByExternalId(upper.id)!.userName).toBe('Ärger@contoso.com');
+    expect(h.rt.store.tables.users.findByExternalId(upper.id)!.userName).toBe('Ärger@contoso.com');
     const errors = audit('error');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ entraId: upper.id });
@@ -345,7 +345,7 @@ describe('userName with invisible or control characters', () => {
     await h.sync();
     emu.tenant.updateUser(u.id, { userPrincipalName: 'pl\u202Eain@contoso.com' });
     await h.sync();
-    expect(h.rt.store.users.findByExternalId(u.id)!.userName).toBe('plain@contoso.com');
+    expect(h.rt.store.tables.users.findByExternalId(u.id)!.userName).toBe('plain@contoso.com');
     expect(audit('error')[0]!.reason).toContain('U+202E');
     expect(failing().map((f) => f.entraId)).toEqual([u.id]);
   });

@@ -78,7 +78,7 @@ describe('a custom mapping table', () => {
       displayName: 'Zoë Nguyen',
       [ENTERPRISE]: { department: 'Sales' },
     });
-    const [entry] = h.rt.store.audit.query({ action: 'update' });
+    const [entry] = h.rt.store.tables.audit.query({ action: 'update' });
     expect(entry!.modified.map((m) => m.target).sort()).toEqual(
       ['displayName', 'title', `${ENTERPRISE}:department`].sort(),
     );
@@ -98,7 +98,7 @@ describe('a custom mapping table', () => {
     expect(h.row('kim@contoso.com')).toMatchObject({ email: 'kim.lee@contoso.com', display_name: 'Kim Lee' });
     expect(h.row('klee')).toBeUndefined();
     expect(h.row('sam@contoso.com')).toBeUndefined();
-    const [err] = h.rt.store.audit.query({ action: 'error' });
+    const [err] = h.rt.store.tables.audit.query({ action: 'error' });
     expect(err!.reason).toMatch(/matches 2 local users/);
   });
 

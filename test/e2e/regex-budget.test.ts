@@ -111,10 +111,10 @@ describe('a catastrophic Replace pattern and a hostile displayName', () => {
     expect(department('ann@contoso.com')).toBe('Sales');
     expect(department('bob@contoso.com')).toBe('Bob Stone');
     expect(h.row('hostile@contoso.com')).toMatchObject({ display_name: HOSTILE });
-    const [error] = h.rt.store.audit.query({ action: 'error' });
+    const [error] = h.rt.store.tables.audit.query({ action: 'error' });
     expect(error).toMatchObject({ entraId: huge, status: 'failure' });
     expect(error!.reason).toMatch(/mapping to title: Replace: the result would exceed \d+ characters/);
-    expect(h.rt.store.audit.query({ action: 'delete' })).toEqual([]);
+    expect(h.rt.store.tables.audit.query({ action: 'delete' })).toEqual([]);
 
     // The next cycle (the failed user waits in escrow for its retry) changes nobody and deletes nothing.
     const before = h.rows();

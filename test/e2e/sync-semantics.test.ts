@@ -114,7 +114,7 @@ describe('initial cycle', () => {
         .map((r) => r.external_id)
         .sort(),
     ).toEqual([first.id, other.id].sort());
-    const audit = h.rt.store.audit.query({ action: 'error' });
+    const audit = h.rt.store.tables.audit.query({ action: 'error' });
     expect(audit[0]).toMatchObject({ entraId: second.id, status: 'failure' });
     expect(audit[0]!.reason).toMatch(/already belongs to another Entra user/);
   });
@@ -130,7 +130,7 @@ describe('initial cycle', () => {
     const result = await h.sync();
     expect(result.counts).toMatchObject({ create: 4, error: 1 });
     expect(h.rows().map((r) => r.user_name)).toEqual(names.filter((n) => !n.startsWith('bad')).sort());
-    const audit = h.rt.store.audit.query({ limit: 100 });
+    const audit = h.rt.store.tables.audit.query({ limit: 100 });
     expect(audit.filter((a) => a.action === 'create')).toHaveLength(4);
     expect(audit.filter((a) => a.action === 'error')).toEqual([
       expect.objectContaining({
@@ -139,7 +139,7 @@ describe('initial cycle', () => {
         reason: expect.stringContaining('bad is not welcome'),
       }),
     ]);
-    expect(h.rt.store.mirror.failingCount()).toBe(1);
+    expect(h.rt.store.tables.pending.failingCount()).toBe(1);
   });
 
   it('pages through many pages and stores the deltaLink only at the end', async () => {
@@ -153,7 +153,7 @@ describe('initial cycle', () => {
     const result = await h.sync();
     expect(result.status).toBe('succeeded');
     expect(h.rows()).toHaveLength(20);
-    expect(h.rt.store.state.get('users_delta_link')).toMatch(/deltatoken/i);
+    expect(h.rt.store.tables.state.get('users_delta_link')).toMatch(/deltatoken/i);
   });
 
   it('an assignment listing of many pages of 999 is applied in full, and its changes later', async () => {
@@ -169,7 +169,7 @@ describe('initial cycle', () => {
     const inactiveBefore = count('SELECT count(*) AS n FROM users WHERE active = 0');
     // One active user unassigned early in the listing, one late (on the 13th page): both disabled.
     const isActive = (slot: number) =>
-      h.rt.store.users.findByExternalId(emu.tenant.userIdAt(first + slot))?.active === true;
+      h.rt.store.tables.users.findByExternalId(emu.tenant.userIdAt(first + slot))?.active === true;
     const early = [3, 4, 5, 6, 7].find(isActive)!;
     const late = [12_400, 12_401, 12_402, 12_403, 12_404].find(isActive)!;
     for (const slot of [early, late]) emu.tenant.unassign(emu.tenant.userIdAt(first + slot));
@@ -202,17 +202,17 @@ describe('incremental cycles: the deprovisioning matrix', () => {
 
   it('a second cycle with no change writes nothing', async () => {
     const before = h.rows();
-    const auditBefore = h.rt.store.audit.query({ limit: 1000 }).length;
+    const auditBefore = h.rt.store.tables.audit.query({ limit: 1000 }).length;
     const result = await h.sync();
     expect(result.kind).toBe('incremental');
     expect(result.counts).toMatchObject({ create: 0, update: 0, disable: 0, enable: 0, delete: 0, error: 0 });
     expect(h.rows()).toEqual(before);
-    expect(h.rt.store.audit.query({ limit: 1000 })).toHaveLength(auditBefore);
+    expect(h.rt.store.tables.audit.query({ limit: 1000 })).toHaveLength(auditBefore);
   });
 
   it('an unassign and an assign in one cycle (the same number of assignments) are both applied', async () => {
     const dave = user('dave@contoso.com');
-    const digestBefore = h.rt.store.state.get('assignments_digest');
+    const digestBefore = h.rt.store.tables.state.get('assignments_digest');
     expect(digestBefore).toMatch(/^3:/);
     emu.tenant.unassign(bob.id);
     emu.tenant.assign(dave.id, 'User');
@@ -225,14 +225,14 @@ describe('incremental cycles: the deprovisioning matrix', () => {
       .pluck()
       .all();
     expect(assigned).toEqual([alice.id, dave.id].sort());
-    const digestAfter = h.rt.store.state.get('assignments_digest');
+    const digestAfter = h.rt.store.tables.state.get('assignments_digest');
     expect(digestAfter).toMatch(/^3:/);
     expect(digestAfter).not.toBe(digestBefore);
     // The same listing again: recognised by its digest, nothing pending, nothing written.
     const again = await h.sync();
     expect(again.counts).toMatchObject({ create: 0, update: 0, disable: 0, enable: 0 });
-    expect(h.rt.store.state.get('assignments_digest')).toBe(digestAfter);
-    expect(h.rt.store.mirror.pendingCount()).toBe(0);
+    expect(h.rt.store.tables.state.get('assignments_digest')).toBe(digestAfter);
+    expect(h.rt.store.tables.pending.count()).toBe(0);
   });
 
   it('unassign disables; a later hard delete of that user sends nothing further', async () => {
@@ -281,7 +281,7 @@ describe('incremental cycles: the deprovisioning matrix', () => {
     r = await h.sync();
     expect(r.counts.delete).toBe(1);
     expect(h.row('bob@contoso.com')).toBeUndefined();
-    const deletes = h.rt.store.audit.query({ action: 'delete' });
+    const deletes = h.rt.store.tables.audit.query({ action: 'delete' });
     expect(deletes.map((e) => e.entraId)).toEqual([bob.id]);
   });
 
@@ -305,7 +305,7 @@ describe('incremental cycles: the deprovisioning matrix', () => {
     expect(r.counts.update).toBe(1);
     expect(h.row('alice.smith@contoso.com')).toMatchObject({ id, email: 'alice@contoso.com', active: 1 });
     expect(h.row('alice@contoso.com')).toBeUndefined();
-    const [entry] = h.rt.store.audit.query({ action: 'update' });
+    const [entry] = h.rt.store.tables.audit.query({ action: 'update' });
     expect(entry!.modified).toEqual([
       { target: 'userName', oldValue: 'alice@contoso.com', newValue: 'alice.smith@contoso.com' },
     ]);
@@ -327,15 +327,15 @@ describe('incremental cycles: the deprovisioning matrix', () => {
     emu.tenant.unassign(alice.id);
     emu.tenant.updateUser(bob.id, { displayName: 'Robert' });
     const before = h.rows();
-    const link = h.rt.store.state.get('users_delta_link');
-    const cyclesBefore = h.rt.store.cycles.recent(100).length;
+    const link = h.rt.store.tables.state.get('users_delta_link');
+    const cyclesBefore = h.rt.store.tables.cycles.recent(100).length;
     const seen: string[] = [];
     const r = await h.sync({ dryRun: true, onAction: (a) => seen.push(a.kind) });
     expect(r.counts).toMatchObject({ disable: 1, update: 1 });
     expect(seen).toEqual(expect.arrayContaining(['disable', 'update']));
     expect(h.rows()).toEqual(before);
-    expect(h.rt.store.state.get('users_delta_link')).toBe(link);
-    expect(h.rt.store.cycles.recent(100)).toHaveLength(cyclesBefore);
+    expect(h.rt.store.tables.state.get('users_delta_link')).toBe(link);
+    expect(h.rt.store.tables.cycles.recent(100)).toHaveLength(cyclesBefore);
     const real = await h.sync();
     expect(real.counts).toMatchObject({ disable: 1, update: 1 });
   });

@@ -231,10 +231,10 @@ describe('strategy scoped, killed mid-cycle', () => {
         .map((r) => r.external_id)
         .sort(),
     ).toEqual([...assigned].sort());
-    const creates = h.rt.store.audit.query({ action: 'create', limit: 10_000 });
+    const creates = h.rt.store.tables.audit.query({ action: 'create', limit: 10_000 });
     expect(creates).toHaveLength(assigned.length);
-    expect(h.rt.store.mirror.pendingCount()).toBe(0);
-    const aborted = h.rt.store.cycles.recent(20).filter((c) => c.status === 'aborted');
+    expect(h.rt.store.tables.pending.count()).toBe(0);
+    const aborted = h.rt.store.tables.cycles.recent(20).filter((c) => c.status === 'aborted');
     expect(aborted.length).toBeGreaterThanOrEqual(3); // the kills landed inside cycles
   });
 });

@@ -28,9 +28,9 @@ afterEach(async () => {
 });
 
 const errorsFor = (id: string) =>
-  h.rt.store.audit.query({ action: 'error', limit: 1000 }).filter((e) => e.entraId === id);
-const failing = (id: string) =>
-  buildStatus(h.rt.store, { personal: true }).failingUsers.users.find((u) => u.entraId === id);
+  h.rt.store.tables.audit.query({ action: 'error', limit: 1000 }).filter((e) => e.entraId === id);
+const failing = async (id: string) =>
+  (await buildStatus(h.rt.store, { personal: true })).failingUsers.users.find((u) => u.entraId === id);
 
 /** Three linked users: ana and bob directly assigned, cho through an assigned group. */
 async function linked() {
@@ -65,8 +65,8 @@ describe('a linked user with unusable data (incremental rounds)', () => {
       expect(h.row('ana@contoso.com')).toMatchObject({ active: 0, display_name: 'ana' });
       expect(h.row('bob@contoso.com')).toMatchObject({ active: 1, display_name: 'Bob B' });
       expect(errorsFor(ana.id).map((e) => e.reason)).toEqual([expect.stringMatching(problem)]);
-      expect(failing(ana.id)).toMatchObject({ failures: 1, lastError: expect.stringMatching(problem) });
-      expect(h.rt.store.mirror.getUser(ana.id)!.attributes.displayName).toBe('ana');
+      expect(await failing(ana.id)).toMatchObject({ failures: 1, lastError: expect.stringMatching(problem) });
+      expect(h.rt.store.tables.sourceUsers.get(ana.id)!.attributes.displayName).toBe('ana');
 
       // Not due yet: the next cycle leaves it alone and nothing else is stopped.
       emu.tenant.updateUser(bob.id, { displayName: 'Bob C' });
@@ -76,18 +76,18 @@ describe('a linked user with unusable data (incremental rounds)', () => {
       expect(errorsFor(ana.id)).toHaveLength(1);
 
       // Retried (as `entrasync retry` makes it due): read again, still unusable, failed again.
-      h.rt.store.mirror.retryFailed(ana.id);
+      h.rt.store.tables.pending.retryFailed(ana.id);
       const retried = await h.sync();
       expect(retried.status).toBe('succeeded');
       expect(errorsFor(ana.id)).toHaveLength(2);
-      expect(failing(ana.id)).toMatchObject({ failures: 2 });
+      expect(await failing(ana.id)).toMatchObject({ failures: 2 });
 
       // Fixed in Entra: the next change is applied normally and the user leaves the escrow.
       emu.tenant.updateUser(ana.id, { displayName: 'Ana A' });
       const fixed = await h.sync();
       expect(fixed.status).toBe('succeeded');
       expect(h.row('ana@contoso.com')).toMatchObject({ active: 0, display_name: 'Ana A' });
-      expect(failing(ana.id)).toBeUndefined();
+      expect(await failing(ana.id)).toBeUndefined();
     },
   );
 
@@ -95,12 +95,12 @@ describe('a linked user with unusable data (incremental rounds)', () => {
     const { ana } = await linked();
     emu.tenant.updateUser(ana.id, { displayName: 'bad\u0001' });
     await h.sync();
-    expect(failing(ana.id)).toMatchObject({ failures: 1 });
+    expect(await failing(ana.id)).toMatchObject({ failures: 1 });
     // return=minimal sends only the mail: alone it is valid, but the user's data is still unusable.
     emu.tenant.updateUser(ana.id, { mail: 'ana.new@contoso.com' });
     const r = await h.sync();
     expect(r.status).toBe('succeeded');
-    expect(failing(ana.id)).toBeDefined();
+    expect(await failing(ana.id)).toBeDefined();
     expect(h.row('ana@contoso.com')).toMatchObject({
       active: 1,
       display_name: 'ana',
@@ -109,14 +109,14 @@ describe('a linked user with unusable data (incremental rounds)', () => {
     emu.tenant.updateUser(ana.id, { displayName: 'Ana' });
     await h.sync();
     expect(h.row('ana@contoso.com')).toMatchObject({ display_name: 'Ana', email: 'ana.new@contoso.com' });
-    expect(failing(ana.id)).toBeUndefined();
+    expect(await failing(ana.id)).toBeUndefined();
   });
 
   it('left scope while unusable and not due: the disable is applied', async () => {
     const { ana } = await linked();
     emu.tenant.updateUser(ana.id, { displayName: 'bad\u0002' });
     await h.sync();
-    expect(failing(ana.id)).toBeDefined();
+    expect(await failing(ana.id)).toBeDefined();
     emu.tenant.unassign(ana.id);
     const r = await h.sync();
     expect(r.status).toBe('succeeded');
@@ -192,7 +192,7 @@ describe('a linked user with unusable data in full rounds', () => {
       const store = extra ?? h;
       expect(store.row('ana@contoso.com')).toMatchObject({ active: 0, display_name: 'ana' });
       expect(store.row('bob@contoso.com')).toMatchObject({ active: 1, display_name: 'Bob B' });
-      expect(buildStatus(store.rt.store).failingUsers.users.map((u) => u.entraId)).toEqual([ana.id]);
+      expect((await buildStatus(store.rt.store)).failingUsers.users.map((u) => u.entraId)).toEqual([ana.id]);
       // And the next full round too.
       const again = await store.sync({ forced: true });
       expect(again.status).toBe('succeeded');
@@ -220,7 +220,7 @@ describe('a malformed element fails alone', () => {
     expect(h.row('eve@contoso.com')).toMatchObject({ active: 1 });
     expect(h.row('dan@contoso.com')).toMatchObject({ active: 1 });
     const errors = () =>
-      h.rt.store.audit
+      h.rt.store.tables.audit
         .query({ action: 'error', limit: 1000 })
         .filter((e) => /not-a-guid/.test(e.reason ?? ''));
     expect(errors()).toHaveLength(1);
@@ -259,7 +259,9 @@ describe('a malformed element fails alone', () => {
     expect(h.row('fay@contoso.com')).toMatchObject({ active: 1 });
     expect(h.row('ana@contoso.com')).toMatchObject({ active: 0 });
     const errors = () =>
-      h.rt.store.audit.query({ action: 'error', limit: 1000 }).filter((e) => named.test(e.reason ?? ''));
+      h.rt.store.tables.audit
+        .query({ action: 'error', limit: 1000 })
+        .filter((e) => named.test(e.reason ?? ''));
     expect(errors()).toHaveLength(1);
     expect(errors()[0]!.reason).toMatch(/assignment/);
     const again = await h.sync();

@@ -58,7 +58,7 @@ function killDuringCycle(ms: number, command = 'sync'): Promise<boolean> {
 
 /** The audit agrees with the store: one create or link per linked row, and the latest entry matches its state. */
 function expectAuditMatchesStore() {
-  const audit = h.rt.store.audit.query({ limit: 100_000 });
+  const audit = h.rt.store.tables.audit.query({ limit: 100_000 });
   const byUser = new Map<string, AuditEntry[]>();
   for (const e of audit)
     if (e.entraId && e.status === 'success') byUser.set(e.entraId, [...(byUser.get(e.entraId) ?? []), e]);
@@ -143,9 +143,9 @@ describe(`crash safety (seed ${SEED})`, () => {
       expect(rows.get(ids[i]!)).toMatchObject({ display_name: `Crash ${i}`, active: 1 });
     for (const id of fresh) expect(rows.get(id)?.active).toBe(1);
     expectAuditMatchesStore();
-    expect(h.rt.store.mirror.pendingCount()).toBe(0);
+    expect(h.rt.store.tables.pending.count()).toBe(0);
     expect(kills.length).toBeGreaterThanOrEqual(20);
-    const statuses = h.rt.store.cycles.recent(100).map((c) => c.status);
+    const statuses = h.rt.store.tables.cycles.recent(100).map((c) => c.status);
     expect(statuses[0]).toBe('succeeded');
     expect(statuses.filter((s) => s === 'aborted').length).toBeGreaterThanOrEqual(20);
   });
@@ -174,7 +174,7 @@ describe(`crash safety (seed ${SEED})`, () => {
     for (let i = 48; i < 80; i++)
       expect(rows.get(ids[i]!)).toMatchObject({ display_name: `Crash ${i}`, active: 1 });
     expectAuditMatchesStore();
-    expect(h.rt.store.mirror.pendingCount()).toBe(0);
-    expect(h.rt.store.cycles.recent(1)[0]!.status).toBe('succeeded');
+    expect(h.rt.store.tables.pending.count()).toBe(0);
+    expect(h.rt.store.tables.cycles.recent(1)[0]!.status).toBe('succeeded');
   }, 60_000);
 });

@@ -41,7 +41,7 @@ describe('the deletion threshold', () => {
     const r = await h.sync();
     expect(r.counts).toMatchObject({ disable: 1, delete: 1, staged: 0 });
     expect(h.rows()).toHaveLength(9);
-    expect(buildStatus(h.rt.store).deletions.held).toBe(false);
+    expect((await buildStatus(h.rt.store)).deletions.held).toBe(false);
   });
 
   it('holds every disable and delete of a cycle above it; creates and updates still flow', async () => {
@@ -59,7 +59,7 @@ describe('the deletion threshold', () => {
     expect(active()).toBe(11);
     expect(h.row('p5@contoso.com')?.display_name).toBe('Renamed');
 
-    const audit = h.rt.store.audit.query({ limit: 100 }).filter((e) => e.action.startsWith('staged-'));
+    const audit = h.rt.store.tables.audit.query({ limit: 100 }).filter((e) => e.action.startsWith('staged-'));
     expect(audit.map((e) => e.action).sort()).toEqual([
       'staged-delete',
       'staged-disable',
@@ -73,9 +73,9 @@ describe('the deletion threshold', () => {
           e.status === 'skipped' && /held: 5 disables and deletes exceed the threshold of 3/.test(e.reason!),
       ),
     ).toBe(true);
-    const status = buildStatus(h.rt.store);
+    const status = await buildStatus(h.rt.store);
     expect(status.deletions).toMatchObject({ held: true, count: 5 });
-    const ready = readiness(h.rt.store, 3600);
+    const ready = await readiness(h.rt.store, 3600);
     expect(ready.ready).toBe(false);
     expect(ready.reason).toMatch(/5 disables and deletes are held/);
     expect(
@@ -92,7 +92,7 @@ describe('the deletion threshold', () => {
   it('approve-deletions re-checks against Graph and applies what still holds', async () => {
     for (const id of ids.slice(0, 5)) emu.tenant.unassign(id);
     await h.sync();
-    expect(buildStatus(h.rt.store).deletions.count).toBe(5);
+    expect((await buildStatus(h.rt.store)).deletions.count).toBe(5);
     emu.tenant.assign(ids[0]!, 'User'); // one of them came back meanwhile
 
     const r = await runCli(['approve-deletions', '--json'], h.env);
@@ -100,8 +100,8 @@ describe('the deletion threshold', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ disabled: 4, stillHeld: 0 });
     expect(h.row('p0@contoso.com')?.active).toBe(1);
     for (let i = 1; i < 5; i++) expect(h.row(`p${i}@contoso.com`)?.active).toBe(0);
-    expect(buildStatus(h.rt.store).deletions.held).toBe(false);
-    const disables = h.rt.store.audit
+    expect((await buildStatus(h.rt.store)).deletions.held).toBe(false);
+    const disables = h.rt.store.tables.audit
       .query({ action: 'disable' })
       .map((e) => e.entraId)
       .sort();
@@ -116,11 +116,11 @@ describe('the deletion threshold', () => {
     expect(r.stdout).toMatch(/Rejected 4 held changes/);
     await h.sync();
     expect(active()).toBe(10);
-    expect(buildStatus(h.rt.store).deletions).toMatchObject({ held: true, rejected: 4 });
+    expect((await buildStatus(h.rt.store)).deletions).toMatchObject({ held: true, rejected: 4 });
 
     for (const id of ids.slice(0, 4)) emu.tenant.assign(id, 'User'); // the cause is fixed
     await h.sync();
-    expect(buildStatus(h.rt.store).deletions).toMatchObject({ held: false, count: 0 });
+    expect((await buildStatus(h.rt.store)).deletions).toMatchObject({ held: false, count: 0 });
     expect(active()).toBe(10);
   });
 

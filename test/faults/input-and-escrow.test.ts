@@ -39,7 +39,7 @@ describe('malformed or surprising Graph data', () => {
     const r = await h.sync();
     expect(r.status).toBe('succeeded');
     expect(h.rows().map((x) => x.external_id)).toEqual([good.id]);
-    const errors = h.rt.store.audit.query({ action: 'error' });
+    const errors = h.rt.store.tables.audit.query({ action: 'error' });
     expect(errors.map((e) => e.entraId).sort()).toEqual([control.id, huge.id, typed.id].sort());
     expect(errors.find((e) => e.entraId === control.id)!.reason).toMatch(/control characters/);
     expect(errors.find((e) => e.entraId === huge.id)!.reason).toMatch(/5000 characters/);
@@ -59,7 +59,7 @@ describe('malformed or surprising Graph data', () => {
     const r = await h.sync();
     expect(r.status).toBe('succeeded');
     expect(r.counts).toMatchObject({ create: 1, error: 1 });
-    expect(h.rt.store.audit.query({ action: 'error' })[0]!.reason).toMatch(
+    expect(h.rt.store.tables.audit.query({ action: 'error' })[0]!.reason).toMatch(
       /userName mapping produced no value/,
     );
   });
@@ -102,7 +102,7 @@ describe('failed users (escrow)', () => {
     let r = await h.sync();
     expect(r.counts.error).toBe(1);
 
-    let status = buildStatus(h.rt.store);
+    let status = await buildStatus(h.rt.store);
     expect(status.failingUsers.count).toBe(1);
     const first = status.failingUsers.users[0]!;
     expect(first).toMatchObject({ entraId: clash.id, failures: 1 });
@@ -117,7 +117,7 @@ describe('failed users (escrow)', () => {
     expect(retry.code).toBe(0);
     r = await h.sync();
     expect(r.counts.error).toBe(1);
-    status = buildStatus(h.rt.store);
+    status = await buildStatus(h.rt.store);
     expect(status.failingUsers.users[0]!.failures).toBe(2);
     const second = Date.parse(status.failingUsers.users[0]!.retryAfter!) - Date.now();
     expect(second).toBeGreaterThan(7100_000); // doubled
@@ -128,7 +128,7 @@ describe('failed users (escrow)', () => {
     await runCli(['retry', '--user', clash.id], h.env);
     r = await h.sync();
     expect(r.counts.create).toBe(1);
-    expect(buildStatus(h.rt.store).failingUsers.count).toBe(0);
+    expect((await buildStatus(h.rt.store)).failingUsers.count).toBe(0);
     expect(h.row('TAKEN@contoso.com')?.external_id).toBe(clash.id);
   });
 });

@@ -75,14 +75,14 @@ describe('failures that persist fail the cycle and change nothing', () => {
     h = syncHarness(emu);
     await h.sync();
     const before = snapshot(h);
-    const link = h.rt.store.state.get('users_delta_link');
+    const link = h.rt.store.tables.state.get('users_delta_link');
     emu.tenant.unassign(ids[0]!);
     emu.tenant.unassign(ids[1]!);
     emu.tenant.setFaults({ throttle: { status: 503, retryAfter: null, pathPrefix: '/v1.0/users/delta' } });
     const failed = await h.sync();
     expect(failed.status).toBe('failed');
     expect(snapshot(h)).toEqual(before);
-    expect(h.rt.store.state.get('users_delta_link')).toBe(link);
+    expect(h.rt.store.tables.state.get('users_delta_link')).toBe(link);
     emu.tenant.clearFaults();
     const ok = await h.sync();
     expect(ok.status).toBe('succeeded');
@@ -168,7 +168,7 @@ describe('processes', () => {
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(a.stdout + b.stdout).toMatch(/another cycle is running; waiting/);
     expect(h.rows()).toHaveLength(20);
-    const cycles = h.rt.store.cycles.recent(10);
+    const cycles = h.rt.store.tables.cycles.recent(10);
     expect(cycles.map((c) => c.status)).toEqual(['succeeded', 'succeeded']);
     expect(cycles.map((c) => c.kind).sort()).toEqual(['incremental', 'initial']);
   });
@@ -240,7 +240,7 @@ describe('quarantine', () => {
     h = syncHarness(emu);
     emu.tenant.setFaults({ throttle: { status: 503, retryAfter: null } });
     for (let i = 0; i < 3; i++) expect((await h.sync()).status).toBe('failed');
-    const q = quarantineState(h.rt.store);
+    const q = await quarantineState(h.rt.store);
     expect(q).toMatchObject({
       quarantined: true,
       reason: 'EncounteredQuarantineException',
@@ -249,6 +249,6 @@ describe('quarantine', () => {
     expect(Date.parse(q.nextAttemptAt!) - Date.now()).toBeGreaterThan(3500_000);
     emu.tenant.clearFaults();
     expect((await h.sync()).status).toBe('succeeded');
-    expect(quarantineState(h.rt.store).quarantined).toBe(false);
+    expect((await quarantineState(h.rt.store)).quarantined).toBe(false);
   });
 });

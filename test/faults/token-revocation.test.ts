@@ -78,7 +78,7 @@ describe('a rejected access token is replaced once and the request retried', () 
       );
     }
     expect(h.rt.api.stats.tokenRefreshes).toBeGreaterThanOrEqual(4);
-    const q = quarantineState(h.rt.store);
+    const q = await quarantineState(h.rt.store);
     expect(q).toMatchObject({ quarantined: false, consecutiveFailures: 0, startedBy: null });
     // Logged at warn, and no line carries a token (a JWT starts with "eyJ").
     const lines = refreshLines(h);
@@ -109,7 +109,7 @@ describe('a rejected access token is replaced once and the request retried', () 
     expect(h.rows().every((row) => row.active === 1)).toBe(true);
     expect(graphRequests().filter((q) => q.status === 401).length).toBeGreaterThanOrEqual(2);
     expect(h.rt.api.stats.tokenRefreshes).toBeGreaterThanOrEqual(2);
-    expect(quarantineState(h.rt.store).consecutiveFailures).toBe(0);
+    expect((await quarantineState(h.rt.store)).consecutiveFailures).toBe(0);
   });
 
   it('a token rejected even when fresh fails the cycle once per request, not in a loop; a persistent failure', async () => {
@@ -131,7 +131,7 @@ describe('a rejected access token is replaced once and the request retried', () 
     expect(tokenRequests().length).toBeGreaterThanOrEqual(1);
 
     for (let i = 0; i < 2; i++) expect((await h.sync()).status).toBe('failed');
-    const q = quarantineState(h.rt.store);
+    const q = await quarantineState(h.rt.store);
     expect(q.quarantined).toBe(true);
     expect(q.startedBy).toMatchObject({ failureClass: 'persistent' });
     expect(q.startedBy?.error).toMatch(/fresh access token/);
@@ -140,7 +140,7 @@ describe('a rejected access token is replaced once and the request retried', () 
     // A fresh token that works again: the next cycle succeeds and lifts the quarantine.
     emu.tenant.clearFaults();
     expect((await h.sync()).status).toBe('succeeded');
-    expect(quarantineState(h.rt.store).quarantined).toBe(false);
+    expect((await quarantineState(h.rt.store)).quarantined).toBe(false);
   });
 });
 

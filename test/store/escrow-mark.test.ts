@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/index.js';
-import { UNUSABLE_DATA } from '../../src/store/mirror.js';
+import { UNUSABLE_DATA } from '../../src/store/index.js';
 import { tempDir } from '../support/harness.js';
 
 const spacing = { baseSeconds: 60, maxSeconds: 3600 };
@@ -11,25 +11,25 @@ const ID = '11111111-1111-1111-1111-111111111111';
 describe('the unusable-data escrow mark', () => {
   it('survives a later failure of another kind, and a later unusable failure replaces it', () => {
     const store = Store.open(join(tempDir(), 'store.db'));
-    store.mirror.failPending(
+    store.tables.pending.fail(
       ID,
       'cycle-1',
       `${UNUSABLE_DATA}displayName contains control characters`,
       spacing,
     );
-    expect([...store.mirror.unusableUsers().keys()]).toEqual([ID]);
+    expect([...store.tables.pending.unusableUsers().keys()]).toEqual([ID]);
 
     // The staged disable of that user is then rejected by the store, say.
-    store.mirror.failPending(ID, 'cycle-2', 'the store rejected the change: SQLITE_CONSTRAINT', spacing);
-    expect([...store.mirror.unusableUsers().keys()]).toEqual([ID]);
-    const failing = store.mirror.failingUsers(10).find((u) => u.entraId === ID)!;
+    store.tables.pending.fail(ID, 'cycle-2', 'the store rejected the change: SQLITE_CONSTRAINT', spacing);
+    expect([...store.tables.pending.unusableUsers().keys()]).toEqual([ID]);
+    const failing = store.tables.pending.failing(10).find((u) => u.entraId === ID)!;
     expect(failing).toMatchObject({
       failures: 2,
       lastError: expect.stringMatching(/^unusable data from Graph: /),
     });
 
-    store.mirror.failPending(ID, 'cycle-3', `${UNUSABLE_DATA}displayName is 4097 characters long`, spacing);
-    expect(store.mirror.failingUsers(10)[0]!.lastError).toMatch(/4097 characters/);
+    store.tables.pending.fail(ID, 'cycle-3', `${UNUSABLE_DATA}displayName is 4097 characters long`, spacing);
+    expect(store.tables.pending.failing(10)[0]!.lastError).toMatch(/4097 characters/);
     store.close();
   });
 });

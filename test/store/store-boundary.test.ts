@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CycleLease, Store } from '../../src/store/index.js';
+import { Store } from '../../src/store/index.js';
 import { ROOT, tempDir } from '../support/harness.js';
 
 const SRC = join(ROOT, 'src');
@@ -72,20 +72,20 @@ describe('store operations that replace SQL outside the store', () => {
   it('a write span holds its writes until commit; rollback discards them', async () => {
     const { store, appCount } = stores();
     const before = appCount();
-    let span = await store.beginSpan('test');
+    let span = await store.writeSpan('test');
     expect(store.inTransaction).toBe(true);
-    store.state.set('fingerprint', 'one');
+    await store.state.set({ fingerprint: 'one' });
     expect(appCount()).toBe(before);
-    span.commit();
+    await span.commit();
     expect(store.inTransaction).toBe(false);
     expect(appCount()).toBe(before + 1);
 
-    span = await store.beginSpan('test');
-    store.state.set('users_delta_link', 'two');
-    span.rollback();
+    span = await store.writeSpan('test');
+    await store.state.set({ users_delta_link: 'two' });
+    await span.rollback();
     expect(store.inTransaction).toBe(false);
-    expect(store.state.get('users_delta_link')).toBeNull();
-    span.rollback(); // nothing open: nothing to do
+    expect(await store.state.get('users_delta_link')).toBeNull();
+    await span.rollback(); // nothing open: nothing to do
   });
 
   it('a write span waits for the application to release its lock', async () => {
@@ -93,39 +93,47 @@ describe('store operations that replace SQL outside the store', () => {
     app.exec('BEGIN IMMEDIATE');
     app.exec('UPDATE sync_state SET value = value');
     setTimeout(() => app.exec('COMMIT'), 300);
-    const span = await store.beginSpan('test');
-    store.state.set('fingerprint', 'after the wait');
-    span.commit();
-    expect(store.state.get('fingerprint')).toBe('after the wait');
+    const span = await store.writeSpan('test');
+    await store.state.set({ fingerprint: 'after the wait' });
+    await span.commit();
+    expect(store.tables.state.get('fingerprint')).toBe('after the wait');
   });
 
   it('a dry run rolls back every write made inside it, savepoints included', async () => {
     const { store, appCount } = stores();
     const before = appCount();
-    await store.beginDryRun();
-    await store.write(() => store.state.set('fingerprint', 'dry'), 'test');
-    store.transaction(() => store.state.set('users_delta_link', 'dry'));
-    expect(store.state.get('fingerprint')).toBe('dry');
-    store.endDryRun();
+    await store.dryRun(async () => {
+      await store.write(() => store.state.set({ fingerprint: 'dry' }), 'test');
+      store.transactionNow(() => store.tables.state.set('users_delta_link', 'dry'));
+      // A write that fails inside the dry run undoes its own part only.
+      await expect(
+        store.write(async () => {
+          await store.state.set({ groups_delta_link: 'undone' });
+          throw new Error('rejected');
+        }, 'test'),
+      ).rejects.toThrow('rejected');
+      expect(await store.state.get('groups_delta_link')).toBeNull();
+      expect(await store.state.get('fingerprint')).toBe('dry');
+    });
     expect(store.inTransaction).toBe(false);
-    expect(store.state.get('fingerprint')).toBeNull();
-    expect(store.state.get('users_delta_link')).toBeNull();
+    expect(await store.state.get('fingerprint')).toBeNull();
+    expect(await store.state.get('users_delta_link')).toBeNull();
     expect(appCount()).toBe(before);
-    store.endDryRun(); // ended already: nothing to do
+    await store.abandonOpenWrite(); // ended already: nothing to do
   });
 
   it('leaseHolder: the live holder of the cycle lease, null when free or expired', async () => {
     const { store } = stores();
-    expect(store.leaseHolder()).toBeNull();
-    const lease = new CycleLease(store.db, 'host pid 1 test', 60_000);
+    expect(await store.leaseHolder()).toBeNull();
+    const lease = store.cycleLease('host pid 1 test', 60_000);
     expect(await lease.tryAcquire()).toBeNull();
-    const holder = store.leaseHolder();
+    const holder = await store.leaseHolder();
     expect(holder?.owner).toBe('host pid 1 test');
     expect(holder!.expiresAt).toBeGreaterThan(Date.now());
-    expect(store.leaseHolder(holder!.expiresAt)).toBeNull();
-    expect(lease.holder()).toEqual(holder);
+    expect(await store.leaseHolder(holder!.expiresAt)).toBeNull();
+    expect(await lease.holder()).toEqual(holder);
     await lease.release();
-    expect(store.leaseHolder()).toBeNull();
+    expect(await store.leaseHolder()).toBeNull();
   });
 
   it('users.idsByUserName: every id in userName order, again after a listing left early', () => {
@@ -134,15 +142,13 @@ describe('store operations that replace SQL outside the store', () => {
     insert.run('c', 'bob@contoso.com');
     insert.run('a', 'Carol@contoso.com');
     insert.run('b', 'alice@contoso.com');
-    for (const id of store.users.idsByUserName()) {
+    for (const id of store.tables.users.idsByUserName()) {
       expect(id).toBe('b');
       break;
     }
-    expect([...store.users.idsByUserName()]).toEqual(['b', 'c', 'a']);
-    expect([...store.users.idsByUserName()].map((id) => store.users.get(id)?.userName)).toEqual([
-      'alice@contoso.com',
-      'bob@contoso.com',
-      'Carol@contoso.com',
-    ]);
+    expect([...store.tables.users.idsByUserName()]).toEqual(['b', 'c', 'a']);
+    expect([...store.tables.users.idsByUserName()].map((id) => store.tables.users.get(id)?.userName)).toEqual(
+      ['alice@contoso.com', 'bob@contoso.com', 'Carol@contoso.com'],
+    );
   });
 });

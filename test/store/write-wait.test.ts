@@ -26,7 +26,7 @@ function lockedStore(busyTimeoutMs: number) {
   return { store, app };
 }
 
-const stateOf = (store: Store, key: StateKey) => store.state.get(key);
+const stateOf = (store: Store, key: StateKey) => store.tables.state.get(key);
 
 describe('Store.write while another connection holds the write lock', () => {
   it('waits without blocking the event loop, then writes', async () => {
@@ -38,7 +38,7 @@ describe('Store.write while another connection holds the write lock', () => {
     const t0 = Date.now();
     const waits: number[] = [];
     const probe = setInterval(() => waits.push(store.lockWaits.waiting), 100);
-    await store.write(() => store.state.set('fingerprint', 'written'), 'test');
+    await store.write(async () => store.tables.state.set('fingerprint', 'written'), 'test');
     clearInterval(counter);
     clearInterval(probe);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
@@ -52,7 +52,9 @@ describe('Store.write while another connection holds the write lock', () => {
   it('gives up after the busy timeout with SQLITE_BUSY, writing nothing', async () => {
     const { store } = lockedStore(400);
     const t0 = Date.now();
-    await expect(store.write(() => store.state.set('fingerprint', 'x'), 'test')).rejects.toMatchObject({
+    await expect(
+      store.write(async () => store.tables.state.set('fingerprint', 'x'), 'test'),
+    ).rejects.toMatchObject({
       code: 'SQLITE_BUSY',
     });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
@@ -62,15 +64,15 @@ describe('Store.write while another connection holds the write lock', () => {
 
   it('ends at once when the waits are aborted (a stopping process)', async () => {
     const { store } = lockedStore(60_000);
-    const writing = store.write(() => store.state.set('fingerprint', 'x'), 'test');
+    const writing = store.write(async () => store.tables.state.set('fingerprint', 'x'), 'test');
     setTimeout(() => store.lockWaits.abort('stopping'), 200);
     const t0 = Date.now();
     await expect(writing).rejects.toBeInstanceOf(StoreWaitAborted);
     expect(Date.now() - t0).toBeLessThan(500);
     // Once stopping, a write that would have to wait gives up at its first attempt.
-    await expect(store.write(() => store.state.set('fingerprint', 'y'), 'test')).rejects.toBeInstanceOf(
-      StoreWaitAborted,
-    );
+    await expect(
+      store.write(async () => store.tables.state.set('fingerprint', 'y'), 'test'),
+    ).rejects.toBeInstanceOf(StoreWaitAborted);
     expect(store.lockWaits.waiting).toBe(0);
   });
 
@@ -82,7 +84,7 @@ describe('Store.write while another connection holds the write lock', () => {
       ended: (...args) => heard.push(['ended', ...args]),
     };
     setTimeout(() => app.exec('COMMIT'), 1500);
-    await store.write(() => store.state.set('fingerprint', 'late'), 'delta link');
+    await store.write(async () => store.tables.state.set('fingerprint', 'late'), 'delta link');
     expect(heard.map((h) => h.slice(0, 2))).toEqual([
       ['waiting', 'delta link'],
       ['ended', 'delta link'],
@@ -107,7 +109,7 @@ describe('Store.write while another connection holds the write lock', () => {
     );
     await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
     const t0 = Date.now();
-    store.transaction(() => store.state.set('fingerprint', 'blocking'));
+    store.transactionNow(() => store.tables.state.set('fingerprint', 'blocking'));
     expect(Date.now() - t0).toBeGreaterThan(300);
     expect(stateOf(store, 'fingerprint')).toBe('blocking');
     await new Promise((r) => holder.once('exit', r));

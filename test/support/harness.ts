@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../../src/config/index.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
+import type { Store } from '../../src/store/index.js';
 import { runCycle, type CycleOptions, type CycleResult } from '../../src/sync/cycle.js';
 import { Writable } from 'node:stream';
 
@@ -81,7 +82,8 @@ export interface SyncHarness {
   dir: string;
   env: Record<string, string>;
   config: Config;
-  rt: Runtime;
+  /** The runtime, its store seen as the SQLite store it is (tests read its tables directly). */
+  rt: Runtime & { store: Store };
   logs: () => Record<string, unknown>[];
   sync(options?: CycleOptions): Promise<CycleResult>;
   /** users table rows, sorted by user_name. */
@@ -109,7 +111,7 @@ export function syncHarness(
   const env = emulatorEnv(emu, dir, options.env);
   const config = loadConfig(env);
   const { log, lines } = memoryLogger('info');
-  const rt = createRuntime(config, log);
+  const rt = createRuntime(config, log) as Runtime & { store: Store };
   const rows = () => rt.store.db.prepare('SELECT * FROM users ORDER BY user_name').all() as StoreRow[];
   return {
     dir,

@@ -1,0 +1,262 @@
+import type { AuditDraft } from '../plan/audit-entry.js';
+import type { PlannedAction, StoreLookup, StoreUser } from '../plan/types.js';
+import type { AttributeValue } from '../source/types.js';
+import type { AuditEntry, AuditQuery } from './audit.js';
+import type { CycleKind, CycleRecord, CycleStatus, FailureClass } from './cycles.js';
+import type { LeaseHolder } from './lock.js';
+import type { FailingUser, RetrySpacing } from './pending.js';
+import type { Membership, ScopeVia } from './scope.js';
+import type { MirroredUser } from './source-users.js';
+import type { StagedChange } from './staged.js';
+import type { StateKey } from './state.js';
+import type { LockWaits } from './write-wait.js';
+
+/**
+ * The user store as the engine sees it: named, asynchronous operations, batch-oriented where users
+ * are concerned (the facts of a batch in one call, its writes in one call). Nothing outside
+ * src/store/ names a table, a column, a transaction or a pragma. SQLite (store/index.ts) implements
+ * it with synchronous better-sqlite3 calls inside.
+ */
+export interface UserStore {
+  readonly kind: 'sqlite' | 'postgres';
+
+  // ── The users pipeline ──────────────────────────────────────────────────────────────────────
+  /** Everything stored about these Entra users, in one call. */
+  knownUsers(entraIds: readonly string[], options: { appRoles: boolean }): Promise<Map<string, KnownUser>>;
+  /**
+   * The matching look-ups of a batch. The lookup answers every key asked for; it may answer others
+   * too, and reports those it could not in `missing` (the caller asks again for them).
+   */
+  linkCandidates(keys: readonly LookupKey[]): Promise<PrefetchedLookup>;
+  /**
+   * A batch, in one call and one transaction (or inside the open one): mirror writes, then each
+   * planned action with its audit row and pending-queue settlement, then the `after` writes. A row
+   * the store rejects fails that user (its action comes back as an error), never the batch.
+   */
+  applyBatch(batch: WriteBatch): Promise<AppliedAction[]>;
+
+  readonly users: {
+    get(id: string): Promise<StoreUser | null>;
+    findByUserName(userName: string): Promise<StoreUser | null>;
+    counts(): Promise<{ total: number; active: number; linked: number }>;
+    /** Every row, in userName order, read as it is consumed (an export of the whole store). */
+    inUserNameOrder(): AsyncGenerator<StoreUser>;
+  };
+  readonly scope: {
+    /** One groups/delta page: membership changes (their users become pending) and deleted groups. */
+    applyGroupPage(writes: readonly GroupWrite[], generation: number): Promise<void>;
+    /** After a complete full groups round: memberships it did not list are gone. */
+    dropUnseenMemberships(generation: number): Promise<number>;
+    /** The assignment listing of this cycle, gathered page by page; nothing is written until commit. */
+    beginListing(): Promise<void>;
+    addToListing(items: readonly ListedAssignment[]): Promise<void>;
+    /** Swaps the listing in, with the app's role definitions, and recomputes the groups in scope. */
+    commitListing(
+      appRoles: AppRole[] | null,
+      expandNestedGroups: boolean,
+    ): Promise<{
+      added: number;
+      removed: number;
+      unchanged: boolean;
+      groupsEntered: number;
+      groupsLeft: number;
+    }>;
+    isAssigned(principalId: string, principalType: 'User' | 'Group'): Promise<boolean>;
+    /** Every user in scope or linked, in id order. */
+    relevantUserIds(): Promise<string[]>;
+    /** How many users relevantUserIds() lists, counted up to `limit` + 1 at most. */
+    relevantUserCount(limit: number): Promise<number>;
+    /** Pending users in scope that were never mirrored: read them before planning. */
+    unmirroredInScope(): Promise<string[]>;
+    /** Linked rows whose Entra user the full round of `generation` did not list. */
+    unseenLinked(generation: number, afterId: string, limit: number): Promise<string[]>;
+    /** Mirror rows the full round did not list and no row links to. */
+    forgetUnseenUnlinked(generation: number): Promise<number>;
+  };
+  readonly pending: {
+    dueAfter(afterId: string, limit: number, cycleId: string): Promise<string[]>;
+    dueUnusable(cycleId: string): Promise<string[]>;
+    failing(limit?: number): Promise<FailingUser[]>;
+    failingCount(): Promise<number>;
+    retryFailed(entraId?: string): Promise<number>;
+    count(): Promise<number>;
+  };
+  readonly staged: {
+    after(entraId: string, limit: number): Promise<StagedChange[]>;
+    list(limit?: number): Promise<StagedChange[]>;
+    counts(): Promise<{ total: number; held: number; rejected: number }>;
+    restage(
+      changes: readonly {
+        entraId: string;
+        cycleId: string;
+        kind: 'disable' | 'delete';
+        userName: string | null;
+      }[],
+    ): Promise<void>;
+    remove(entraIds: readonly string[]): Promise<void>;
+    holdAll(): Promise<void>;
+    rejectAll(): Promise<number>;
+    clear(): Promise<void>;
+  };
+  readonly state: {
+    get(key: StateKey): Promise<string | null>;
+    set(values: Partial<Record<StateKey, string>>): Promise<void>;
+    nextGeneration(): Promise<number>;
+    forgetDeltaState(): Promise<void>;
+    /** Whether a malformed element from Graph is reported for the first time (and records it). */
+    firstReport(elementKey: string): Promise<boolean>;
+  };
+  readonly cycles: {
+    start(id: string, kind: CycleKind, dryRun: boolean): Promise<void>;
+    finish(
+      id: string,
+      status: CycleStatus,
+      counts: Record<string, number>,
+      graphRequests: number,
+      error?: string,
+      failureClass?: FailureClass,
+    ): Promise<void>;
+    get(id: string): Promise<CycleRecord | null>;
+    recent(limit: number): Promise<CycleRecord[]>;
+    lastSucceeded(): Promise<CycleRecord | null>;
+    /** Cycles left `running` by a process that died: marked aborted. */
+    markAbandoned(): Promise<number>;
+  };
+  readonly audit: {
+    append(entries: readonly AuditDraft[]): Promise<void>;
+    query(q: AuditQuery): Promise<AuditEntry[]>;
+  };
+
+  // ── Transactions, leases, lifetime ──────────────────────────────────────────────────────────
+  /** Runs `fn` in one write transaction (inside the open one, if any), waiting for the store's lock without blocking. */
+  write<T>(fn: () => Promise<T>, operation: string): Promise<T>;
+  /** A write transaction its holder keeps open across awaits and ends itself (a users batch). */
+  writeSpan(operation: string): Promise<WriteSpan>;
+  /** Whether a write span or a dry run is open (writes then join it). */
+  readonly inTransaction: boolean;
+  /** Everything `fn` writes is rolled back at the end: a dry run. */
+  dryRun<T>(fn: () => Promise<T>): Promise<T>;
+  /** Rolls back a write a cut-short cycle left open. */
+  abandonOpenWrite(): Promise<void>;
+  /** The cross-process cycle lease for `owner`. */
+  cycleLease(owner: string, ttlMs: number): CycleLease;
+  /** Who holds the cycle lease now; null when no one does or it expired. */
+  leaseHolder(now?: number): Promise<LeaseHolder | null>;
+  /** A local queue of pages that spills to disk (pages read ahead, an assignment listing): not shared. */
+  pageStash<T>(name: string): PageStash<T>;
+  /** Waits for another connection's lock: figures, listener, abort. */
+  readonly lockWaits: LockWaits;
+  /**
+   * Shutdown of a cycle cut short: unless another process holds the lease, rolls back its open
+   * write, records it aborted and releases `owner`'s lease; then closes the store, with no chance for
+   * the cycle to write in between.
+   */
+  closeInterrupted(owner: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PageStash<T> {
+  readonly size: number;
+  clear(): void;
+  push(page: T): void;
+  shift(): T | undefined;
+}
+
+export interface WriteSpan {
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+export interface CycleLease {
+  readonly owner: string;
+  /** Set when the lease passed to another owner during the cycle: it must not go on writing. */
+  readonly lost: boolean;
+  acquire(onWait: (holder: LeaseHolder) => void, pollMs?: number, timeoutMs?: number): Promise<void>;
+  tryAcquire(): Promise<LeaseHolder | null>;
+  release(): Promise<void>;
+  /** Who holds this lease now, expired or not. */
+  holder(): Promise<LeaseHolder | null>;
+}
+
+/** What the store holds about one Entra user. */
+export interface KnownUser {
+  entraId: string;
+  /** The mirror of Graph; null when never mirrored (or forgotten). */
+  source: MirroredUser | null;
+  scope: ScopeVia;
+  /** The store row linked to this user. */
+  linked: StoreUser | null;
+  appRoles?: AppRole[];
+  /**
+   * Present when the user's Graph data was unusable when last read (its mirror is stale): the cycle
+   * that last failed it, or null.
+   */
+  unusableSince?: string | null;
+}
+
+export interface AppRole {
+  appRoleId: string;
+  value: string | null;
+  displayName: string | null;
+}
+
+/** A matching question: unlinked rows whose `target` equals `value`, or (target userName) who holds the name. */
+export interface LookupKey {
+  target: string;
+  value: string;
+}
+
+export interface PrefetchedLookup extends StoreLookup {
+  /** Keys asked for that were not fetched; empty when every answer was known. */
+  readonly missing: readonly LookupKey[];
+}
+
+/** A write to the mirror of one user, in the order given. */
+export type MirrorWrite =
+  | { op: 'upsert'; entraId: string; attributes: Record<string, AttributeValue>; generation: number }
+  | { op: 'softDelete'; entraId: string; generation: number }
+  | { op: 'hardDelete'; entraId: string }
+  | { op: 'keepUnusable'; entraId: string; generation: number; disabled: boolean }
+  | { op: 'usableAgain'; entraId: string }
+  | { op: 'fail'; entraId: string; error: string };
+
+export interface ActionWrite {
+  action: PlannedAction;
+  /** Disables and deletes are staged for the deletion threshold instead of applied. */
+  stage: boolean;
+  /** A hard-deleted user leaves the mirror once its delete was applied or skipped. */
+  forgetWhenApplied: boolean;
+}
+
+export interface WriteBatch {
+  cycleId: string;
+  /** How a failed user's retries are spaced (escrow). */
+  retry: RetrySpacing;
+  mirror?: readonly MirrorWrite[];
+  actions?: readonly ActionWrite[];
+  /** Audit rows that are not about an action (data from Graph that could not be used). */
+  audit?: readonly AuditDraft[];
+  after?: readonly MirrorWrite[];
+}
+
+export type Outcome = 'applied' | 'staged' | 'failed';
+
+export interface AppliedAction {
+  /** The action as applied: an error when the store rejected it. */
+  action: PlannedAction;
+  outcome: Outcome;
+  userId: string | null;
+}
+
+export interface ListedAssignment {
+  principalId: string;
+  principalType: string;
+  appRoleId: string;
+}
+
+/** One change of a groups/delta page, applied in order; a user whose membership changed becomes pending. */
+export type GroupWrite =
+  | { op: 'add'; membership: Membership }
+  | { op: 'remove'; groupId: string; memberId: string; memberType: string }
+  /** A deleted group: its user members become pending (they may have lost scope). */
+  | { op: 'removeGroup'; groupId: string };

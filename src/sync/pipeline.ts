@@ -1,0 +1,154 @@
+import type { AuditDraft } from '../plan/audit-entry.js';
+import { userNameOf } from '../plan/audit-entry.js';
+import { BatchLookup } from '../plan/batch-lookup.js';
+import { planUser } from '../plan/plan.js';
+import type { PlanSettings, PlannedAction, StoreLookup, UserFacts } from '../plan/types.js';
+import type { AppliedAction, KnownUser, LookupKey, MirrorWrite } from '../store/index.js';
+import type { CycleContext } from './context.js';
+
+/**
+ * The one per-user pipeline, used by the cycle, the deletion settlement and provision on demand:
+ * facts (one store call per batch) → plan (pure) → apply (one store call per batch) → report.
+ */
+
+export interface Planned {
+  facts: UserFacts;
+  action: PlannedAction;
+}
+
+/** How many times a batch is planned again for matching answers the store had not fetched. */
+const LOOKUP_ROUNDS = 3;
+
+export function factsOf(ctx: CycleContext, known: KnownUser): UserFacts {
+  const { source } = known;
+  return {
+    entraId: known.entraId,
+    source,
+    hardDeleted: source?.hardDeleted ?? false,
+    inScope: ctx.scope === 'all' ? true : known.scope !== null,
+    linked: known.linked,
+    ...(known.appRoles ? { appRoles: known.appRoles } : {}),
+  };
+}
+
+/** The facts of these users as the store holds them, in the order given. */
+export async function storedFacts(ctx: CycleContext, ids: readonly string[]): Promise<UserFacts[]> {
+  const known = await ctx.store.knownUsers(ids, { appRoles: ctx.mappings.usesAppRoleAssignments });
+  return ids.map((id) => factsOf(ctx, known.get(id)!));
+}
+
+/**
+ * Plans a batch, in order: each plan sees the ones before it (BatchLookup). The matching look-ups
+ * come from the store in one call; a store that fetches them ahead reports the keys a plan asked
+ * for that it had not, and the batch is planned again with them.
+ */
+export async function planUsers(ctx: CycleContext, batch: readonly UserFacts[]): Promise<Planned[]> {
+  let keys: LookupKey[] = [];
+  for (let round = 1; ; round++) {
+    const answers = await ctx.store.linkCandidates(keys);
+    const settings = planSettings(ctx, answers);
+    const lookup = new BatchLookup(answers);
+    const planned = batch.map((facts) => {
+      const action = planUser(facts, settings, lookup);
+      lookup.record(action);
+      return { facts, action };
+    });
+    if (answers.missing.length === 0) return planned;
+    if (round === LOOKUP_ROUNDS) throw new Error('the store did not answer the matching look-ups of a batch');
+    keys = [...keys, ...answers.missing];
+  }
+}
+
+export function planSettings(ctx: CycleContext, lookup: StoreLookup): PlanSettings {
+  return {
+    mappings: ctx.mappings,
+    actions: ctx.settings.targetActions,
+    evaluation: {
+      now: ctx.now,
+      defaultDomain: ctx.defaultDomain,
+      isUniqueInTarget: (target, value) =>
+        target === 'userName'
+          ? lookup.byUserName(value) === null
+          : lookup.unlinkedBy(target, value).length === 0,
+    },
+    linkOnlyWhere: ctx.settings.matching.linkOnlyWhere,
+  };
+}
+
+export interface ApplyOptions {
+  /** Stage disables and deletes for the deletion threshold (the cycle), or apply them (settlement, provision). */
+  stage: boolean;
+  mirror?: readonly MirrorWrite[];
+  audit?: readonly AuditDraft[];
+  after?: readonly MirrorWrite[];
+}
+
+/** Applies a planned batch in one store call, then counts, logs and reports each change. */
+export async function applyPlanned(
+  ctx: CycleContext,
+  planned: readonly Planned[],
+  options: ApplyOptions,
+): Promise<AppliedAction[]> {
+  logSummary(ctx, planned);
+  const results = await ctx.store.applyBatch({
+    cycleId: ctx.cycleId,
+    retry: ctx.settings.safety.retry,
+    mirror: options.mirror,
+    actions: planned.map(({ facts, action }) => ({
+      action,
+      stage: options.stage,
+      forgetWhenApplied: facts.hardDeleted,
+    })),
+    audit: options.audit,
+    after: options.after,
+  });
+  for (const r of results) report(ctx, r, options.stage);
+  return results;
+}
+
+/** Plans and applies the given users from the store's facts (staging disables and deletes). */
+export async function evaluateUsers(ctx: CycleContext, ids: readonly string[]): Promise<void> {
+  await applyPlanned(ctx, await planUsers(ctx, await storedFacts(ctx, ids)), { stage: true });
+}
+
+/** Plans every pending user that is due, a batch per transaction. */
+export async function drainPending(ctx: CycleContext): Promise<void> {
+  const batch = ctx.settings.sync.batchSize;
+  let after = '';
+  for (;;) {
+    const ids = await ctx.store.pending.dueAfter(after, batch, ctx.cycleId);
+    if (ids.length === 0) return;
+    after = ids[ids.length - 1]!;
+    await ctx.store.write(() => evaluateUsers(ctx, ids), 'pending users');
+  }
+}
+
+/** Counts and log line for one change; `listed` passes it to the cycle's listener (dry run, provision). */
+function report(ctx: CycleContext, { action, outcome }: AppliedAction, listed: boolean): void {
+  if (listed) ctx.onAction?.(action);
+  // Staged changes are counted when they are held or applied; quiet skips are not changes.
+  if (outcome === 'staged' || (action.kind === 'skip' && action.quiet)) return;
+  ctx.counts[action.kind]++;
+  const modified = 'modified' in action ? action.modified : [];
+  const reason = action.kind === 'skip' || action.kind === 'error' ? action.reason : null;
+  const line = {
+    cycleId: ctx.cycleId,
+    action: action.kind,
+    userName: userNameOf(action),
+    entraId: action.entraId,
+    ...(modified.length ? { modified: modified.map((m) => m.target) } : {}),
+    ...(reason ? { reason } : {}),
+  };
+  if (action.kind === 'error') ctx.log.warn(line, 'change failed');
+  else ctx.log.info(line, action.kind === 'skip' ? 'skipped' : 'change');
+}
+
+/** ssosync's "change summary": what a batch is about to do, before it does it. */
+function logSummary(ctx: CycleContext, planned: readonly Planned[]) {
+  const summary: Record<string, number> = {};
+  for (const { action: a } of planned)
+    if (!(a.kind === 'skip' && a.quiet)) summary[a.kind] = (summary[a.kind] ?? 0) + 1;
+  if (Object.keys(summary).length > 0) {
+    ctx.log.info({ cycleId: ctx.cycleId, planned: summary, dryRun: ctx.dryRun }, 'change summary');
+  }
+}
