@@ -65,7 +65,7 @@ export function registerSafetyCommands(program: Command): void {
     .action((flags: { user?: string; all?: boolean }, command: Command) => {
       // A usage error (exit 2), found before the store is opened.
       if (!flags.user === !flags.all) command.error('error: give either --user or --all', { exitCode: 2 });
-      withStore(async (store) => {
+      return withStore(async (store) => {
         let entraId: string | undefined;
         if (flags.user) {
           entraId = (await store.users.findByUserName(flags.user))?.externalId ?? flags.user;

@@ -1,0 +1,233 @@
+/**
+ * The UserStore contract, operation by operation, against a temporary database. One suite for every
+ * implementation: each factory opens a fresh, empty store.
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PlannedAction, StoreUser } from '../../src/plan/types.js';
+import { Store, UNUSABLE_DATA, type UserStore, type WriteBatch } from '../../src/store/index.js';
+import { tempDir } from '../support/harness.js';
+
+const factories: { name: string; open(): Promise<UserStore> }[] = [
+  { name: 'sqlite', open: async () => Store.open(join(tempDir('entrasync-contract-'), 'store.db')) },
+];
+
+const A = '00000000-0000-0000-0000-00000000000a';
+const B = '00000000-0000-0000-0000-00000000000b';
+const C = '00000000-0000-0000-0000-00000000000c';
+const G = '00000000-0000-0000-0000-0000000000a1';
+const ROLE = '00000000-0000-0000-0000-0000000000f1';
+const retry = { baseSeconds: 60, maxSeconds: 3600 };
+
+const resource = (userName: string, more: Record<string, unknown> = {}) => ({
+  schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+  userName,
+  active: true,
+  ...more,
+});
+
+const create = (entraId: string, userName: string): PlannedAction => ({
+  kind: 'create',
+  entraId,
+  resource: resource(userName),
+});
+
+describe.each(factories)('UserStore on $name', ({ open }) => {
+  let store: UserStore;
+  const opened: UserStore[] = [];
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+  });
+  const fresh = async () => {
+    store = await open();
+    opened.push(store);
+    return store;
+  };
+  const apply = (batch: Omit<WriteBatch, 'cycleId' | 'retry'>) =>
+    store.write(() => store.applyBatch({ cycleId: 'c1', retry, ...batch }), 'test');
+
+  it('knownUsers: one entry per id, empty facts for a user never seen', async () => {
+    await fresh();
+    const known = await store.knownUsers([A, B, A], { appRoles: false });
+    expect([...known.keys()].sort()).toEqual([A, B]);
+    expect(known.get(A)).toEqual({ entraId: A, source: null, scope: null, linked: null });
+  });
+
+  it('applyBatch writes the mirror, the action, its audit row, and settles the user', async () => {
+    await fresh();
+    const [applied] = await apply({
+      mirror: [{ op: 'upsert', entraId: A, attributes: { userPrincipalName: 'ada@x.test' }, generation: 3 }],
+      actions: [{ action: create(A, 'ada@x.test'), stage: true, forgetWhenApplied: false }],
+    });
+    expect(applied).toMatchObject({ outcome: 'applied', userId: expect.any(String) });
+    const known = (await store.knownUsers([A], { appRoles: false })).get(A)!;
+    expect(known.source).toMatchObject({ attributes: { userPrincipalName: 'ada@x.test' }, generation: 3 });
+    expect(known.linked).toMatchObject({ id: applied!.userId, externalId: A, userName: 'ada@x.test' });
+    expect(await store.audit.query({ cycleId: 'c1' })).toEqual([
+      expect.objectContaining({ action: 'create', status: 'success', entraId: A, userId: applied!.userId }),
+    ]);
+    expect(await store.pending.count()).toBe(0);
+  });
+
+  it('a row the store rejects fails that user alone, escrowed; the batch goes on', async () => {
+    await fresh();
+    await apply({ actions: [{ action: create(A, 'same@x.test'), stage: true, forgetWhenApplied: false }] });
+    const results = await apply({
+      actions: [
+        { action: create(B, 'SAME@x.test'), stage: true, forgetWhenApplied: false },
+        { action: create(C, 'other@x.test'), stage: true, forgetWhenApplied: false },
+      ],
+    });
+    expect(results.map((r) => [r.action.kind, r.outcome])).toEqual([
+      ['error', 'failed'],
+      ['create', 'applied'],
+    ]);
+    expect(results[0]!.action).toMatchObject({
+      reason: expect.stringMatching(/the store rejected the change/),
+    });
+    expect((await store.users.counts()).total).toBe(2);
+    expect(await store.pending.failing()).toEqual([
+      expect.objectContaining({ entraId: B, failures: 1, lastError: expect.stringMatching(/rejected/) }),
+    ]);
+  });
+
+  it('disables and deletes are staged, not applied, when the batch stages them', async () => {
+    await fresh();
+    const [created] = await apply({
+      actions: [{ action: create(A, 'ada@x.test'), stage: true, forgetWhenApplied: false }],
+    });
+    const row = (await store.users.get(created!.userId!)) as StoreUser;
+    const disable: PlannedAction = {
+      kind: 'disable',
+      entraId: A,
+      row,
+      resource: { ...row.resource, active: false },
+      modified: [{ target: 'active', oldValue: true, newValue: false }],
+      cause: 'scope',
+    } as PlannedAction;
+    expect(
+      (await apply({ actions: [{ action: disable, stage: true, forgetWhenApplied: false }] }))[0]!.outcome,
+    ).toBe('staged');
+    expect(await store.staged.list()).toEqual([expect.objectContaining({ entraId: A, kind: 'disable' })]);
+    expect((await store.users.get(row.id))!.active).toBe(true);
+    await apply({ actions: [{ action: disable, stage: false, forgetWhenApplied: false }] });
+    expect((await store.users.get(row.id))!.active).toBe(false);
+    expect(await store.staged.counts()).toMatchObject({ total: 0 });
+  });
+
+  it('linkCandidates answers the keys it was asked for (and reports any it could not)', async () => {
+    await fresh();
+    await apply({ actions: [{ action: create(A, 'ada@x.test'), stage: true, forgetWhenApplied: false }] });
+    const lookup = await store.linkCandidates([{ target: 'userName', value: 'ADA@x.test' }]);
+    expect(lookup.byUserName('ADA@x.test')).toMatchObject({ externalId: A, userName: 'ada@x.test' });
+    expect(lookup.unlinkedBy('userName', 'ada@x.test')).toEqual([]);
+    expect(lookup.missing).toEqual([]);
+  });
+
+  it('the unusable-data mark: kept by keepUnusable and fail, ended by usableAgain', async () => {
+    await fresh();
+    await apply({
+      mirror: [{ op: 'upsert', entraId: A, attributes: { accountEnabled: true }, generation: 1 }],
+    });
+    await apply({
+      mirror: [{ op: 'keepUnusable', entraId: A, generation: 2, disabled: true }],
+      after: [{ op: 'fail', entraId: A, error: `${UNUSABLE_DATA}bad` }],
+    });
+    let known = (await store.knownUsers([A], { appRoles: false })).get(A)!;
+    expect(known.source).toMatchObject({ attributes: { accountEnabled: false }, generation: 2 });
+    expect(known.unusableSince).toBe('c1');
+    expect(await store.pending.dueUnusable('c2')).toEqual([]); // not due before its retry time
+    await apply({ mirror: [{ op: 'usableAgain', entraId: A }] });
+    known = (await store.knownUsers([A], { appRoles: false })).get(A)!;
+    expect(known.unusableSince).toBeUndefined();
+  });
+
+  it('soft and hard deletes mark the mirror; a hard-deleted user is forgotten once its delete applied', async () => {
+    await fresh();
+    await apply({
+      mirror: [
+        { op: 'upsert', entraId: A, attributes: {}, generation: 1 },
+        { op: 'softDelete', entraId: A, generation: 2 },
+        { op: 'hardDelete', entraId: B },
+      ],
+    });
+    const known = await store.knownUsers([A, B], { appRoles: false });
+    expect(known.get(A)!.source).toMatchObject({ softDeleted: true, generation: 2 });
+    expect(known.get(B)!.source).toMatchObject({ hardDeleted: true, attributes: {} });
+    const skip: PlannedAction = { kind: 'skip', entraId: B, row: null, reason: 'gone', quiet: true };
+    await apply({ actions: [{ action: skip, stage: true, forgetWhenApplied: true }] });
+    expect((await store.knownUsers([B], { appRoles: false })).get(B)!.source).toBeNull();
+  });
+
+  it('scope: assignments and group members put users in scope; a changed membership makes them pending', async () => {
+    await fresh();
+    await store.write(async () => {
+      await store.scope.beginListing();
+      await store.scope.addToListing([
+        { principalId: A, principalType: 'User', appRoleId: ROLE },
+        { principalId: G, principalType: 'Group', appRoleId: ROLE },
+      ]);
+      await store.scope.applyGroupPage(
+        [{ op: 'add', membership: { groupId: G, memberId: B, memberType: 'user' } }],
+        1,
+      );
+      const changes = await store.scope.commitListing(
+        [{ appRoleId: ROLE, value: 'Admin', displayName: 'Admin' }],
+        false,
+      );
+      expect(changes).toMatchObject({ added: 2, removed: 0, groupsEntered: 1 });
+    }, 'test');
+    const known = await store.knownUsers([A, B, C], { appRoles: true });
+    expect(known.get(A)!.scope).toBe('assignment');
+    expect(known.get(B)!.scope).toBe('group');
+    expect(known.get(C)!.scope).toBeNull();
+    expect(known.get(B)!.appRoles).toEqual([{ appRoleId: ROLE, value: 'Admin', displayName: 'Admin' }]);
+    expect(await store.scope.isAssigned(G, 'Group')).toBe(true);
+    expect(await store.scope.relevantUserIds()).toEqual([A, B]);
+    expect(await store.scope.relevantUserCount(0)).toBe(1); // counted up to limit + 1
+    expect(await store.scope.unmirroredInScope()).toEqual([A, B]);
+    expect(await store.pending.dueAfter('', 10, 'c1')).toEqual([A, B]);
+
+    await store.write(
+      () => store.scope.applyGroupPage([{ op: 'remove', groupId: G, memberId: B, memberType: 'user' }], 2),
+      'test',
+    );
+    expect((await store.knownUsers([B], { appRoles: false })).get(B)!.scope).toBeNull();
+  });
+
+  it('state, cycles and the lease', async () => {
+    await fresh();
+    await store.write(() => store.state.set({ fingerprint: 'f', users_delta_link: 'l' }), 'test');
+    expect(await store.state.get('fingerprint')).toBe('f');
+    expect(await store.write(() => store.state.nextGeneration(), 'test')).toBe(1);
+    await store.write(() => store.state.forgetDeltaState(), 'test');
+    expect(await store.state.get('users_delta_link')).toBeNull();
+    expect(await store.write(() => store.state.firstReport('bad element'), 'test')).toBe(true);
+    expect(await store.write(() => store.state.firstReport('bad element'), 'test')).toBe(false);
+
+    await store.write(() => store.cycles.start('c1', 'initial', false), 'test');
+    await store.write(
+      () => store.cycles.finish('c1', 'failed', { create: 1 }, 3, 'boom', 'transient'),
+      'test',
+    );
+    expect(await store.cycles.get('c1')).toMatchObject({ status: 'failed', failureClass: 'transient' });
+    expect(await store.cycles.lastSucceeded()).toBeNull();
+
+    const lease = store.cycleLease('host pid 1 a', 60_000);
+    expect(await lease.tryAcquire()).toBeNull();
+    expect(await store.cycleLease('host pid 2 b', 60_000).tryAcquire()).toMatchObject({
+      owner: 'host pid 1 a',
+    });
+    await lease.release();
+    expect(await store.leaseHolder()).toBeNull();
+  });
+
+  it('a dry run leaves nothing behind', async () => {
+    await fresh();
+    await store.dryRun(() =>
+      apply({ actions: [{ action: create(A, 'ada@x.test'), stage: true, forgetWhenApplied: false }] }),
+    );
+    expect((await store.users.counts()).total).toBe(0);
+    expect(await store.audit.query({})).toEqual([]);
+  });
+});
