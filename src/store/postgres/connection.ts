@@ -228,7 +228,7 @@ export function createPool(settings: PostgresSettings, options: PoolOptions = {}
     port: settings.port,
     database: settings.database,
     user: settings.user,
-    // Undefined when none is configured: pg then reads ~/.pgpass (PGPASSFILE), as libpq does.
+    // Undefined when none is configured: the server may not ask for one (trust, peer, certificates).
     password: settings.password,
     ssl: settings.ssl,
     max: options.max ?? 4,
