@@ -49,8 +49,17 @@ async function startServer(): Promise<{ server: EmbeddedPostgres; url: string; p
       '--no-sync',
     ],
     // Loopback only, no Unix socket (parallel runs on one machine must not share a socket folder);
-    // durability is not what the tests measure.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off'],
+    // durability is not what the tests measure; room for suites that run several replicas at once.
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'fsync=off',
+      '-c',
+      'max_connections=200',
+    ],
     onLog: () => {},
     onError: () => {},
   });

@@ -52,3 +52,13 @@ export async function freshDatabase(name = 'test'): Promise<string> {
 export async function terminateBackends(pids: number[]): Promise<void> {
   await adminQuery('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
 }
+
+/** The pids of entrasync's connections (application_name `entrasync`) to the database of `url`. */
+export async function entrasyncBackends(url: string): Promise<number[]> {
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  const rows = await adminQuery<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'entrasync' AND pid <> pg_backend_pid()`,
+    [database],
+  );
+  return rows.map((r) => r.pid);
+}

@@ -252,8 +252,10 @@ export function createPool(settings: PostgresSettings, options: PoolOptions = {}
 export class PostgresConnectionError extends Error {
   readonly code?: string;
   constructor(settings: PostgresSettings, error: unknown) {
-    const { message, code } = (error ?? {}) as { message?: string; code?: string };
-    super(`PostgreSQL at ${settings.redactedUrl}: ${scrub(message ?? String(error), settings)}`);
+    const { message, code, errors } = (error ?? {}) as { message?: string; code?: string; errors?: Error[] };
+    // Node reports a refused host with several addresses as an AggregateError with no message.
+    const text = message || errors?.map((e) => e.message).join('; ') || code || String(error);
+    super(`PostgreSQL at ${settings.redactedUrl}: ${scrub(text, settings)}`);
     this.name = 'PostgresConnectionError';
     this.code = code;
   }

@@ -15,7 +15,7 @@ import {
   type PostgresSettings,
 } from '../../../src/store/postgres/connection.js';
 import { isRetryable } from '../../../src/store/postgres/errors.js';
-import { adminUrl, freshDatabase } from '../../support/postgres.js';
+import { adminUrl, entrasyncBackends, freshDatabase } from '../../support/postgres.js';
 
 /** The error `fn` throws (or rejects with), or a failure if it does not throw. */
 async function thrown(fn: () => unknown): Promise<Error> {
@@ -248,6 +248,9 @@ describe('the pool against the real server', () => {
       );
       // count(*) is a bigint: read as a number, not a string.
       expect(rows[0]).toEqual({ app: 'entrasync', timeout: '1234ms', n: 3 });
+      // Fault tests find entrasync's connections by that name.
+      const { rows: own } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      expect(await entrasyncBackends(url)).toContain(own[0]!.pid);
     } finally {
       await pool.end();
     }
