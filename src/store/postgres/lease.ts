@@ -92,8 +92,15 @@ export class PostgresLease {
     return `"${this.schema}".locks`;
   }
 
-  /** Takes the lease if it is free or expired (with a new, greater token); else says who holds it. */
+  /**
+   * Takes the lease if it is free or expired (with a new, greater token); else says who holds it.
+   * A holder's own owner name gets no exception: a restarted replica waits for its old lease too.
+   */
   async tryAcquire(owner: string, ttlMs: number, attempts = 3): Promise<LeaseTake> {
+    // A plain read first: a live lease is answered at once, without queueing behind the holder's
+    // write transaction (which share-locks the row) or drawing a token.
+    const current = await this.holder();
+    if (current) return { taken: false, ...current };
     try {
       const row = await inTransaction(this.pool, async (client) => {
         await client.query(`SET LOCAL lock_timeout = ${this.lockWaitMs}`);
@@ -110,7 +117,7 @@ export class PostgresLease {
       });
       if (row) return { taken: true, token: row.token, expiresAt: row.expires_at };
     } catch (error) {
-      // lock_not_available: a holder's write transaction has the row; it is held, expired or not.
+      // lock_not_available: the holder's write transaction still has the row, expired or not.
       if ((error as { code?: string }).code !== '55P03') throw error;
     }
     const holder = await this.readRow();
@@ -121,7 +128,8 @@ export class PostgresLease {
 
   /**
    * Extends the lease by `ttlMs` from now, if `token` still holds it. False when another replica
-   * took it over (or it was released): the holder has lost it and must stop writing.
+   * took it over (or it was released): the holder has lost it and must stop writing. It waits for
+   * this replica's own write transaction in flight, which share-locks the row.
    */
   async renew(token: number, ttlMs: number): Promise<boolean> {
     const { rowCount } = await this.pool.query(

@@ -175,10 +175,19 @@ describe('fencing of write transactions', () => {
       await client.query('BEGIN');
       await assertHeld(client, SCHEMA, ta.token);
       await client.query(`INSERT INTO ${SCHEMA}.sync_state (key, value) VALUES ('a paused', 'x')`);
-      // A is "paused" here: it sends nothing. B waits for the row, and gets it once the server has
-      // ended A's idle transaction (at A's lease expiry), not before.
-      const tb = await b.lease.tryAcquire('replica B', 30_000);
+      // A is "paused" here: it sends nothing. B tries at every tick; it gets the lease once the
+      // server has ended A's idle transaction (at A's lease expiry), not before.
+      const refusals: string[] = [];
+      const deadline = Date.now() + 10_000;
+      let tb = await b.lease.tryAcquire('replica B', 30_000);
+      while (!tb.taken && Date.now() < deadline) {
+        refusals.push(tb.owner);
+        await new Promise((r) => setTimeout(r, 100));
+        tb = await b.lease.tryAcquire('replica B', 30_000);
+      }
       expect(tb).toMatchObject({ taken: true });
+      expect(refusals.length).toBeGreaterThan(0);
+      expect(new Set(refusals)).toEqual(new Set(['replica A']));
       // A resumes: its transaction is gone, its write with it.
       await expect(client.query('COMMIT')).rejects.toThrow();
     } finally {
