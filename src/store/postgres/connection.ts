@@ -70,6 +70,7 @@ export function redactUrl(url: string): string {
 
 /** The settings for a postgres:// or postgresql:// URL; a ConfigError naming the variable at fault. */
 export function parsePostgresUrl(url: string, env: Env = process.env): PostgresSettings {
+  if (!isPostgresUrl(url)) throw new ConfigError(SETTING, 'expected a postgres:// or postgresql:// URL');
   const redactedUrl = redactUrl(url);
   let parsed: URL;
   try {
@@ -80,7 +81,6 @@ export function parsePostgresUrl(url: string, env: Env = process.env): PostgresS
       `not a valid URL: ${shown(redactedUrl)} (expected postgres://user@host:port/database)`,
     );
   }
-  if (!isPostgresUrl(url)) throw new ConfigError(SETTING, `expected a postgres:// or postgresql:// URL`);
   const params = parsed.searchParams;
   for (const key of params.keys()) {
     if (!PARAMETERS.includes(key)) {

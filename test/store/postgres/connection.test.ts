@@ -171,6 +171,8 @@ describe('parsePostgresUrl', () => {
     for (const url of [
       `postgres://admin:${secret}@h1:5432,h2:5432/db`,
       `postgres://admin:${secret}@host:port/db`,
+      `postgres://admin:${secret}/x@h/db`,
+      `postgres://admin:${secret} x@h/db?port=0`,
       `postgres://admin:${secret}@h/d?sslmode=bogus`,
       `postgres://admin:${secret}@h/d?password=${secret}&nope=1`,
       `postgres://admin:${secret}@h/%E0%A4%A`,
