@@ -5,7 +5,7 @@
  * Sends `{ url, folder }` (or `{ error }`) to the parent once the server is up; stops the server and exits
  * on the parent's 'shutdown' message or when the parent goes away (the IPC channel closes).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { tmpdir, userInfo } from 'node:os';
@@ -22,6 +22,38 @@ function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * TLS with the test run's certificate (test/setup/tls.ts, which runs first), so sslmode can be tried
+ * for real; plain connections stay allowed. Without that certificate the server offers no TLS.
+ */
+function tlsFlags(parent) {
+  const { ENTRASYNC_TEST_TLS_CERT_FILE: cert, ENTRASYNC_TEST_TLS_KEY_FILE: key } = process.env;
+  if (!cert || !key) return [];
+  copyFileSync(cert, join(parent, 'server.crt'));
+  copyFileSync(key, join(parent, 'server.key'));
+  return [
+    '-c',
+    'ssl=on',
+    '-c',
+    `ssl_cert_file=${join(parent, 'server.crt')}`,
+    '-c',
+    `ssl_key_file=${join(parent, 'server.key')}`,
+  ];
+}
+
+/** The server refuses a key file that is not its user's own and private. */
+function ownTlsFiles(parent) {
+  const { uid, gid } = statSync(join(parent, 'data'));
+  for (const file of ['server.crt', 'server.key']) {
+    try {
+      chownSync(join(parent, file), uid, gid);
+      chmodSync(join(parent, file), 0o600);
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error;
+    }
+  }
 }
 
 async function startServer() {
@@ -49,16 +81,19 @@ async function startServer() {
       '--no-sync',
     ],
     // Loopback only, no Unix socket (parallel runs on one machine must not share a socket folder);
-    // durability is not what the tests measure; room for suites that run several replicas at once.
+    // 127.0.0.2 is an address the test certificate does not name, for sslmode=verify-full to refuse.
+    // Durability is not what the tests measure; room for suites that run several replicas at once.
     postgresFlags: [
-      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      ...['-c', 'listen_addresses=127.0.0.1,127.0.0.2', '-c', 'unix_socket_directories='],
       ...['-c', 'fsync=off', '-c', 'max_connections=200'],
+      ...tlsFlags(parent),
     ],
     onLog: () => {},
     onError: () => {},
   });
   try {
     await server.initialise();
+    ownTlsFiles(parent);
     await server.start();
   } catch (error) {
     await server.stop().catch(() => {});

@@ -2,8 +2,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
+import { generateTlsMaterial } from '../../../src/emulator/tls.js';
 import {
   checkConnection,
   createPool,
@@ -314,15 +315,63 @@ describe('the pool against the real server', () => {
     }
   });
 
-  it('asks for TLS under sslmode=require (the test server offers none)', async () => {
-    const s = parsePostgresUrl(`${url}?sslmode=require`, {});
-    const pool = createPool(s);
-    try {
-      const error = await thrown(() => checkConnection(pool, s));
-      expect(error.message).toMatch(/does not support SSL/);
-      expect(everything(error)).not.toContain(password());
-    } finally {
-      await pool.end();
+  describe('sslmode against the server with TLS (the test run’s certificate names 127.0.0.1 and localhost)', () => {
+    const caFile = () => process.env.ENTRASYNC_TEST_TLS_CERT_FILE!;
+    let otherCaDir: string;
+    /** A CA that did not issue the server's certificate. */
+    const otherCa = () => join(otherCaDir, 'other-ca.pem');
+
+    beforeAll(async () => {
+      otherCaDir = mkdtempSync(join(tmpdir(), 'entrasync-pg-ca-'));
+      writeFileSync(otherCa(), (await generateTlsMaterial()).cert);
+    });
+
+    afterAll(() => rmSync(otherCaDir, { recursive: true, force: true }));
+
+    /** Connects with `query` added to the URL on `host`; says whether the session is encrypted. */
+    async function session(query: string, host = '127.0.0.1'): Promise<{ ssl: boolean } | Error> {
+      const u = new URL(url);
+      u.hostname = host;
+      const s = parsePostgresUrl(`${u.toString()}?${query}`, {});
+      const pool = createPool(s);
+      try {
+        await checkConnection(pool, s);
+        const { rows } = await pool.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+        return { ssl: rows[0].ssl };
+      } catch (error) {
+        return error as Error;
+      } finally {
+        await pool.end();
+      }
     }
+
+    it('disable stays plain; require encrypts without checking the certificate', async () => {
+      expect(await session('sslmode=disable')).toEqual({ ssl: false });
+      expect(await session('')).toEqual({ ssl: false });
+      expect(await session('sslmode=require', '127.0.0.2')).toEqual({ ssl: true });
+    });
+
+    it('verify-full checks the chain against sslrootcert and the host name', async () => {
+      expect(await session(`sslmode=verify-full&sslrootcert=${caFile()}`)).toEqual({ ssl: true });
+      const wrongHost = await session(`sslmode=verify-full&sslrootcert=${caFile()}`, '127.0.0.2');
+      expect(wrongHost).toBeInstanceOf(PostgresConnectionError);
+      expect((wrongHost as Error).message).toMatch(/127\.0\.0\.2.*(altnames|does not match)/i);
+      expect(everything(wrongHost)).not.toContain(password());
+      expect(isRetryable(wrongHost)).toBe(false);
+      const wrongCa = await session(`sslmode=verify-full&sslrootcert=${otherCa()}`);
+      expect(wrongCa).toBeInstanceOf(PostgresConnectionError);
+      expect((wrongCa as Error).message).toMatch(/self[- ]signed|unable to verify|issuer/i);
+      // Without sslrootcert, the CAs Node trusts: here the test run's, through NODE_EXTRA_CA_CERTS.
+      expect(await session('sslmode=verify-full')).toEqual({ ssl: true });
+    });
+
+    it('verify-ca checks the chain but not the host name', async () => {
+      expect(await session(`sslmode=verify-ca&sslrootcert=${caFile()}`, '127.0.0.2')).toEqual({ ssl: true });
+      const wrongCa = await session(
+        'sslmode=verify-ca&sslrootcert=/etc/ssl/certs/ca-certificates.crt',
+        '127.0.0.2',
+      );
+      expect(wrongCa).toBeInstanceOf(PostgresConnectionError);
+    });
   });
 });
