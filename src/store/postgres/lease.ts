@@ -58,7 +58,11 @@ export async function assertHeld(
         WHERE name = $1 AND token = $2 AND expires_at > ${DB_NOW_MS}
         FOR SHARE
      )
-     SELECT set_config('idle_in_transaction_session_timeout', greatest(expires_at - ${DB_NOW_MS}, 1)::text, true)
+     SELECT set_config('idle_in_transaction_session_timeout', least(
+              greatest(expires_at - ${DB_NOW_MS}, 1),
+              -- an operator's shorter setting stays in force (0: none)
+              (SELECT nullif(setting::bigint, 0) FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout')
+            )::text, true)
        FROM held`,
     [name, token],
   );

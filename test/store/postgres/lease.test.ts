@@ -197,6 +197,29 @@ describe('fencing of write transactions', () => {
     expect(await b.lease.holder()).toMatchObject({ owner: 'replica B' });
   });
 
+  it('bounds the transaction’s idle time by the lease left, keeping an operator’s shorter setting', async () => {
+    const a = replica();
+    const ta = await a.lease.tryAcquire('replica A', 30_000);
+    if (!ta.taken) throw new Error('A should take the free lease');
+    const idleTimeout = async (before: string) =>
+      inTransaction(a.pool, async (client) => {
+        await client.query(before);
+        await assertHeld(client, SCHEMA, ta.token);
+        const { rows } = await client.query(
+          `SELECT setting::int AS ms FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'`,
+        );
+        return rows[0].ms as number;
+      });
+    const fromLease = await idleTimeout('SET LOCAL idle_in_transaction_session_timeout = 0');
+    expect(fromLease).toBeGreaterThan(20_000);
+    expect(fromLease).toBeLessThanOrEqual(30_000);
+    expect(await idleTimeout('SET LOCAL idle_in_transaction_session_timeout = 5000')).toBe(5000);
+    // Transaction-local: the pooled connection keeps no trace of it.
+    expect(
+      (await a.pool.query(`SELECT current_setting('idle_in_transaction_session_timeout') AS v`)).rows,
+    ).toEqual([{ v: '0' }]);
+  });
+
   it('a connection dropped under A: A’s retry on a fresh connection cannot write with its stale token', async () => {
     const a = replica();
     const b = replica();
