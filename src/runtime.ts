@@ -5,7 +5,8 @@ import { GraphApi } from './graph/api.js';
 import { createGraphClient, type GraphStats } from './graph/client.js';
 import type { Logger } from './log.js';
 import { compileMappings, MappingConfigError, type CompiledMappings } from './mapping/index.js';
-import { Store, type UserStore } from './store/index.js';
+import type { UserStore } from './store/index.js';
+import { openUserStore, type OpenStoreOptions } from './store/open.js';
 
 export interface Runtime {
   config: Config;
@@ -13,7 +14,7 @@ export interface Runtime {
   store: UserStore;
   api: GraphApi;
   mappings: CompiledMappings;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** Mapping problems are configuration errors: they name the mapping and exit 2. */
@@ -46,11 +47,28 @@ export function createGraphApi(config: Config, log: Logger, tokenOptions?: Token
 }
 
 /** Wires the stages for one process: validated config in, ready parts out. */
-export function createRuntime(config: Config, log: Logger): Runtime {
+export async function createRuntime(
+  config: Config,
+  log: Logger,
+  storeOptions: OpenStoreOptions = {},
+): Promise<Runtime> {
   const mappings = compileConfiguredMappings(config);
+  const store = await openUserStore(config.dbPath, {
+    ...storeOptions,
+    busyTimeoutMs: config.settings.sync.busyTimeoutSeconds * 1000,
+  });
+  return wireRuntime(config, log, store, mappings);
+}
+
+/** The runtime around an open store. */
+export function wireRuntime(
+  config: Config,
+  log: Logger,
+  store: UserStore,
+  mappings = compileConfiguredMappings(config),
+): Runtime {
   // Patterns that run in linear time here but could hit Entra's regex timeout there.
   for (const warning of mappings.warnings) log.warn({ warning }, 'mapping warning');
-  const store = Store.open(config.dbPath, { busyTimeoutMs: config.settings.sync.busyTimeoutSeconds * 1000 });
   // The application's write transactions make writes wait; a long wait is said once, without data.
   store.lockWaits.listener = {
     waiting: (operation, waitedMs) =>
@@ -62,5 +80,5 @@ export function createRuntime(config: Config, log: Logger): Runtime {
       log.info({ operation, waitedMs, outcome }, "store's write lock wait ended"),
   };
   const api = createGraphApi(config, log);
-  return { config, log, store, api, mappings, close: () => void store.close() };
+  return { config, log, store, api, mappings, close: () => store.close() };
 }

@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, loadLocalConfig, type Config, type LocalConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { createRuntime, type Runtime } from '../runtime.js';
-import { Store, type UserStore } from '../store/index.js';
+import type { Store, UserStore } from '../store/index.js';
+import { openUserStore } from '../store/open.js';
+import { redactUrl } from '../store/postgres/connection.js';
 import { ExpressionError, MappingConfigError } from '../mapping/index.js';
 
 /** Exit codes: 0 success, 1 the command failed, 2 usage or configuration error. */
@@ -40,25 +41,23 @@ export async function withRuntime<T>(
   logTo: 'stdout' | 'stderr' = 'stdout',
   options: RuntimeOptions = {},
 ): Promise<T> {
-  let config = loadConfig();
+  const config = loadConfig();
   const log = logTo === 'stdout' ? createLogger(config.logLevel) : stderrLogger(config.logLevel);
-  if (!existsSync(config.dbPath)) {
-    if (options.storeMustExist) throw noStore(config.dbPath);
-    if (options.memoryIfMissing) {
-      log.warn({ db: config.dbPath }, 'no store yet: using an empty one in memory, nothing is created');
-      config = { ...config, dbPath: ':memory:' };
-    }
-  }
-  const rt = createRuntime(config, log);
+  const rt = await createRuntime(config, log, {
+    mustExist: options.storeMustExist,
+    memoryIfMissing: options.memoryIfMissing,
+  });
+  if (options.memoryIfMissing && rt.store.kind === 'sqlite' && (rt.store as Store).db.memory)
+    log.warn(
+      { db: redactUrl(config.dbPath) },
+      'no store yet: using an empty one in memory, nothing is created',
+    );
   try {
     return await fn(rt);
   } finally {
-    rt.close();
+    await rt.close();
   }
 }
-
-const noStore = (path: string) =>
-  new ConfigError('ENTRASYNC_DB', `no store at ${path} (check the path; \`entrasync sync\` creates it)`);
 
 /**
  * For commands on the store alone: no credentials needed. The store must exist; it is opened
@@ -69,8 +68,7 @@ export async function withStore<T>(
   access: 'read' | 'write' = 'read',
 ): Promise<T> {
   const config = loadLocalConfig();
-  if (!existsSync(config.dbPath)) throw noStore(config.dbPath);
-  const store = Store.open(config.dbPath, { readonly: access === 'read' });
+  const store = await openUserStore(config.dbPath, { mustExist: true, readonly: access === 'read' });
   try {
     return await fn(store, config);
   } finally {

@@ -7,6 +7,7 @@ import { escapeControls as esc } from './text.js';
 
 function statusText(s: Awaited<ReturnType<typeof buildStatus>>): string {
   const lines = [
+    `Store: ${s.store.kind}${s.store.leader ? `; leader (running a cycle): ${esc(s.store.leader)}` : ''}`,
     `Users in store: ${s.users.total} (active ${s.users.active}, inactive ${s.users.inactive}, linked to Entra ${s.users.linked}, local ${s.users.local})`,
     `Delta state: ${s.deltaState.usersSavedAt ? `saved ${s.deltaState.usersSavedAt} (${s.deltaState.usersAgeSeconds}s ago)` : 'none (next cycle is initial)'}`,
     `Pending users: ${s.pendingUsers}`,

@@ -221,7 +221,9 @@ export function loadLocalConfig(env: Env = process.env, cwd = process.cwd()): Lo
   }
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
   const configFile = abs(value(env, 'ENTRASYNC_CONFIG') ?? defaultConfigFile());
-  const dbPath = abs(value(env, 'ENTRASYNC_DB') ?? './data/entrasync.db');
+  const db = value(env, 'ENTRASYNC_DB') ?? './data/entrasync.db';
+  // A postgres:// URL selects PostgreSQL (checked in full when the store opens); else a SQLite file.
+  const dbPath = /^postgres(ql)?:\/\//i.test(db.trim()) ? db.trim() : abs(db);
   return { dbPath, configFile, logLevel, settings: loadSettingsFile(configFile) };
 }
 

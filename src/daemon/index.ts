@@ -8,6 +8,7 @@ import { DaemonMetrics } from './metrics.js';
 import { publicStatus } from './public-status.js';
 import { readiness } from './readiness.js';
 import { Scheduler } from './scheduler.js';
+import { redactUrl } from '../store/postgres/connection.js';
 
 type StopSignal = 'SIGTERM' | 'SIGINT';
 
@@ -17,7 +18,7 @@ type StopSignal = 'SIGTERM' | 'SIGINT';
  * SIGTERM, so the handlers installed here are what makes `docker stop` end with exit 0.
  */
 export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logger): Promise<void> {
-  const rt = createRuntime(config, log);
+  const rt = await createRuntime(config, log);
   const metrics = new DaemonMetrics(rt.store, rt.api.stats, daemon.readyMaxAgeSeconds);
   const scheduler = new Scheduler(rt, daemon, metrics, log);
 
@@ -49,7 +50,7 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
       log,
     );
   } catch (error) {
-    rt.close();
+    await rt.close();
     const e = error as NodeJS.ErrnoException;
     throw new Error(`cannot listen on ${daemon.httpHost}:${daemon.httpPort}: ${e.code ?? e.message}`, {
       cause: error,
@@ -64,7 +65,7 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
       nextRun: scheduler.nextRun()?.toISOString() ?? null,
       http: `${daemon.httpHost}:${http.port}`,
       port: http.port,
-      db: config.dbPath,
+      db: redactUrl(config.dbPath),
       credential: config.credential.kind,
     },
     'daemon started',
@@ -87,7 +88,7 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
     process.exit(0);
   }
   await http.close();
-  rt.close();
+  await rt.close();
   log.info({ outcome }, 'daemon stopped');
   // The signal handlers stay installed: a late signal must not end the process with 143 now. Leave
   // normally, unless a library's keep-alive socket holds the event loop open (the timer is unref'd:

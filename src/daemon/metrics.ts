@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GraphStats } from '../graph/client.js';
-import type { UserStore } from '../store/index.js';
+import { leaseOwner, type UserStore } from '../store/index.js';
 import type { CycleResult } from '../sync/cycle.js';
 import { buildStatus } from '../sync/status.js';
 import { readiness } from './readiness.js';
@@ -84,6 +84,11 @@ export class DaemonMetrics {
     help: '1 while a cycle holds the lease (this daemon or another entrasync process)',
     registers: [this.registry],
   });
+  private readonly leader = new Gauge({
+    name: 'entrasync_leader',
+    help: '1 while this process holds the cycle lease (the replica running the cycle), else 0',
+    registers: [this.registry],
+  });
   private readonly quarantined = new Gauge({
     name: 'entrasync_quarantined',
     help: '1 while scheduled cycles back off after repeated failures',
@@ -158,6 +163,7 @@ export class DaemonMetrics {
       );
     }
     this.running.set(status.cycleRunning ? 1 : 0);
+    this.leader.set(status.store.leader?.startsWith(leaseOwner('')) ? 1 : 0);
     this.quarantined.set(status.quarantine.quarantined ? 1 : 0);
     this.held.set(status.deletions.held ? status.deletions.count : 0);
     this.failing.set(status.failingUsers.count);

@@ -8,6 +8,7 @@ import type { StatusDocument } from '../sync/status.js';
  */
 export function publicStatus(s: StatusDocument): StatusDocument {
   return {
+    store: { kind: s.store.kind, leader: s.store.leader },
     lastCycles: s.lastCycles.map((c) => ({
       id: c.id,
       kind: c.kind,

@@ -28,7 +28,7 @@ export interface AuditQuery {
   limit?: number;
 }
 
-interface Row {
+export interface AuditRow {
   seq: number;
   cycle_id: string;
   at: string;
@@ -75,18 +75,20 @@ export class AuditLog {
       params.push(q.since);
     }
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-    const rows = prepared(this.db, sql).all(...params, q.limit ?? 100) as Row[];
-    return rows.reverse().map((r) => ({
-      seq: r.seq,
-      cycleId: r.cycle_id,
-      at: r.at,
-      action: r.action,
-      status: r.status,
-      entraId: r.entra_id,
-      userId: r.user_id,
-      userName: r.user_name,
-      modified: JSON.parse(r.modified) as ModifiedValue[],
-      reason: r.reason,
-    }));
+    const rows = prepared(this.db, sql).all(...params, q.limit ?? 100) as AuditRow[];
+    return rows.reverse().map(toAuditEntry);
   }
 }
+
+export const toAuditEntry = (r: AuditRow): AuditEntry => ({
+  seq: r.seq,
+  cycleId: r.cycle_id,
+  at: r.at,
+  action: r.action,
+  status: r.status,
+  entraId: r.entra_id,
+  userId: r.user_id,
+  userName: r.user_name,
+  modified: JSON.parse(r.modified) as ModifiedValue[],
+  reason: r.reason,
+});

@@ -20,7 +20,7 @@ export interface CycleRecord {
   failureClass: FailureClass | null;
 }
 
-interface Row {
+export interface CycleRow {
   id: string;
   kind: CycleKind;
   dry_run: number;
@@ -33,7 +33,7 @@ interface Row {
   failure_class: FailureClass | null;
 }
 
-const toRecord = (r: Row): CycleRecord => ({
+export const toRecord = (r: CycleRow): CycleRecord => ({
   id: r.id,
   kind: r.kind,
   dryRun: r.dry_run === 1,
@@ -94,7 +94,7 @@ export class CycleLog {
     return (
       prepared(this.db, 'SELECT * FROM cycles ORDER BY started_at DESC, rowid DESC LIMIT ?').all(
         limit,
-      ) as Row[]
+      ) as CycleRow[]
     ).map(toRecord);
   }
 
@@ -102,12 +102,12 @@ export class CycleLog {
     const row = prepared(
       this.db,
       `SELECT * FROM cycles WHERE status = 'succeeded' AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1`,
-    ).get() as Row | undefined;
+    ).get() as CycleRow | undefined;
     return row ? toRecord(row) : null;
   }
 
   get(id: string): CycleRecord | null {
-    const row = prepared(this.db, 'SELECT * FROM cycles WHERE id = ?').get(id) as Row | undefined;
+    const row = prepared(this.db, 'SELECT * FROM cycles WHERE id = ?').get(id) as CycleRow | undefined;
     return row ? toRecord(row) : null;
   }
 }

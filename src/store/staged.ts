@@ -11,7 +11,7 @@ export interface StagedChange {
   rejected: boolean;
 }
 
-interface Row {
+export interface StagedRow {
   entra_id: string;
   cycle_id: string;
   kind: 'disable' | 'delete';
@@ -21,7 +21,7 @@ interface Row {
   rejected: number;
 }
 
-const toChange = (r: Row): StagedChange => ({
+export const toChange = (r: StagedRow): StagedChange => ({
   entraId: r.entra_id,
   cycleId: r.cycle_id,
   kind: r.kind,
@@ -59,7 +59,7 @@ export class StagedChanges {
       prepared(this.db, 'SELECT * FROM staged_changes WHERE entra_id > ? ORDER BY entra_id LIMIT ?').all(
         entraId,
         limit,
-      ) as Row[]
+      ) as StagedRow[]
     ).map(toChange);
   }
 
@@ -74,7 +74,7 @@ export class StagedChanges {
     return (
       prepared(this.db, 'SELECT * FROM staged_changes ORDER BY staged_at, entra_id LIMIT ?').all(
         limit,
-      ) as Row[]
+      ) as StagedRow[]
     ).map(toChange);
   }
 

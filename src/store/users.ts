@@ -75,7 +75,7 @@ function withColumns(row: UserRow, scim: ScimUserResource): StoreUser {
 }
 
 /** The plain columns the application reads, derived from the SCIM resource. */
-function columns(resource: ScimUserResource) {
+export function columns(resource: ScimUserResource) {
   const email = readScimValue(resource, WORK_EMAIL) ?? firstEmail(resource);
   const displayName = readScimValue(resource, 'displayName');
   return {

@@ -2,6 +2,8 @@ import type { CycleRecord, UserStore } from '../store/index.js';
 import { quarantineState, type QuarantineState } from '../safety/quarantine.js';
 
 export interface StatusDocument {
+  /** Which store this is; `leader`: the process holding the cycle lease now (a cycle runs there). */
+  store: { kind: 'sqlite' | 'postgres'; leader: string | null };
   lastCycles: (Omit<CycleRecord, 'error'> & { durationMs: number | null; error: string | null })[];
   lastSuccessfulCycle: { id: string; endedAt: string | null; ageSeconds: number | null } | null;
   users: { total: number; active: number; inactive: number; linked: number; local: number };
@@ -57,6 +59,7 @@ export async function buildStatus(
   const changes = await store.staged.list(100);
   const failing = await store.pending.failing(100);
   return {
+    store: { kind: store.kind, leader: lease?.owner ?? null },
     lastCycles: cycles.map((c) => ({
       ...c,
       durationMs: c.endedAt ? Date.parse(c.endedAt) - Date.parse(c.startedAt) : null,

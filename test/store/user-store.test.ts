@@ -7,9 +7,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PlannedAction, StoreUser } from '../../src/plan/types.js';
 import { Store, UNUSABLE_DATA, type UserStore, type WriteBatch } from '../../src/store/index.js';
 import { tempDir } from '../support/harness.js';
+import { freshDatabase } from '../support/postgres.js';
+import { openUserStore } from '../../src/store/open.js';
 
 const factories: { name: string; open(): Promise<UserStore> }[] = [
   { name: 'sqlite', open: async () => Store.open(join(tempDir('entrasync-contract-'), 'store.db')) },
+  { name: 'postgres', open: async () => openUserStore(await freshDatabase('contract'), { env: {} }) },
 ];
 
 const A = '00000000-0000-0000-0000-00000000000a';

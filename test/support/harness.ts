@@ -10,8 +10,8 @@ import { parse, stringify } from 'yaml';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
-import type { Store } from '../../src/store/index.js';
+import { wireRuntime, type Runtime } from '../../src/runtime.js';
+import { Store } from '../../src/store/index.js';
 import { runCycle, type CycleOptions, type CycleResult } from '../../src/sync/cycle.js';
 import { Writable } from 'node:stream';
 
@@ -111,7 +111,8 @@ export function syncHarness(
   const env = emulatorEnv(emu, dir, options.env);
   const config = loadConfig(env);
   const { log, lines } = memoryLogger('info');
-  const rt = createRuntime(config, log) as Runtime & { store: Store };
+  const store = Store.open(config.dbPath, { busyTimeoutMs: config.settings.sync.busyTimeoutSeconds * 1000 });
+  const rt = wireRuntime(config, log, store) as Runtime & { store: Store };
   const rows = () => rt.store.db.prepare('SELECT * FROM users ORDER BY user_name').all() as StoreRow[];
   return {
     dir,
