@@ -18,24 +18,25 @@ type StopSignal = 'SIGTERM' | 'SIGINT';
  * SIGTERM, so the handlers installed here are what makes `docker stop` end with exit 0.
  */
 export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logger): Promise<void> {
-  const rt = await createRuntime(config, log);
-  const metrics = new DaemonMetrics(rt.store, rt.api.stats, daemon.readyMaxAgeSeconds);
-  const scheduler = new Scheduler(rt, daemon, metrics, log);
-
   // Installed before the first await: no signal can arrive earlier, as signals are events too.
   let signalled: (s: StopSignal) => void = () => {};
   const stopRequested = new Promise<StopSignal>((resolve) => (signalled = resolve));
   let stopping = false;
+  let scheduler: Scheduler | undefined;
   const onSignal = (signal: StopSignal) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: not waiting for the running cycle any longer');
-      scheduler.hurry();
+      scheduler?.hurry();
     }
     stopping = true;
     signalled(signal);
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+
+  const rt = await createRuntime(config, log);
+  const metrics = new DaemonMetrics(rt.store, rt.api.stats, daemon.readyMaxAgeSeconds);
+  scheduler = new Scheduler(rt, daemon, metrics, log);
 
   let http;
   try {

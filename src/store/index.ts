@@ -27,6 +27,7 @@ export type { FailingUser, RetrySpacing } from './pending.js';
 export { UNUSABLE_DATA } from './pending.js';
 export { leaseOwner, type LeaseHolder } from './lock.js';
 export { StoreWaitAborted, type LockWaitListener } from './write-wait.js';
+export { LeaseLostError } from './postgres/lease.js';
 export type * from './interface.js';
 
 /** The SQLite tables, synchronous: the store's own building blocks (and tests' view of the file). */

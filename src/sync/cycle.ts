@@ -4,7 +4,7 @@ import type { CompiledMappings } from '../mapping/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { userSelect } from '../source/users.js';
-import { StoreWaitAborted, type CycleKind } from '../store/index.js';
+import { LeaseLostError, StoreWaitAborted, type CycleKind } from '../store/index.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type ActionCounts, type CycleDeps } from './context.js';
 import { drainPending } from './pipeline.js';
 import { settleStagedChanges } from './staged-changes.js';
@@ -149,8 +149,10 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
           );
         }, 'cycle end');
       } catch (recordError) {
-        // Stopping while the store is locked: the row stays 'running' and the next cycle marks it aborted.
-        if (!(recordError instanceof StoreWaitAborted)) throw recordError;
+        // Stopping while the store is locked, or fenced off (another replica holds the lease now):
+        // the row stays 'running' and the next cycle marks it aborted.
+        if (!(recordError instanceof StoreWaitAborted) && !(recordError instanceof LeaseLostError))
+          throw recordError;
       }
     }
     const line = { cycleId, kind, status, counts, graphRequests, durationMs, dryRun: !!options.dryRun };

@@ -82,7 +82,11 @@ export async function startDaemon(env: Record<string, string>): Promise<Daemon> 
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`timed out waiting for ${count} matching log lines; last: ${tail()}`));
+        reject(
+          new Error(
+            `timed out waiting for ${count} matching log lines; last: ${tail()}; stderr: ${errText.slice(-500)}`,
+          ),
+        );
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);

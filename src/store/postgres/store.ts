@@ -46,6 +46,8 @@ export class PostgresStore implements UserStore {
   private span: { client: pg.PoolClient; release: (broken?: Error) => void } | null = null;
   /** The fencing token of the cycle lease this process holds; null when it holds none. */
   fencingToken: number | null = null;
+  /** Who holds that token: another handle of the same owner (a tick, then its cycle) takes it over. */
+  fencingOwner: string | null = null;
   private scratch: Database.Database | null = null;
   readonly s: string;
 
@@ -503,6 +505,7 @@ export class PostgresStore implements UserStore {
       const token = this.fencingToken;
       if (token === null) return;
       this.fencingToken = null;
+      this.fencingOwner = null;
       await this.pool.query(
         `WITH gone AS (DELETE FROM "${this.s}".locks WHERE name = $1 AND token = $2 AND owner = $3 RETURNING 1)
          UPDATE "${this.s}".cycles SET status = 'aborted', ended_at = $4, error = 'the process ended during the cycle'
@@ -537,10 +540,16 @@ class PgCycleLease implements CycleLease {
   ) {}
 
   async tryAcquire(): Promise<LeaseHolder | null> {
+    // This process took the lease for this owner already (the scheduler's tick, before its cycle).
+    if (this.store.fencingOwner === this.owner && this.store.fencingToken !== null) {
+      this.token = this.store.fencingToken;
+      return null;
+    }
     const take = await withRetry(() => this.lease.tryAcquire(this.owner, this.ttlMs), RETRY);
     if (!take.taken) return { owner: take.owner, expiresAt: take.expiresAt };
     this.token = take.token;
     this.store.fencingToken = take.token;
+    this.store.fencingOwner = this.owner;
     return null;
   }
 
@@ -575,7 +584,10 @@ class PgCycleLease implements CycleLease {
     this.renewTimer = undefined;
     const token = this.token;
     this.token = null;
-    if (this.store.fencingToken === token) this.store.fencingToken = null;
+    if (this.store.fencingToken === token) {
+      this.store.fencingToken = null;
+      this.store.fencingOwner = null;
+    }
     if (token === null) return;
     try {
       await this.lease.release(token);
