@@ -22,11 +22,12 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
   let signalled: (s: StopSignal) => void = () => {};
   const stopRequested = new Promise<StopSignal>((resolve) => (signalled = resolve));
   let stopping = false;
-  let scheduler: Scheduler | undefined;
+  // Made once the store is open; a second signal before then has no cycle to cut short.
+  const started: { scheduler?: Scheduler } = {};
   const onSignal = (signal: StopSignal) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: not waiting for the running cycle any longer');
-      scheduler?.hurry();
+      started.scheduler?.hurry();
     }
     stopping = true;
     signalled(signal);
@@ -36,7 +37,8 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
 
   const rt = await createRuntime(config, log);
   const metrics = new DaemonMetrics(rt.store, rt.api.stats, daemon.readyMaxAgeSeconds);
-  scheduler = new Scheduler(rt, daemon, metrics, log);
+  const scheduler = new Scheduler(rt, daemon, metrics, log);
+  started.scheduler = scheduler;
 
   let http;
   try {

@@ -136,6 +136,9 @@ describe('replicas on one PostgreSQL schema', () => {
     for (let i = 0; i < 20; i++)
       expect(rows.find((r) => r.external_id === ids[i])?.display_name).toBe(`After Kill ${i}`);
     // Nothing duplicated: each change audited once, whichever replica applied it.
+    // Killed mid-cycle: the successor marked that cycle aborted.
+    expect(leader.lines().some((l) => finishedOk(l) && l.cycleId === cycleId)).toBe(false);
+    expect(await cycleRow(store, cycleId)).toMatchObject({ status: 'aborted' });
     const twice = await store.query(
       "SELECT entra_id FROM t.audit WHERE action = 'update' GROUP BY entra_id HAVING count(*) > 1",
     );
@@ -271,15 +274,15 @@ async function pausableProxy(
     port: (server.address() as { port: number }).port,
     pause: () => {
       paused = true;
-      for (const [a, b] of pairs) (a.pause(), b.pause());
+      for (const socket of pairs.flat()) socket.pause();
     },
     resume: () => {
       paused = false;
-      for (const [a, b] of pairs) (a.resume(), b.resume());
+      for (const socket of pairs.flat()) socket.resume();
     },
     close: () =>
       new Promise((r) => {
-        for (const [a, b] of pairs) (a.destroy(), b.destroy());
+        for (const socket of pairs.flat()) socket.destroy();
         server.close(() => r());
       }),
   };
