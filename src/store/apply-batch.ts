@@ -1,11 +1,10 @@
 import { auditEntryOf, isStageable, rowIdOf, userNameOf, type AuditDraft } from '../plan/audit-entry.js';
-import type { PlannedAction } from '../plan/types.js';
 import type { AuditLog } from './audit.js';
 import type { ActionWrite, AppliedAction, MirrorWrite, WriteBatch } from './interface.js';
 import type { PendingQueue, RetrySpacing } from './pending.js';
 import type { SourceUsers } from './source-users.js';
 import type { StagedChanges } from './staged.js';
-import { LinkConflictError, type UserTable } from './users.js';
+import { rejectedAction, type UserTable } from './users.js';
 
 export interface BatchTables {
   users: UserTable;
@@ -97,18 +96,7 @@ function writeAlone(t: BatchTables, w: ActionWrite, cycleId: string): AppliedAct
   try {
     return t.savepoint(() => writeAction(t, w, cycleId));
   } catch (error) {
-    const { action } = w;
-    const failed: PlannedAction = {
-      kind: 'error',
-      entraId: action.entraId,
-      row: 'row' in action ? action.row : null,
-      reason:
-        error instanceof LinkConflictError
-          ? `cannot link: ${error.message}`
-          : `the store rejected the change: ${(error as Error).message}`,
-      userName: userNameOf(action),
-    };
-    return { action: failed, outcome: 'failed', userId: rowIdOf(action) };
+    return { action: rejectedAction(w.action, error), outcome: 'failed', userId: rowIdOf(w.action) };
   }
 }
 

@@ -6,7 +6,8 @@ import { mirroredUserOf } from './source-users.js';
 import { prepared } from './statements.js';
 import { toStoreUser, type UserRow } from './users.js';
 
-type FactsRow = UserRow & {
+/** One user's facts as one row: its users row (u.*), scope and mirror row (s_*). */
+export type FactsRow = UserRow & {
   entra_key: string;
   via: number;
   s_entra_id: string | null;
@@ -38,26 +39,30 @@ export function loadKnownUsers(db: Db, ids: readonly string[], appRoles: boolean
   const scope = appRoles ? new Scope(db) : null;
   const known = new Map<string, KnownUser>();
   for (const row of prepared<[string], FactsRow>(db, FACTS_SQL).all(JSON.stringify([...new Set(ids)]))) {
-    const entraId = row.entra_key;
-    const user: KnownUser = {
-      entraId,
-      source:
-        row.s_entra_id === null
-          ? null
-          : mirroredUserOf({
-              entra_id: entraId,
-              attributes: row.s_attributes,
-              soft_deleted: row.s_soft_deleted,
-              hard_deleted: row.s_hard_deleted,
-              released: row.s_released,
-              generation: row.s_generation,
-            }),
-      scope: row.via === 1 ? 'assignment' : row.via === 2 ? 'group' : null,
-      linked: row.id === null ? null : toStoreUser(row),
-    };
+    const user = knownUserOf(row);
+    const entraId = user.entraId;
     if (scope) user.appRoles = scope.appRolesOf(entraId);
     if (unusable.has(entraId)) user.unusableSince = unusable.get(entraId)!;
     known.set(entraId, user);
   }
   return known;
+}
+
+export function knownUserOf(row: FactsRow): KnownUser {
+  return {
+    entraId: row.entra_key,
+    source:
+      row.s_entra_id === null
+        ? null
+        : mirroredUserOf({
+            entra_id: row.entra_key,
+            attributes: row.s_attributes,
+            soft_deleted: row.s_soft_deleted,
+            hard_deleted: row.s_hard_deleted,
+            released: row.s_released,
+            generation: row.s_generation,
+          }),
+    scope: row.via === 1 ? 'assignment' : row.via === 2 ? 'group' : null,
+    linked: row.id === null ? null : toStoreUser(row),
+  };
 }

@@ -70,18 +70,7 @@ export class CycleLease {
 
   /** Waits for the lease, calling `onWait` once with the holder when it has to wait. */
   async acquire(onWait: (holder: LeaseHolder) => void, pollMs = 500, timeoutMs = Infinity): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let told = false;
-    for (;;) {
-      const holder = await this.tryAcquire();
-      if (!holder) break;
-      if (!told) {
-        onWait(holder);
-        told = true;
-      }
-      if (Date.now() > deadline) throw new Error(`the cycle lease is still held by ${holder.owner}`);
-      await new Promise((r) => setTimeout(r, pollMs));
-    }
+    await waitForLease(() => this.tryAcquire(), onWait, pollMs, timeoutMs);
     this.renewTimer = setInterval(() => this.renew(), Math.max(1000, this.ttlMs / 3));
     this.renewTimer.unref();
   }
@@ -135,4 +124,25 @@ function readLease(db: Db, name: string): LeaseHolder | null {
 export function readLeaseHolder(db: Db, name: string, now = Date.now()): LeaseHolder | null {
   const holder = readLease(db, name);
   return holder && holder.expiresAt > now ? holder : null;
+}
+
+/** Tries `take` until it returns no holder, telling `onWait` once who holds the lease meanwhile. */
+export async function waitForLease(
+  take: () => Promise<LeaseHolder | null>,
+  onWait: (holder: LeaseHolder) => void,
+  pollMs: number,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let told = false;
+  for (;;) {
+    const holder = await take();
+    if (!holder) return;
+    if (!told) {
+      onWait(holder);
+      told = true;
+    }
+    if (Date.now() > deadline) throw new Error(`the cycle lease is still held by ${holder.owner}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }

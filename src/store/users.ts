@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ScimUserResource } from '../mapping/index.js';
 import { parseTargetPath, readPath } from '../mapping/scim-path.js';
-import type { StoreUser } from '../plan/types.js';
+import type { PlannedAction, StoreUser } from '../plan/types.js';
+import { userNameOf } from '../plan/audit-entry.js';
 import type { Db } from './db.js';
 import { prepared } from './statements.js';
 
@@ -116,6 +117,20 @@ export class LinkConflictError extends Error {
     super(message);
     this.name = 'LinkConflictError';
   }
+}
+
+/** The error a planned action becomes when the store refuses its writes: that user fails, no other. */
+export function rejectedAction(action: PlannedAction, error: unknown): PlannedAction {
+  return {
+    kind: 'error',
+    entraId: action.entraId,
+    row: 'row' in action ? action.row : null,
+    reason:
+      error instanceof LinkConflictError
+        ? `cannot link: ${error.message}`
+        : `the store rejected the change: ${(error as Error).message}`,
+    userName: userNameOf(action),
+  };
 }
 
 export class UserTable {

@@ -5,19 +5,13 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import type { StoreRow } from './harness.js';
 import { freshDatabase } from './postgres.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
 
-export interface UsersRow {
-  id: string;
-  external_id: string | null;
-  user_name: string;
-  display_name: string | null;
-  email: string | null;
-  active: number;
-}
+export type UsersRow = StoreRow;
 
 export interface TestStore {
   kind: StoreKind;

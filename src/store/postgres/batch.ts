@@ -16,9 +16,16 @@ import type {
   WriteBatch,
 } from '../interface.js';
 import { UNUSABLE_DATA, type RetrySpacing } from '../pending.js';
-import { mirroredUserOf } from '../source-users.js';
+import { knownUserOf, type FactsRow } from '../known-users.js';
 import { parseTargetPath, readPath } from '../../mapping/scim-path.js';
-import { columns, LinkConflictError, newUserId, toStoreUser, type UserRow } from '../users.js';
+import {
+  columns,
+  LinkConflictError,
+  newUserId,
+  rejectedAction,
+  toStoreUser,
+  type UserRow,
+} from '../users.js';
 import { nocase } from './schema.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -36,20 +43,7 @@ export async function knownUsers(
   appRoles: boolean,
 ): Promise<Map<string, KnownUser>> {
   const unique = [...new Set(ids)];
-  const { rows } = await db.query<
-    UserRow & {
-      entra_key: string;
-      via: number;
-      s_entra_id: string | null;
-      s_attributes: string;
-      s_soft_deleted: number;
-      s_hard_deleted: number;
-      s_released: number;
-      s_generation: number;
-      p_unusable: boolean | null;
-      p_failed_cycle: string | null;
-    }
-  >(
+  const { rows } = await db.query<FactsRow & { p_unusable: boolean | null; p_failed_cycle: string | null }>(
     `SELECT k.id AS entra_key,
        CASE
          WHEN EXISTS (SELECT 1 FROM "${s}".assignments WHERE principal_id = k.id AND principal_type = 'User') THEN 1
@@ -68,22 +62,7 @@ export async function knownUsers(
   );
   const known = new Map<string, KnownUser>();
   for (const row of rows) {
-    const user: KnownUser = {
-      entraId: row.entra_key,
-      source:
-        row.s_entra_id === null
-          ? null
-          : mirroredUserOf({
-              entra_id: row.entra_key,
-              attributes: row.s_attributes,
-              soft_deleted: row.s_soft_deleted,
-              hard_deleted: row.s_hard_deleted,
-              released: row.s_released,
-              generation: row.s_generation,
-            }),
-      scope: row.via === 1 ? 'assignment' : row.via === 2 ? 'group' : null,
-      linked: row.id === null ? null : toStoreUser(row),
-    };
+    const user = knownUserOf(row);
     if (appRoles) user.appRoles = [];
     if (row.p_unusable) user.unusableSince = row.p_failed_cycle;
     known.set(row.entra_key, user);
@@ -474,17 +453,6 @@ async function writeAlone(db: Queryable, s: string, w: ActionWrite, cycleId: str
     return result!;
   } catch (error) {
     await db.query('ROLLBACK TO one; RELEASE one');
-    const { action } = w;
-    const failed: PlannedAction = {
-      kind: 'error',
-      entraId: action.entraId,
-      row: 'row' in action ? action.row : null,
-      reason:
-        error instanceof LinkConflictError
-          ? `cannot link: ${error.message}`
-          : `the store rejected the change: ${(error as Error).message}`,
-      userName: userNameOf(action),
-    };
-    return { action: failed, outcome: 'failed', userId: rowIdOf(action) };
+    return { action: rejectedAction(w.action, error), outcome: 'failed', userId: rowIdOf(w.action) };
   }
 }

@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { toAuditEntry, type AuditRow } from '../audit.js';
 import { toRecord, type CycleRow } from '../cycles.js';
 import type { CycleLease, PageStash, UserStore, WriteSpan } from '../interface.js';
-import type { LeaseHolder } from '../lock.js';
+import { waitForLease, type LeaseHolder } from '../lock.js';
 import { PageStash as SqlitePageStash } from '../page-stash.js';
 import { UNUSABLE_DATA } from '../pending.js';
 import { toChange, type StagedRow } from '../staged.js';
@@ -554,18 +554,7 @@ class PgCycleLease implements CycleLease {
   }
 
   async acquire(onWait: (holder: LeaseHolder) => void, pollMs = 500, timeoutMs = Infinity): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let told = false;
-    for (;;) {
-      const holder = await this.tryAcquire();
-      if (!holder) break;
-      if (!told) {
-        onWait(holder);
-        told = true;
-      }
-      if (Date.now() > deadline) throw new Error(`the cycle lease is still held by ${holder.owner}`);
-      await new Promise((r) => setTimeout(r, pollMs));
-    }
+    await waitForLease(() => this.tryAcquire(), onWait, pollMs, timeoutMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(1000, this.ttlMs / 3));
     this.renewTimer.unref();
   }
