@@ -20,7 +20,7 @@ export function leaseOwner(what: string): string {
  * A holder on this host whose process is gone (killed, crashed) need not be waited out: its lease is
  * taken over at once. Holders on other hosts (a shared volume) still expire by time.
  */
-function holderIsDead(owner: string): boolean {
+export function holderIsDead(owner: string): boolean {
   const m = /^(\S+) pid (\d+) /.exec(owner);
   if (!m || m[1] !== hostname() || Number(m[2]) === process.pid) return false;
   try {

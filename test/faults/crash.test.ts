@@ -1,20 +1,20 @@
 /**
- * SIGKILL at seeded random points of initial and incremental cycles. After each kill the next run
- * must converge: exactly the expected users, nothing lost or duplicated, and an audit entry for every
- * change that reached the store.
+ * SIGKILL at seeded random points of initial and incremental cycles, on each store (SQLite, and the
+ * test run's PostgreSQL). After each kill the next run must converge: exactly the expected users,
+ * nothing lost or duplicated, and an audit entry for every change that reached the store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import type { RunningEmulator } from '../../src/emulator/index.js';
-import type { AuditEntry } from '../../src/store/index.js';
 import { startTestEmulator } from '../support/emulator.js';
-import { CLI, ROOT, runCli, syncHarness, type SyncHarness } from '../support/harness.js';
+import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
+import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
 
 const SEED = Number(process.env.ENTRASYNC_CRASH_SEED ?? 20261128);
 const KILLS_PER_PHASE = 12;
 
 let emu: RunningEmulator;
-let h: SyncHarness;
+let store: TestStore;
 let env: Record<string, string>;
 const ids: string[] = [];
 const kills: { phase: string; afterMs: number }[] = [];
@@ -56,13 +56,15 @@ function killDuringCycle(ms: number, command = 'sync'): Promise<boolean> {
   });
 }
 
+type AuditRow = { entra_id: string | null; action: string; status: string };
+
 /** The audit agrees with the store: one create or link per linked row, and the latest entry matches its state. */
-function expectAuditMatchesStore() {
-  const audit = h.rt.store.tables.audit.query({ limit: 100_000 });
-  const byUser = new Map<string, AuditEntry[]>();
+async function expectAuditMatchesStore() {
+  const audit = await store.query<AuditRow>('SELECT entra_id, action, status FROM t.audit ORDER BY seq');
+  const byUser = new Map<string, AuditRow[]>();
   for (const e of audit)
-    if (e.entraId && e.status === 'success') byUser.set(e.entraId, [...(byUser.get(e.entraId) ?? []), e]);
-  for (const row of h.rows()) {
+    if (e.entra_id && e.status === 'success') byUser.set(e.entra_id, [...(byUser.get(e.entra_id) ?? []), e]);
+  for (const row of await store.users()) {
     const entries = byUser.get(row.external_id!) ?? [];
     expect(
       entries.filter((e) => e.action === 'create' || e.action === 'link'),
@@ -73,47 +75,58 @@ function expectAuditMatchesStore() {
   }
 }
 
-beforeAll(async () => {
-  emu = await startTestEmulator({ pageSize: 5 });
-  for (let i = 0; i < 80; i++) {
-    const u = emu.tenant.createUser({
-      userPrincipalName: `crash${String(i).padStart(3, '0')}@contoso.com`,
-      displayName: `Crash ${i}`,
-      mail: `crash${i}@contoso.com`,
-      accountEnabled: true,
-    });
-    emu.tenant.assign(u.id, 'User');
-    ids.push(u.id);
-  }
-  h = syncHarness(emu);
-  // Paging the whole tenant (16 pages) keeps the initial round long enough to be killed in; with 80
-  // users in scope, reading them by id would be a handful of requests.
-  env = { ...h.env, ENTRASYNC_LOG_LEVEL: 'info', ENTRASYNC_USERS_STRATEGY: 'tenant' };
-  // 16 pages of users at 20 ms: a round takes a few hundred ms, even with the users read while the
-  // assignments are listed (at 8 ms, half the kills of the initial phase landed after the cycle).
-  emu.tenant.setFaults({ latencyMs: 20 });
-});
-afterAll(async () => {
-  h.close();
-  await emu.close();
-  console.log(`crash test: seed ${SEED}, ${kills.length} kills: ${JSON.stringify(kills)}`);
-});
+const pendingCount = async () =>
+  (await store.query<{ n: number }>('SELECT CAST(count(*) AS INTEGER) AS n FROM t.pending_users'))[0]!.n;
+const cycleStatuses = async () =>
+  (await store.query<{ status: string }>('SELECT status FROM t.cycles ORDER BY started_at DESC')).map(
+    (c) => c.status,
+  );
 
-describe(`crash safety (seed ${SEED})`, () => {
+describe.each(STORE_KINDS)('crash safety on %s (seed ' + SEED + ')', (kind) => {
+  beforeAll(async () => {
+    emu = await startTestEmulator({ pageSize: 5 });
+    for (let i = 0; i < 80; i++) {
+      const u = emu.tenant.createUser({
+        userPrincipalName: `crash${String(i).padStart(3, '0')}@contoso.com`,
+        displayName: `Crash ${i}`,
+        mail: `crash${i}@contoso.com`,
+        accountEnabled: true,
+      });
+      emu.tenant.assign(u.id, 'User');
+      ids.push(u.id);
+    }
+    const dir = tempDir();
+    writeSettings(dir);
+    store = await testStore(kind, dir);
+    // Paging the whole tenant (16 pages) keeps the initial round long enough to be killed in; with 80
+    // users in scope, reading them by id would be a handful of requests.
+    env = emulatorEnv(emu, dir, {
+      ENTRASYNC_DB: store.db,
+      ENTRASYNC_LOG_LEVEL: 'info',
+      ENTRASYNC_USERS_STRATEGY: 'tenant',
+    });
+    // 16 pages of users at 20 ms: a round takes a few hundred ms, even with the users read while the
+    // assignments are listed (at 8 ms, half the kills of the initial phase landed after the cycle).
+    emu.tenant.setFaults({ latencyMs: 20 });
+  });
+  afterAll(async () => {
+    await store.close();
+    await emu.close();
+    console.log(`crash test on ${kind}: seed ${SEED}, ${kills.length} kills: ${JSON.stringify(kills)}`);
+    kills.length = 0;
+    ids.length = 0;
+  });
+
   it('initial cycle: killed repeatedly, then completed, provisions every user exactly once', async () => {
     for (let i = 0; i < KILLS_PER_PHASE; i++) {
       const afterMs = Math.floor(random() * 400);
       if (await killDuringCycle(afterMs)) kills.push({ phase: 'initial', afterMs });
     }
     expect((await runCli(['sync'], env)).code).toBe(0);
-    expect(
-      h
-        .rows()
-        .map((r) => r.external_id)
-        .sort(),
-    ).toEqual([...ids].sort());
-    expect(h.rows().every((r) => r.active === 1)).toBe(true);
-    expectAuditMatchesStore();
+    const rows = await store.users();
+    expect(rows.map((r) => r.external_id).sort()).toEqual([...ids].sort());
+    expect(rows.every((r) => r.active === 1)).toBe(true);
+    await expectAuditMatchesStore();
   });
 
   it('incremental cycle: killed repeatedly, then completed, applies every change exactly', async () => {
@@ -133,7 +146,7 @@ describe(`crash safety (seed ${SEED})`, () => {
     }
     expect((await runCli(['sync'], env)).code).toBe(0);
 
-    const rows = new Map(h.rows().map((x) => [x.external_id!, x]));
+    const rows = new Map((await store.users()).map((x) => [x.external_id!, x]));
     expect(rows.size).toBe(80 - 3 + 5);
     for (let i = 0; i < 20; i++)
       expect(rows.get(ids[i]!)).toMatchObject({ display_name: `v2 ${i}`, active: 1 });
@@ -142,10 +155,10 @@ describe(`crash safety (seed ${SEED})`, () => {
     for (let i = 38; i < 80; i++)
       expect(rows.get(ids[i]!)).toMatchObject({ display_name: `Crash ${i}`, active: 1 });
     for (const id of fresh) expect(rows.get(id)?.active).toBe(1);
-    expectAuditMatchesStore();
-    expect(h.rt.store.tables.pending.count()).toBe(0);
+    await expectAuditMatchesStore();
+    expect(await pendingCount()).toBe(0);
     expect(kills.length).toBeGreaterThanOrEqual(20);
-    const statuses = h.rt.store.tables.cycles.recent(100).map((c) => c.status);
+    const statuses = await cycleStatuses();
     expect(statuses[0]).toBe('succeeded');
     expect(statuses.filter((s) => s === 'aborted').length).toBeGreaterThanOrEqual(20);
   });
@@ -164,7 +177,7 @@ describe(`crash safety (seed ${SEED})`, () => {
     expect((await runCli(['sync'], env)).code).toBe(0);
     emu.tenant.setFaults({ latencyMs: 20 });
 
-    const rows = new Map(h.rows().map((x) => [x.external_id!, x]));
+    const rows = new Map((await store.users()).map((x) => [x.external_id!, x]));
     expect(rows.size).toBe(80 - 3 + 5);
     for (let i = 0; i < 20; i++)
       expect(rows.get(ids[i]!)).toMatchObject({ display_name: `v2 ${i}`, active: 1 });
@@ -173,8 +186,8 @@ describe(`crash safety (seed ${SEED})`, () => {
       expect(rows.get(ids[i]!)).toMatchObject({ display_name: `v3 ${i}`, active: 1 });
     for (let i = 48; i < 80; i++)
       expect(rows.get(ids[i]!)).toMatchObject({ display_name: `Crash ${i}`, active: 1 });
-    expectAuditMatchesStore();
-    expect(h.rt.store.tables.pending.count()).toBe(0);
-    expect(h.rt.store.tables.cycles.recent(1)[0]!.status).toBe('succeeded');
+    await expectAuditMatchesStore();
+    expect(await pendingCount()).toBe(0);
+    expect((await cycleStatuses())[0]).toBe('succeeded');
   }, 60_000);
 });

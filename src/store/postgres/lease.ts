@@ -131,6 +131,22 @@ export class PostgresLease {
   }
 
   /**
+   * Takes the lease from `deadOwner` (a process of this host that is gone), with a new token, if it
+   * still holds it. The server ends that process's connections, so no write of it is in flight.
+   */
+  async takeOver(owner: string, ttlMs: number, deadOwner: string): Promise<LeaseTake> {
+    const { rows } = await this.pool.query<{ token: number; expires_at: number }>(
+      `UPDATE ${this.table} SET owner = $2, expires_at = ${DB_NOW_MS} + $3,
+         token = nextval('"${this.schema}".lease_token') WHERE name = $1 AND owner = $4
+       RETURNING token, expires_at`,
+      [this.name, owner, Math.round(ttlMs), deadOwner],
+    );
+    const row = rows[0];
+    if (row) return { taken: true, token: row.token, expiresAt: row.expires_at };
+    return this.tryAcquire(owner, ttlMs);
+  }
+
+  /**
    * Extends the lease by `ttlMs` from now, if `token` still holds it. False when another replica
    * took it over (or it was released): the holder has lost it and must stop writing. It waits for
    * this replica's own write transaction in flight, which share-locks the row.

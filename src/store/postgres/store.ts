@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { toAuditEntry, type AuditRow } from '../audit.js';
 import { toRecord, type CycleRow } from '../cycles.js';
 import type { CycleLease, PageStash, UserStore, WriteSpan } from '../interface.js';
-import { waitForLease, type LeaseHolder } from '../lock.js';
+import { holderIsDead, waitForLease, type LeaseHolder } from '../lock.js';
 import { PageStash as SqlitePageStash } from '../page-stash.js';
 import { UNUSABLE_DATA } from '../pending.js';
 import { toChange, type StagedRow } from '../staged.js';
@@ -545,7 +545,12 @@ class PgCycleLease implements CycleLease {
       this.token = this.store.fencingToken;
       return null;
     }
-    const take = await withRetry(() => this.lease.tryAcquire(this.owner, this.ttlMs), RETRY);
+    let take = await withRetry(() => this.lease.tryAcquire(this.owner, this.ttlMs), RETRY);
+    // A holder on this host whose process is gone (killed) need not be waited out, as on SQLite.
+    if (!take.taken && holderIsDead(take.owner)) {
+      const dead = take.owner;
+      take = await withRetry(() => this.lease.takeOver(this.owner, this.ttlMs, dead), RETRY);
+    }
     if (!take.taken) return { owner: take.owner, expiresAt: take.expiresAt };
     this.token = take.token;
     this.store.fencingToken = take.token;
