@@ -16,9 +16,12 @@ describe.each(STORE_KINDS)('every command on %s', (kind) => {
   let emu: RunningEmulator;
   let store: TestStore;
   let env: Record<string, string>;
+  /** The database password (PostgreSQL): no output may contain it. */
+  let password = '';
   const ids: string[] = [];
   const sync = async (...args: string[]) => {
     const r = await runCli(['sync', '--json', ...args], env);
+    if (password) expect(r.stdout + r.stderr).not.toContain(password);
     return { ...r, result: r.code === 0 || r.code === 1 ? JSON.parse(r.stdout || '{}') : null };
   };
   const names = async () => (await store.users()).map((u) => `${u.user_name}:${u.active}`);
@@ -46,6 +49,7 @@ describe.each(STORE_KINDS)('every command on %s', (kind) => {
     store = await testStore(kind, dir);
     writeSettings(dir, { safety: { deletionThreshold: { enabled: true, count: 3, percent: null } } });
     env = emulatorEnv(emu, dir, { ENTRASYNC_DB: store.db, ENTRASYNC_LOG_LEVEL: 'info' });
+    if (kind === 'postgres') password = decodeURIComponent(new URL(store.db).password);
   });
   afterAll(async () => {
     await store.close();
@@ -81,8 +85,15 @@ describe.each(STORE_KINDS)('every command on %s', (kind) => {
     expect(rows.every((r) => r.active === 1 && r.external_id !== null)).toBe(true);
     expect(await auditCount('create')).toBe(25);
 
-    const status = JSON.parse((await runCli(['status', '--json'], env)).stdout);
+    const statusRun = await runCli(['status', '--json'], env);
+    const status = JSON.parse(statusRun.stdout);
     expect(status).toMatchObject({ store: { kind, leader: null }, users: { total: 25, linked: 25 } });
+    if (password) {
+      expect(password.length).toBeGreaterThan(8);
+      expect(statusRun.stdout + statusRun.stderr).not.toContain(password);
+      const audit = await store.query<{ reason: string | null }>('SELECT reason FROM t.audit');
+      expect(JSON.stringify(audit)).not.toContain(password);
+    }
     const audit = JSON.parse(
       (await runCli(['audit', '--json', '--action', 'create', '--limit', '100'], env)).stdout,
     );
