@@ -248,4 +248,25 @@ describe.each(STORE_KINDS)('every command on %s', (kind) => {
       expect(JSON.parse((await runCli(['status', '--json'], env)).stdout).store.leader).toBeNull();
     },
   );
+
+  it.runIf(kind === 'postgres')(
+    'ENTRASYNC_DB_SCHEMA names the schema; a schema of a newer version is refused with exit 2',
+    async () => {
+      const other = { ...env, ENTRASYNC_DB_SCHEMA: 'app_users' };
+      expect((await runCli(['sync'], other)).code).toBe(0);
+      const [{ n }] = await store.query<{ n: number }>(
+        'SELECT CAST(count(*) AS INTEGER) AS n FROM app_users.users',
+      );
+      expect(n).toBeGreaterThan(0);
+      await store.query('UPDATE app_users.schema_version SET version = 99');
+      for (const command of [['sync'], ['status']]) {
+        const r = await runCli(command, other);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(/ENTRASYNC_DB_SCHEMA: schema "app_users" has version 99/);
+      }
+      const bad = await runCli(['status'], { ...env, ENTRASYNC_DB_SCHEMA: 'Bad-Name' });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/ENTRASYNC_DB_SCHEMA/);
+    },
+  );
 });
