@@ -254,10 +254,10 @@ describe.each(STORE_KINDS)('every command on %s', (kind) => {
     async () => {
       const other = { ...env, ENTRASYNC_DB_SCHEMA: 'app_users' };
       expect((await runCli(['sync'], other)).code).toBe(0);
-      const [{ n }] = await store.query<{ n: number }>(
+      const rows = await store.query<{ n: number }>(
         'SELECT CAST(count(*) AS INTEGER) AS n FROM app_users.users',
       );
-      expect(n).toBeGreaterThan(0);
+      expect(rows[0]!.n).toBeGreaterThan(0);
       await store.query('UPDATE app_users.schema_version SET version = 99');
       for (const command of [['sync'], ['status']]) {
         const r = await runCli(command, other);
