@@ -15,6 +15,8 @@ export interface Side {
 export interface Row {
   scenario: string;
   strategy?: string;
+  /** Set on PostgreSQL rows (`--store postgres`); SQLite rows have none, as before. */
+  store?: 'sqlite' | 'postgres';
   tenantUsers: number;
   assigned: number;
   changes?: number;
@@ -54,9 +56,12 @@ const requests = (k: RequestCounts) =>
     .filter(Boolean)
     .join(': ');
 
+const nameOf = (r: Row) =>
+  r.scenario + (r.strategy ? ` (${r.strategy})` : '') + (r.store === 'postgres' ? ', PostgreSQL' : '');
+
 export function line(r: Row): string {
   return [
-    r.scenario + (r.strategy ? ` (${r.strategy})` : ''),
+    nameOf(r),
     fmt(r.tenantUsers),
     `${s(r.entrasync.wallMs)} s (cycle ${s(r.entrasync.cycleMs)} s, cpu ${r.entrasync.cpuS.toFixed(1)} s)`,
     `${rate(r)}/s`,
@@ -91,7 +96,7 @@ export function table(rows: Row[]): string {
   ];
   const body = rows.map((r) =>
     [
-      r.scenario + (r.strategy ? ` (${r.strategy})` : ''),
+      nameOf(r),
       fmt(r.tenantUsers),
       fmt(r.assigned),
       `${s(r.entrasync.wallMs)} s (${s(r.entrasync.cycleMs)} s)`,

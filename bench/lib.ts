@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI = join(ROOT, 'dist/cli.js');
 export const BASELINE = join(ROOT, 'bench/baseline.mjs');
+export const BASELINE_PG = join(ROOT, 'bench/baseline-pg.mjs');
 const TIME = '/usr/bin/time';
 
 export interface EmulatorInfo {

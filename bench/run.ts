@@ -15,6 +15,8 @@
  * --tenant: tenant size of the cycles after the initial one (default 100000)
  * --strategies: users read strategies of the 1%-assigned rows (default tenant,scoped)
  * --no-baseline: skip the baselines; --profile: CPU-profile each entrasync run (bench/results/profiles)
+ * --store sqlite|postgres: the store (default sqlite); postgres runs one embedded server for the
+ *   whole run, a database per row, and the baseline of bench/baseline-pg.mjs
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
@@ -22,17 +24,8 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, line, table, type Row, type Side } from './format.js';
 import { summarise } from './profile.js';
-import {
-  BASELINE,
-  CLI,
-  EmulatorProcess,
-  ROOT,
-  fileSizeMb,
-  readStore,
-  removeDb,
-  timedRun,
-  type Timed,
-} from './lib.js';
+import { CLI, EmulatorProcess, ROOT, timedRun, type Timed } from './lib.js';
+import { postgresStore, sqliteStore, type BenchStore } from './stores.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -44,6 +37,7 @@ const { values: flags } = parseArgs({
     'no-baseline': { type: 'boolean' },
     profile: { type: 'boolean' },
     out: { type: 'string' },
+    store: { type: 'string' },
   },
 });
 
@@ -60,6 +54,10 @@ const withBaseline = !flags['no-baseline'];
 const resultsDir = join(ROOT, 'bench/results');
 const work = join(resultsDir, `work-${process.pid}`);
 mkdirSync(work, { recursive: true });
+const storeKind = flags.store ?? 'sqlite';
+if (storeKind !== 'sqlite' && storeKind !== 'postgres')
+  throw new Error(`--store must be sqlite or postgres, not ${storeKind}`);
+const store: BenchStore = storeKind === 'postgres' ? await postgresStore() : sqliteStore(work);
 
 /** What config/default.yaml's mappings select; the baseline reads the same properties. */
 const SELECT = 'accountEnabled,displayName,mail,userPrincipalName';
@@ -102,16 +100,7 @@ async function runEntrasync(
   const requests = await emu.takeRequests();
   const out = JSON.parse(run.stdout) as { cycleId: string; status: string; counts: Record<string, number> };
   if (out.status !== 'succeeded') throw new Error(`cycle ${out.status}`);
-  const cycle = readStore(
-    db,
-    (d) =>
-      d
-        .prepare(
-          `SELECT graph_requests AS requests,
-           round((julianday(ended_at) - julianday(started_at)) * 86400000) AS ms FROM cycles WHERE id = ?`,
-        )
-        .get(out.cycleId) as { requests: number; ms: number },
-  );
+  const cycle = await store.cycle(db, out.cycleId);
   let profile: unknown;
   if (flags.profile) {
     const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
@@ -128,7 +117,7 @@ async function runEntrasync(
     peakRssMb: run.peakRssMb,
     cpuS: run.cpuS,
     requests: requests.total,
-    dbMb: fileSizeMb(db),
+    dbMb: await store.sizeMb(db),
     counts: out.counts,
     requestKinds: requests,
     cycleRequests: cycle.requests,
@@ -138,11 +127,10 @@ async function runEntrasync(
 }
 
 async function runBaseline(emu: EmulatorProcess, first: string, minimal: boolean): Promise<Side> {
-  const db = join(work, 'baseline.db');
-  removeDb(db);
+  const db = await store.create('baseline');
   await emu.takeRequests();
   const i = emu.info;
-  const run = await timedRun([BASELINE, db, first, ...(minimal ? ['minimal'] : [])], {
+  const run = await timedRun([store.baseline, db, first, ...(minimal ? ['minimal'] : [])], {
     NODE_EXTRA_CA_CERTS: i.caFile,
     BASE_URL: i.url,
     TENANT_ID: i.tenantId,
@@ -157,20 +145,11 @@ async function runBaseline(emu: EmulatorProcess, first: string, minimal: boolean
     peakRssMb: run.peakRssMb,
     cpuS: run.cpuS,
     requests: requests.total,
-    dbMb: fileSizeMb(db),
+    dbMb: await store.sizeMb(db),
     items: out.items,
   };
-  removeDb(db);
+  await store.remove(db);
   return side;
-}
-
-function deltaLinkOf(db: string): string {
-  return readStore(
-    db,
-    (d) =>
-      (d.prepare("SELECT value FROM sync_state WHERE key = 'users_delta_link'").get() as { value: string })
-        .value,
-  );
 }
 
 async function record(
@@ -180,7 +159,7 @@ async function record(
 ): Promise<void> {
   const e = await entrasync();
   const b = withBaseline && baseline ? await baseline() : undefined;
-  const full: Row = { ...row, latencyMs, entrasync: e };
+  const full: Row = { ...row, ...(store.kind === 'sqlite' ? {} : { store: store.kind }), latencyMs, entrasync: e };
   if (b) {
     full.baseline = b;
     full.ratio = Math.round((e.wallMs / b.wallMs) * 100) / 100;
@@ -199,16 +178,7 @@ async function tenant(users: number, assignEvery: number): Promise<EmulatorProce
 
 /** `n` changes to provisioned users: 80% renamed, 10% disabled, 10% soft-deleted. */
 async function change(emu: EmulatorProcess, db: string, n: number, round: number): Promise<void> {
-  const ids = readStore(db, (d) =>
-    (
-      d
-        .prepare(
-          `SELECT u.external_id AS id FROM users u JOIN source_users s ON s.entra_id = u.external_id
-           WHERE u.active = 1 AND s.soft_deleted = 0 ORDER BY u.external_id LIMIT ?`,
-        )
-        .all(n) as { id: string }[]
-    ).map((r) => r.id),
-  );
+  const ids = await store.idsToChange(db, n);
   if (ids.length < n) throw new Error(`only ${ids.length} users to change`);
   await emu.ctlMany(
     ids.map((id, k) => () => {
@@ -226,8 +196,7 @@ const strategyEnv = (strategy?: string): Record<string, string> =>
 /** Initial sync of a fresh tenant (one emulator and store per row). */
 async function initialRow(n: number, assignEvery: number, strategy?: string): Promise<void> {
   const emu = await tenant(n, assignEvery);
-  const db = join(work, 'store.db');
-  removeDb(db);
+  const db = await store.create('store');
   try {
     await record(
       {
@@ -248,7 +217,7 @@ async function initialRow(n: number, assignEvery: number, strategy?: string): Pr
       () => runBaseline(emu, FULL_ROUND, false),
     );
   } finally {
-    removeDb(db);
+    await store.remove(db);
     await emu.stop();
   }
 }
@@ -256,10 +225,9 @@ async function initialRow(n: number, assignEvery: number, strategy?: string): Pr
 /** A tenant of `n` (every `assignEvery`-th assigned): the initial cycle, then the cycles after it. */
 async function tenantSession(n: number, assignEvery: number, reportInitial: boolean): Promise<void> {
   const emu = await tenant(n, assignEvery);
-  const db = join(work, 'store.db');
+  const db = await store.create('store');
   const assigned = Math.ceil(n / assignEvery);
   const what = assignEvery === 1 ? 'all assigned' : '1% assigned';
-  removeDb(db);
   try {
     if (reportInitial)
       await record(
@@ -272,7 +240,7 @@ async function tenantSession(n: number, assignEvery: number, reportInitial: bool
       await runEntrasync(emu, db, 'sync', `setup-${n}-${assignEvery}`);
     }
     if (only.has('nochange') || assignEvery !== 1) {
-      const link = deltaLinkOf(db);
+      const link = await store.deltaLink(db);
       await record(
         { scenario: `no-change cycle, ${what}`, tenantUsers: n, assigned, changes: 0, itemsForRate: 0 },
         () => runEntrasync(emu, db, 'sync', `nochange-${n}-${assignEvery}`),
@@ -283,7 +251,7 @@ async function tenantSession(n: number, assignEvery: number, reportInitial: bool
       const sizes = assignEvery === 1 ? [100, 10_000] : [100];
       for (const [k, changes] of sizes.entries()) {
         await change(emu, db, changes, k);
-        const link = deltaLinkOf(db);
+        const link = await store.deltaLink(db);
         await record(
           {
             scenario: `incremental, ${fmt(changes)} changes, ${what}`,
@@ -305,7 +273,7 @@ async function tenantSession(n: number, assignEvery: number, reportInitial: bool
       );
     }
   } finally {
-    removeDb(db);
+    await store.remove(db);
     await emu.stop();
   }
 }
@@ -314,12 +282,11 @@ async function tenantSession(n: number, assignEvery: number, reportInitial: bool
 async function smallTenant(): Promise<void> {
   const n = 1000;
   const emu = await tenant(n, 1);
-  const db = join(work, 'store.db');
-  removeDb(db);
+  const db = await store.create('store');
   try {
     await runEntrasync(emu, db, 'sync', 'setup-small');
     await change(emu, db, 100, 0);
-    const link = deltaLinkOf(db);
+    const link = await store.deltaLink(db);
     await record(
       {
         scenario: 'incremental, 100 changes, all assigned',
@@ -332,7 +299,7 @@ async function smallTenant(): Promise<void> {
       () => runBaseline(emu, link, true),
     );
   } finally {
-    removeDb(db);
+    await store.remove(db);
     await emu.stop();
   }
 }
@@ -344,9 +311,10 @@ const machine = {
   memoryGb: Math.round(totalmem() / 1024 ** 3),
   node: process.version,
   latencyMs,
+  store: store.kind,
 };
 console.error(
-  `entrasync bench on ${machine.cores}× ${machine.cpu}, ${machine.node}, Graph latency ${latencyMs} ms`,
+  `entrasync bench on ${machine.cores}× ${machine.cpu}, ${machine.node}, Graph latency ${latencyMs} ms, store ${store.kind}`,
 );
 
 const started = Date.now();
@@ -380,6 +348,7 @@ try {
     await smallTenant();
   }
 } finally {
+  await store.close();
   rmSync(work, { recursive: true, force: true });
   const result = {
     machine,
