@@ -44,20 +44,23 @@ export async function knownUsers(
 ): Promise<Map<string, KnownUser>> {
   const unique = [...new Set(ids)];
   const { rows } = await db.query<FactsRow & { p_unusable: boolean | null; p_failed_cycle: string | null }>(
+    // Every look-up is a LATERAL subquery with LIMIT 1, which the planner cannot turn into a hash
+    // join: left to choose, it scans and hashes whole tables (and EXISTS as a hashed subplan) for
+    // each batch, which makes an initial sync quadratic in the tenant's size.
     `SELECT k.id AS entra_key,
        CASE
-         WHEN EXISTS (SELECT 1 FROM "${s}".assignments WHERE principal_id = k.id AND principal_type = 'User') THEN 1
-         WHEN EXISTS (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
-                      WHERE gm.member_id = k.id AND gm.member_type = 'user') THEN 2
+         WHEN (SELECT 1 FROM "${s}".assignments WHERE principal_id = k.id AND principal_type = 'User' LIMIT 1) = 1 THEN 1
+         WHEN (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+               WHERE gm.member_id = k.id AND gm.member_type = 'user' LIMIT 1) = 1 THEN 2
          ELSE 0 END AS via,
        su.entra_id AS s_entra_id, su.attributes AS s_attributes, su.soft_deleted AS s_soft_deleted,
        su.hard_deleted AS s_hard_deleted, su.released AS s_released, su.generation AS s_generation,
        (${isUnusable('p', '$2')}) AS p_unusable, p.failed_cycle AS p_failed_cycle,
        u.*
      FROM unnest($1::text[]) AS k(id)
-     LEFT JOIN "${s}".source_users su ON su.entra_id = k.id
-     LEFT JOIN "${s}".users u ON u.external_id = k.id
-     LEFT JOIN "${s}".pending_users p ON p.entra_id = k.id`,
+     LEFT JOIN LATERAL (SELECT * FROM "${s}".source_users WHERE entra_id = k.id LIMIT 1) su ON true
+     LEFT JOIN LATERAL (SELECT * FROM "${s}".users WHERE external_id = k.id LIMIT 1) u ON true
+     LEFT JOIN LATERAL (SELECT * FROM "${s}".pending_users WHERE entra_id = k.id LIMIT 1) p ON true`,
     [unique, UNUSABLE_DATA],
   );
   const known = new Map<string, KnownUser>();
@@ -88,7 +91,9 @@ export async function knownUsers(
   return known;
 }
 
-const fold = (value: string) => value.replace(/[A-Z]/g, (c) => c.toLowerCase());
+// Most values have no capital to fold: test first, and lower whole runs, not one letter at a time.
+const fold = (value: string) =>
+  /[A-Z]/.test(value) ? value.replace(/[A-Z]+/g, (run) => run.toLowerCase()) : value;
 const keyOf = (k: LookupKey) =>
   `${k.target}\u0000${k.target === 'userName' || k.target === WORK_EMAIL ? fold(k.value) : k.value}`;
 
@@ -117,26 +122,44 @@ export async function linkCandidates(
           )
         ).rows.map(toStoreUser);
   const fetched = new Set(keys.map(keyOf));
+  // Every plan of a batch asks: sets and maps keep a batch's look-ups linear in its size.
   const missing: LookupKey[] = [];
+  const missingKeys = new Set<string>();
   const ask = (key: LookupKey) => {
-    const known =
-      fetched.has(keyOf(key)) || (others && key.target !== 'userName' && key.target !== WORK_EMAIL);
-    if (!known && !missing.some((m) => keyOf(m) === keyOf(key))) missing.push(key);
-    return known;
+    if (others && key.target !== 'userName' && key.target !== WORK_EMAIL) return true;
+    const k = keyOf(key);
+    if (fetched.has(k)) return true;
+    if (!missingKeys.has(k)) {
+      missingKeys.add(k);
+      missing.push(key);
+    }
+    return false;
+  };
+  const owners = new Map<string, StoreUser>();
+  const unlinkedByName = new Map<string, StoreUser[]>();
+  const unlinkedByEmail = new Map<string, StoreUser[]>();
+  const add = (map: Map<string, StoreUser[]>, key: string, row: StoreUser) => {
+    const list = map.get(key);
+    if (list) list.push(row);
+    else map.set(key, [row]);
   };
   const unlinked = rows.filter((r) => r.externalId === null);
+  for (const r of rows) if (!owners.has(fold(r.userName))) owners.set(fold(r.userName), r);
+  for (const r of unlinked) {
+    add(unlinkedByName, fold(r.userName), r);
+    if (r.email !== null) add(unlinkedByEmail, fold(r.email), r);
+  }
   return {
     missing,
     unlinkedBy(target: string, value: string): StoreUser[] {
       if (!ask({ target, value })) return [];
-      if (target === 'userName') return unlinked.filter((r) => fold(r.userName) === fold(value));
-      if (target === WORK_EMAIL)
-        return unlinked.filter((r) => r.email !== null && fold(r.email) === fold(value));
+      if (target === 'userName') return [...(unlinkedByName.get(fold(value)) ?? [])];
+      if (target === WORK_EMAIL) return [...(unlinkedByEmail.get(fold(value)) ?? [])];
       return unlinked.filter((r) => String(readTarget(r, target) ?? '') === value);
     },
     byUserName(userName: string): UserNameOwner | null {
       if (!ask({ target: 'userName', value: userName })) return null;
-      return rows.find((r) => fold(r.userName) === fold(userName)) ?? null;
+      return owners.get(fold(userName)) ?? null;
     },
   };
 }
