@@ -36,6 +36,28 @@ const WORK_EMAIL = 'emails[type eq "work"].value';
 const isUnusable = (p: string, prefix: string) =>
   `${p}.failures > 0 AND left(coalesce(${p}.last_error, ''), length(${prefix})) = ${prefix}`;
 
+/**
+ * A batch's facts, $1 the Entra ids, $2 UNUSABLE_DATA. Every look-up is a LATERAL subquery with
+ * LIMIT 1, which the planner cannot turn into a hash join: left to choose, it scanned and hashed
+ * whole tables (and EXISTS as a hashed subplan) for each batch, which made an initial sync quadratic
+ * in the tenant's size. Exported for the test that checks its plan.
+ */
+export const knownUsersSql = (s: string) =>
+  `SELECT k.id AS entra_key,
+     CASE
+       WHEN (SELECT 1 FROM "${s}".assignments WHERE principal_id = k.id AND principal_type = 'User' LIMIT 1) = 1 THEN 1
+       WHEN (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+             WHERE gm.member_id = k.id AND gm.member_type = 'user' LIMIT 1) = 1 THEN 2
+       ELSE 0 END AS via,
+     su.entra_id AS s_entra_id, su.attributes AS s_attributes, su.soft_deleted AS s_soft_deleted,
+     su.hard_deleted AS s_hard_deleted, su.released AS s_released, su.generation AS s_generation,
+     (${isUnusable('p', '$2')}) AS p_unusable, p.failed_cycle AS p_failed_cycle,
+     u.*
+   FROM unnest($1::text[]) AS k(id)
+   LEFT JOIN LATERAL (SELECT * FROM "${s}".source_users WHERE entra_id = k.id LIMIT 1) su ON true
+   LEFT JOIN LATERAL (SELECT * FROM "${s}".users WHERE external_id = k.id LIMIT 1) u ON true
+   LEFT JOIN LATERAL (SELECT * FROM "${s}".pending_users WHERE entra_id = k.id LIMIT 1) p ON true`;
+
 export async function knownUsers(
   db: Queryable,
   s: string,
@@ -44,23 +66,7 @@ export async function knownUsers(
 ): Promise<Map<string, KnownUser>> {
   const unique = [...new Set(ids)];
   const { rows } = await db.query<FactsRow & { p_unusable: boolean | null; p_failed_cycle: string | null }>(
-    // Every look-up is a LATERAL subquery with LIMIT 1, which the planner cannot turn into a hash
-    // join: left to choose, it scans and hashes whole tables (and EXISTS as a hashed subplan) for
-    // each batch, which makes an initial sync quadratic in the tenant's size.
-    `SELECT k.id AS entra_key,
-       CASE
-         WHEN (SELECT 1 FROM "${s}".assignments WHERE principal_id = k.id AND principal_type = 'User' LIMIT 1) = 1 THEN 1
-         WHEN (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
-               WHERE gm.member_id = k.id AND gm.member_type = 'user' LIMIT 1) = 1 THEN 2
-         ELSE 0 END AS via,
-       su.entra_id AS s_entra_id, su.attributes AS s_attributes, su.soft_deleted AS s_soft_deleted,
-       su.hard_deleted AS s_hard_deleted, su.released AS s_released, su.generation AS s_generation,
-       (${isUnusable('p', '$2')}) AS p_unusable, p.failed_cycle AS p_failed_cycle,
-       u.*
-     FROM unnest($1::text[]) AS k(id)
-     LEFT JOIN LATERAL (SELECT * FROM "${s}".source_users WHERE entra_id = k.id LIMIT 1) su ON true
-     LEFT JOIN LATERAL (SELECT * FROM "${s}".users WHERE external_id = k.id LIMIT 1) u ON true
-     LEFT JOIN LATERAL (SELECT * FROM "${s}".pending_users WHERE entra_id = k.id LIMIT 1) p ON true`,
+    knownUsersSql(s),
     [unique, UNUSABLE_DATA],
   );
   const known = new Map<string, KnownUser>();
