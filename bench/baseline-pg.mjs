@@ -28,8 +28,7 @@ if (!tokenResponse.ok) throw new Error(`token: HTTP ${tokenResponse.status}`);
 const { access_token: token } = await tokenResponse.json();
 
 // SQLite's NOCASE, as entrasync's PostgreSQL schema folds user names: the 26 ASCII letters only.
-const nocase = (column) =>
-  `translate(${column}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`;
+const nocase = (column) => `translate(${column}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`;
 const now = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const db = new pg.Client({ connectionString: dbUrl });

@@ -159,7 +159,12 @@ async function record(
 ): Promise<void> {
   const e = await entrasync();
   const b = withBaseline && baseline ? await baseline() : undefined;
-  const full: Row = { ...row, ...(store.kind === 'sqlite' ? {} : { store: store.kind }), latencyMs, entrasync: e };
+  const full: Row = {
+    ...row,
+    ...(store.kind === 'sqlite' ? {} : { store: store.kind }),
+    latencyMs,
+    entrasync: e,
+  };
   if (b) {
     full.baseline = b;
     full.ratio = Math.round((e.wallMs / b.wallMs) * 100) / 100;

@@ -122,7 +122,10 @@ export async function postgresStore(): Promise<BenchStore> {
     deltaLink: async (db) => (await query<{ value: string }>(db, DELTA_LINK))[0]!.value,
     idsToChange: async (db, n) => (await query<{ id: string }>(db, TO_CHANGE('$1'), [n])).map((r) => r.id),
     sizeMb: async (db) => {
-      const [row] = await query<{ bytes: string }>(db, 'SELECT pg_database_size(current_database()) AS bytes');
+      const [row] = await query<{ bytes: string }>(
+        db,
+        'SELECT pg_database_size(current_database()) AS bytes',
+      );
       return Math.round((Number(row!.bytes) / 1024 / 1024) * 10) / 10;
     },
     close: async () => {
