@@ -46,6 +46,8 @@ export interface SqliteTables {
 /** The SQLite user store: UserStore over better-sqlite3's synchronous calls. */
 export class Store implements UserStore {
   readonly kind = 'sqlite' as const;
+  /** Users written between two turns of the event loop (about 50 ms of writes here). */
+  readonly usersPerBatch = 250;
   readonly tables: SqliteTables;
   /** Waits for another connection's write lock (the application's): figures, listener, abort. */
   readonly lockWaits: LockWaits;

@@ -19,6 +19,11 @@ import type { LockWaits } from './write-wait.js';
  */
 export interface UserStore {
   readonly kind: 'sqlite' | 'postgres';
+  /**
+   * Users per applyBatch call in a round. SQLite writes synchronously, so small chunks let I/O run
+   * in between; PostgreSQL writes asynchronously and pays per round trip, so it takes larger ones.
+   */
+  readonly usersPerBatch: number;
 
   // ── The users pipeline ──────────────────────────────────────────────────────────────────────
   /** Everything stored about these Entra users, in one call. */

@@ -41,8 +41,6 @@ export const TXN_LIMITS = {
 export const SLOW_PAGE_MS = 25;
 /** A transaction left open between slow pages is committed when the next page takes this long. */
 export const IDLE_COMMIT_MS = 1000;
-/** Users written between two turns of the event loop (about 50 ms of writes here). */
-export const WRITE_CHUNK = 250;
 
 /**
  * How a full round reads the users (scope `assigned` only; `all` always pages the tenant):
@@ -226,7 +224,7 @@ async function readById(ctx: CycleContext, ids: readonly string[], generation: n
  * because a commit per page of 200 users rewrote every index page those users touched (500 commits
  * at 100,000 users and 100 ms per page: 30 s more than the pages).
  *
- * A batch is written WRITE_CHUNK users at a time, letting I/O run in between: the pages being read
+ * A batch is written store.usersPerBatch users at a time, letting I/O run in between: the pages being read
  * (the next one, and the users read-ahead) go on arriving while 5,000 users are written, instead of
  * waiting a second for the event loop. An open transaction holds the store's write lock, so it is
  * committed as soon as Graph has kept it waiting IDLE_COMMIT_MS: a slow or failing Graph never
@@ -296,9 +294,10 @@ class Batch {
     const items = this.items.sort((a, b) => compareIds(a.id ?? '', b.id ?? ''));
     this.items = [];
     this.writtenSinceBegin += items.length;
-    for (let i = 0; i < items.length; i += WRITE_CHUNK) {
+    const chunkSize = store.usersPerBatch;
+    for (let i = 0; i < items.length; i += chunkSize) {
       if (i > 0) await dispatched();
-      const chunk = items.slice(i, i + WRITE_CHUNK);
+      const chunk = items.slice(i, i + chunkSize);
       // Straight into the open transaction: a savepoint around the chunk would journal every page it
       // changes (1.5 s of system time at 100,000 users) for a rollback that the round's failure
       // does anyway (abort), and the store keeps its own savepoint for a user it rejects.

@@ -72,6 +72,8 @@ export const PG_MIGRATIONS: ((schema: string) => string)[] = [
     app_role_id text NOT NULL,
     PRIMARY KEY (principal_id, app_role_id)
   );
+  -- One cycle's listing until it is applied. Logged, not UNLOGGED: a server restart between the last
+  -- page and the commit must not leave an empty listing, which would read as "everyone unassigned".
   CREATE TABLE "${s}".assignments_listing (
     principal_id text NOT NULL,
     principal_type text NOT NULL,

@@ -39,6 +39,8 @@ export interface PostgresOpenOptions {
 
 export class PostgresStore implements UserStore {
   readonly kind = 'postgres' as const;
+  /** About ten statements per batch, whatever its size: round trips, not rows, are the cost. */
+  readonly usersPerBatch = 2000;
   readonly lockWaits = new LockWaits();
   /** The connection of the write running in this async context (write()). */
   private readonly current = new AsyncLocalStorage<pg.PoolClient>();
