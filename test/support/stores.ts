@@ -5,7 +5,11 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import type { StoreRow } from './harness.js';
+import { loadConfig } from '../../src/config/index.js';
+import type { RunningEmulator } from '../../src/emulator/index.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { runCycle, type CycleOptions, type CycleResult } from '../../src/sync/cycle.js';
+import { emulatorEnv, memoryLogger, tempDir, writeSettings, type StoreRow } from './harness.js';
 import { freshDatabase } from './postgres.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -59,5 +63,45 @@ export async function testStore(kind: StoreKind, dir: string): Promise<TestStore
     query,
     users: () => query<UsersRow>('SELECT * FROM t.users ORDER BY user_name'),
     close: () => pool.end(),
+  };
+}
+
+/** The in-process engine (createRuntime, runCycle) on a store of either kind, its rows read as the application would. */
+export interface StoreHarness {
+  kind: StoreKind;
+  dir: string;
+  env: Record<string, string>;
+  rt: Runtime;
+  logs: () => Record<string, unknown>[];
+  sync(options?: CycleOptions): Promise<CycleResult>;
+  rows(): Promise<UsersRow[]>;
+  row(userName: string): Promise<UsersRow | undefined>;
+  close(): Promise<void>;
+}
+
+export async function storeHarness(
+  emu: RunningEmulator,
+  kind: StoreKind,
+  options: { settings?: Record<string, unknown>; env?: Record<string, string> } = {},
+): Promise<StoreHarness> {
+  const dir = tempDir();
+  writeSettings(dir, options.settings);
+  const store = await testStore(kind, dir);
+  const env = emulatorEnv(emu, dir, { ENTRASYNC_DB: store.db, ...options.env });
+  const { log, lines } = memoryLogger('info');
+  const rt = await createRuntime(loadConfig(env), log);
+  return {
+    kind,
+    dir,
+    env,
+    rt,
+    logs: lines,
+    sync: (o) => runCycle(rt, o),
+    rows: () => store.users(),
+    row: async (userName) => (await store.users()).find((r) => r.user_name === userName),
+    close: async () => {
+      await rt.close();
+      await store.close();
+    },
   };
 }
