@@ -87,15 +87,6 @@ export class PendingQueue {
       .all(afterId, cycleId, now, limit);
   }
 
-  /** The cycle that last failed a user whose data was unusable (null: none recorded), if it is one. */
-  unusableMark(entraId: string): string | null | undefined {
-    const row = prepared<{ id: string; prefix: string }, { failed_cycle: string | null }>(
-      this.db,
-      `SELECT failed_cycle FROM pending_users WHERE entra_id = @id AND ${IS_UNUSABLE}`,
-    ).get({ id: entraId, prefix: UNUSABLE_DATA });
-    return row ? row.failed_cycle : undefined;
-  }
-
   /** Users whose data was unusable when last read, with the cycle that last failed them. */
   unusableUsers(): Map<string, string | null> {
     const rows = prepared<{ prefix: string }, { entra_id: string; failed_cycle: string | null }>(

@@ -171,8 +171,4 @@ export class Scope {
       ) !== undefined
     );
   }
-
-  isScopeGroup(groupId: string): boolean {
-    return prepared(this.db, 'SELECT 1 FROM scope_groups WHERE group_id = ?').get(groupId) !== undefined;
-  }
 }

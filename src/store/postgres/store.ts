@@ -80,11 +80,6 @@ export class PostgresStore implements UserStore {
     return new PostgresStore(pool, settings);
   }
 
-  /** Where the store is, without its password. */
-  get description(): string {
-    return `${this.settings.redactedUrl} schema ${this.s}`;
-  }
-
   private get db(): Queryable {
     return this.current.getStore() ?? this.span?.client ?? this.pool;
   }
