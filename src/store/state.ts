@@ -13,6 +13,22 @@ export type StateKey =
   | 'service_principal_id'
   | 'assignments_digest';
 
+/**
+ * What a resync forgets: where the delta rounds were, and the last assignment listing, so the next
+ * cycle enumerates everything and compares every assignment.
+ */
+export const DELTA_STATE_KEYS: readonly StateKey[] = [
+  'users_delta_link',
+  'users_delta_saved_at',
+  'groups_delta_link',
+  'groups_delta_saved_at',
+  'assignments_digest',
+];
+
+/** The sync_state key that records a malformed element from Graph as reported (one per element). */
+export const reportKey = (elementKey: string) =>
+  `reported:${createHash('sha256').update(elementKey).digest('hex').slice(0, 32)}`;
+
 export class SyncState {
   constructor(private readonly db: Db) {}
 
@@ -46,13 +62,7 @@ export class SyncState {
    * everything and compares every assignment (resync).
    */
   forgetDeltaState(): void {
-    this.delete(
-      'users_delta_link',
-      'users_delta_saved_at',
-      'groups_delta_link',
-      'groups_delta_saved_at',
-      'assignments_digest',
-    );
+    this.delete(...DELTA_STATE_KEYS);
   }
 
   /**
@@ -60,10 +70,9 @@ export class SyncState {
    * small row per distinct element, so a listing that repeats it every cycle is audited once.
    */
   firstReport(elementKey: string): boolean {
-    const key = `reported:${createHash('sha256').update(elementKey).digest('hex').slice(0, 32)}`;
     return (
       prepared(this.db, 'INSERT OR IGNORE INTO sync_state (key, value) VALUES (?, ?)').run(
-        key,
+        reportKey(elementKey),
         new Date().toISOString(),
       ).changes > 0
     );

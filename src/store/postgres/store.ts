@@ -5,7 +5,6 @@
  * leader writes nothing once another replica has taken over.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { toAuditEntry, type AuditRow } from '../audit.js';
@@ -15,6 +14,7 @@ import { holderIsDead, waitForLease, type LeaseHolder } from '../lock.js';
 import { PageStash as SqlitePageStash } from '../page-stash.js';
 import { UNUSABLE_DATA } from '../pending.js';
 import { toChange, type StagedRow } from '../staged.js';
+import { DELTA_STATE_KEYS, reportKey } from '../state.js';
 import { toStoreUser, type UserRow } from '../users.js';
 import { LockWaits } from '../write-wait.js';
 import { appendAudit, applyBatch, knownUsers, linkCandidates } from './batch.js';
@@ -301,22 +301,13 @@ export class PostgresStore implements UserStore {
       return Number(rows[0]!.value);
     },
     forgetDeltaState: async () => {
-      await this.exec(`DELETE FROM "${this.s}".sync_state WHERE key = ANY($1::text[])`, [
-        [
-          'users_delta_link',
-          'users_delta_saved_at',
-          'groups_delta_link',
-          'groups_delta_saved_at',
-          'assignments_digest',
-        ],
-      ]);
+      await this.exec(`DELETE FROM "${this.s}".sync_state WHERE key = ANY($1::text[])`, [DELTA_STATE_KEYS]);
     },
     firstReport: async (elementKey) => {
-      const key = `reported:${createHash('sha256').update(elementKey).digest('hex').slice(0, 32)}`;
       return (
         (await this.exec(
           `INSERT INTO "${this.s}".sync_state (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-          [key, new Date().toISOString()],
+          [reportKey(elementKey), new Date().toISOString()],
         )) > 0
       );
     },
