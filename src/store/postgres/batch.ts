@@ -385,7 +385,6 @@ async function writeActions(
   }
   const now = new Date().toISOString();
   if (creates.length > 0) {
-    const cols = creates.map((c) => columns(c.action.resource));
     await db.query(
       `INSERT INTO "${s}".users (id, external_id, user_name, display_name, email, active, scim, created_at, updated_at)
        SELECT id, ext, n, d, e, a, sc, $8, $8
@@ -393,30 +392,17 @@ async function writeActions(
       [
         creates.map((c) => c.id),
         creates.map((c) => c.action.entraId),
-        cols.map((c) => c.user_name),
-        cols.map((c) => c.display_name),
-        cols.map((c) => c.email),
-        cols.map((c) => c.active),
-        cols.map((c) => c.scim),
+        ...columnArrays(creates.map((c) => c.action.resource)),
         now,
       ],
     );
   }
   if (updates.length > 0) {
-    const cols = updates.map((u) => columns(u.resource));
     await db.query(
       `UPDATE "${s}".users u SET user_name = v.n, display_name = v.d, email = v.e, active = v.a, scim = v.sc, updated_at = $7
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[]) AS v(id, n, d, e, a, sc)
        WHERE u.id = v.id`,
-      [
-        updates.map((u) => u.row.id),
-        cols.map((c) => c.user_name),
-        cols.map((c) => c.display_name),
-        cols.map((c) => c.email),
-        cols.map((c) => c.active),
-        cols.map((c) => c.scim),
-        now,
-      ],
+      [updates.map((u) => u.row.id), ...columnArrays(updates.map((u) => u.resource)), now],
     );
   }
   if (deletes.length > 0) await db.query(`DELETE FROM "${s}".users WHERE id = ANY($1::text[])`, [deletes]);
@@ -441,6 +427,18 @@ async function writeActions(
       ],
     );
   return results;
+}
+
+/** The plain columns of these resources, one array per column: user_name, display_name, email, active, scim. */
+function columnArrays(resources: readonly ScimUserResource[]) {
+  const cols = resources.map(columns);
+  return [
+    cols.map((c) => c.user_name),
+    cols.map((c) => c.display_name),
+    cols.map((c) => c.email),
+    cols.map((c) => c.active),
+    cols.map((c) => c.scim),
+  ];
 }
 
 /** Links a row only if it is still unlinked and linkable; throws a LinkConflictError otherwise. */
