@@ -157,31 +157,13 @@ describe('replicas on one PostgreSQL schema', () => {
     );
     await new Promise((r) => setTimeout(r, 600));
     const other = replicas.find((d) => d !== leader)!;
-    const startedBefore = other.lines().filter(started).length;
     leader.child.kill('SIGSTOP');
     // The other replica takes over once the paused leader's lease has run out.
-    const takeover = (await other.waitForCount(started, startedBefore + 1, 30_000)).at(-1)!;
-    const takenAt = new Date().toISOString();
-    await other.waitFor((l) => finishedOk(l) && l.cycleId === takeover.cycleId, 60_000);
-    emu.tenant.clearFaults();
-    const linkAfterTakeover = await deltaLink(store);
-
+    const takeover = await takeOver(store, other);
     leader.child.kill('SIGCONT');
-    const failed = await leader.waitFor((l) => l.msg === 'cycle failed' && l.cycleId === cycleId, 30_000);
-    // Its next write was refused by the fencing check (not merely noticed at the end of the cycle)...
-    expect(String(failed.error)).toMatch(/lease \(token \d+\) is no longer held/);
-    // ...and even its own cycle row is as the new leader left it: marked aborted, not written by it.
-    expect(await cycleRow(store, cycleId)).toMatchObject({ status: 'aborted' });
-    // Nothing of the stale cycle reached the store after the takeover, nor its delta link.
-    const late = await store.query('SELECT seq FROM t.audit WHERE cycle_id = ? AND at >= ?', [
-      cycleId,
-      takenAt,
-    ]);
-    expect(late).toEqual([]);
-    expect(await deltaLink(store)).toBe(linkAfterTakeover);
+    await expectFencedOff(store, leader, cycleId, takeover);
     const rows = await store.users();
     expect(rows.filter((r) => r.display_name?.startsWith('Fenced'))).toHaveLength(USERS);
-    expect((await leader.get('/healthz')).status).toBe(200);
   }, 120_000);
 
   it('fencing: a leader cut off from the database past its lease writes nothing once it is back', async () => {
@@ -195,7 +177,7 @@ describe('replicas on one PostgreSQL schema', () => {
     emu.tenant.setFaults({ latencyMs: 250 });
     // Wait until the proxied replica starts a cycle, and cut its network at once: the rest of that
     // cycle (its writes, its delta link) can only reach the database after the takeover.
-    let cycleId = '';
+    let cycleId: string;
     let round = 0;
     for (;;) {
       for (let i = 0; i < USERS; i++)
@@ -210,30 +192,48 @@ describe('replicas on one PostgreSQL schema', () => {
       await other.waitFor((l) => finishedOk(l) && l.cycleId === id, 60_000);
       round++;
     }
-    const startedBefore = other.lines().filter(started).length;
-    const takeover = (await other.waitForCount(started, startedBefore + 1, 30_000)).at(-1)!;
-    const takenAt = new Date().toISOString();
-    await other.waitFor((l) => finishedOk(l) && l.cycleId === takeover.cycleId, 60_000);
-    emu.tenant.clearFaults();
-    const linkAfterTakeover = await deltaLink(store);
+    const takeover = await takeOver(store, other);
     proxy.resume();
-    const ended = await cutOff.waitFor(
-      (l) => (l.msg === 'cycle failed' || l.msg === 'cycle finished') && l.cycleId === cycleId,
-      60_000,
-    );
-    expect(ended.msg).toBe('cycle failed');
-    expect(String(ended.error)).toMatch(/lease \(token \d+\) is no longer held/);
-    expect(await cycleRow(store, cycleId)).toMatchObject({ status: 'aborted' });
-    const late = await store.query('SELECT seq FROM t.audit WHERE cycle_id = ? AND at >= ?', [
-      cycleId,
-      takenAt,
-    ]);
-    expect(late).toEqual([]);
-    expect(await deltaLink(store)).toBe(linkAfterTakeover);
-    expect((await cutOff.get('/healthz')).status).toBe(200);
+    await expectFencedOff(store, cutOff, cycleId, takeover);
     await proxy.close();
   }, 180_000);
 });
+
+/** `other` starts its next cycle (the takeover) and finishes it; the Graph faults end then. */
+async function takeOver(store: TestStore, other: Daemon): Promise<{ at: string; deltaLink?: string }> {
+  const startedBefore = other.lines().filter(started).length;
+  const cycle = (await other.waitForCount(started, startedBefore + 1, 30_000)).at(-1)!;
+  const at = new Date().toISOString();
+  await other.waitFor((l) => finishedOk(l) && l.cycleId === cycle.cycleId, 60_000);
+  emu.tenant.clearFaults();
+  return { at, deltaLink: await deltaLink(store) };
+}
+
+/** The stale leader's cycle, resumed after the takeover, fails and leaves nothing behind it. */
+async function expectFencedOff(
+  store: TestStore,
+  stale: Daemon,
+  cycleId: string,
+  takeover: { at: string; deltaLink?: string },
+): Promise<void> {
+  const ended = await stale.waitFor(
+    (l) => (l.msg === 'cycle failed' || l.msg === 'cycle finished') && l.cycleId === cycleId,
+    60_000,
+  );
+  expect(ended.msg).toBe('cycle failed');
+  // Its next write was refused by the fencing check (not merely noticed at the end of the cycle)...
+  expect(String(ended.error)).toMatch(/lease \(token \d+\) is no longer held/);
+  // ...and even its own cycle row is as the new leader left it: marked aborted, not written by it.
+  expect(await cycleRow(store, cycleId)).toMatchObject({ status: 'aborted' });
+  // Nothing of the stale cycle reached the store after the takeover, nor its delta link.
+  const late = await store.query('SELECT seq FROM t.audit WHERE cycle_id = ? AND at >= ?', [
+    cycleId,
+    takeover.at,
+  ]);
+  expect(late).toEqual([]);
+  expect(await deltaLink(store)).toBe(takeover.deltaLink);
+  expect((await stale.get('/healthz')).status).toBe(200);
+}
 
 const cycleRow = async (store: TestStore, id: string) =>
   (await store.query<{ status: string }>('SELECT status FROM t.cycles WHERE id = ?', [id]))[0];
