@@ -26,7 +26,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 
 const program = new Command('entrasync')
-  .description('Pull users assigned to a Microsoft Entra ID application into a user store (SQLite or PostgreSQL)')
+  .description(
+    'Pull users assigned to a Microsoft Entra ID application into a user store (SQLite or PostgreSQL)',
+  )
   .version('0.1.0')
   .exitOverride()
   .showHelpAfterError(false);
