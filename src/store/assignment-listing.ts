@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
+import { assignmentKey as keyOf, hash64, join64, ListingDigest } from './listing-digest.js';
 import { PageStash } from './page-stash.js';
 import { SyncState } from './state.js';
 import { prepared } from './statements.js';
@@ -16,17 +17,15 @@ export interface ListedAssignment {
  *
  * While pages arrive, each is kept in a PageStash (one JSON row per page of a temporary table, spilling
  * to a temporary file beyond the temp cache, see db.ts), and each assignment leaves only a 64-bit
- * hash here: 8 bytes per assignment, 8 MB at a million. The count and two 32-bit sums of those
- * hashes make an order-free digest; when it equals the one saved with the last listing applied,
- * nothing changed and nothing is compared. Otherwise the sorted hashes find the differences in one
+ * hash here: 8 bytes per assignment, 8 MB at a million. When the listing's digest (ListingDigest)
+ * equals the one saved with the last listing applied, nothing changed and nothing is compared. Otherwise the sorted hashes find the differences in one
  * pass over `assignments` and one over the pages, with no per-row SQL beyond the rows that changed.
  * An interrupted listing changes nothing: it lives only in temporary tables and memory.
  */
 export class AssignmentListing {
   private readonly state: SyncState;
   private hashes = new HashList();
-  private sumA = 0;
-  private sumB = 0;
+  private listed = new ListingDigest();
 
   private readonly pendingUser: Statement<[string]>;
   private readonly pendingMembers: Statement<[string]>;
@@ -49,22 +48,17 @@ export class AssignmentListing {
   begin(): void {
     this.pages.clear();
     this.hashes = new HashList();
-    this.sumA = this.sumB = 0;
+    this.listed = new ListingDigest();
   }
 
   add(items: readonly ListedAssignment[]): void {
-    for (const a of items) {
-      const [h1, h2] = hash64(keyOf(a.principalId, a.principalType, a.appRoleId));
-      this.sumA = (this.sumA + h1) >>> 0;
-      this.sumB = (this.sumB + h2) >>> 0;
-      this.hashes.push(join64(h1, h2));
-    }
+    for (const a of items) this.hashes.push(this.listed.add(a));
     this.pages.push(items);
   }
 
   /** This listing's digest: equal digests mean equal listings (up to a 2^-64 chance). */
   digest(): string {
-    return `${this.hashes.length}:${this.sumA.toString(16)}:${this.sumB.toString(16)}`;
+    return this.listed.toString();
   }
 
   /**
@@ -148,9 +142,6 @@ interface Row {
   app_role_id: string;
 }
 
-const keyOf = (principalId: string, principalType: string, appRoleId: string) =>
-  `${principalId}|${principalType}|${appRoleId}`;
-
 /** 64-bit hashes, appended to a buffer that doubles when full. */
 class HashList {
   private buffer = new BigUint64Array(1024);
@@ -171,8 +162,6 @@ class HashList {
   }
 }
 
-const join64 = (high: number, low: number): bigint => (BigInt(high) << 32n) | BigInt(low);
-
 /** Binary search in sorted hashes. */
 function contains(sorted: BigUint64Array, h: bigint): boolean {
   let lo = 0;
@@ -185,18 +174,4 @@ function contains(sorted: BigUint64Array, h: bigint): boolean {
     else hi = mid - 1;
   }
   return false;
-}
-
-/** Two independent 32-bit hashes of a string (cyrb53's mixing, kept as two halves). */
-function hash64(text: string): [number, number] {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return [h1 >>> 0, h2 >>> 0];
 }

@@ -198,6 +198,42 @@ describe.each(factories)('UserStore on $name', ({ open }) => {
     expect((await store.knownUsers([B], { appRoles: false })).get(B)!.scope).toBeNull();
   });
 
+  it('scope: the same listing again changes nothing; a changed one is applied, an abandoned one is not', async () => {
+    await fresh();
+    const listing = (items: { principalId: string; principalType: string }[], commit = true) =>
+      store.write(async () => {
+        await store.scope.beginListing();
+        // Two pages, in a different order each time: the digest does not depend on order.
+        for (const a of items) await store.scope.addToListing([{ ...a, appRoleId: ROLE }]);
+        return commit ? store.scope.commitListing(null, false) : null;
+      }, 'test');
+    expect(
+      await listing([
+        { principalId: A, principalType: 'User' },
+        { principalId: B, principalType: 'User' },
+      ]),
+    ).toMatchObject({ added: 2, removed: 0, unchanged: false });
+    expect(
+      await listing([
+        { principalId: B, principalType: 'User' },
+        { principalId: A, principalType: 'User' },
+      ]),
+    ).toMatchObject({ added: 0, removed: 0, unchanged: true });
+    // Read but never committed (the cycle failed): nothing of it counts.
+    await listing([{ principalId: C, principalType: 'User' }], false);
+    expect(await store.scope.isAssigned(C, 'User')).toBe(false);
+    expect(await listing([{ principalId: B, principalType: 'User' }])).toMatchObject({
+      added: 0,
+      removed: 1,
+      unchanged: false,
+    });
+    expect(await store.scope.isAssigned(A, 'User')).toBe(false);
+    expect(await store.scope.isAssigned(B, 'User')).toBe(true);
+    expect(await store.scope.relevantUserIds()).toEqual([B]);
+    // The removed user's scope changed: pending, to be planned (and disabled) by the cycle.
+    expect(await store.pending.dueAfter('', 10, 'c2')).toContain(A);
+  });
+
   it('state, cycles and the lease', async () => {
     await fresh();
     await store.write(() => store.state.set({ fingerprint: 'f', users_delta_link: 'l' }), 'test');

@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import type { AppRole, GroupWrite, ListedAssignment } from '../interface.js';
 import type { Membership } from '../scope.js';
+import type { PostgresListing } from './listing.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -113,13 +114,14 @@ export async function addToListing(
 }
 
 /**
- * Swaps the listing in: the differences found in SQL, their users (and the members of their
+ * Swaps the listing in, unless its digest is the one applied last: the differences found in SQL, their users (and the members of their
  * groups) made pending; then the app roles and the groups in scope. Members of a group that
  * entered or left scope become pending too.
  */
 export async function commitListing(
   db: Queryable,
   s: string,
+  listing: PostgresListing,
   appRoles: AppRole[] | null,
   expandNested: boolean,
 ): Promise<{
@@ -133,10 +135,18 @@ export async function commitListing(
     EXCEPT SELECT principal_id, principal_type, app_role_id FROM "${s}".assignments`;
   const removed = `SELECT principal_id, principal_type, app_role_id FROM "${s}".assignments
     EXCEPT SELECT principal_id, principal_type, app_role_id FROM "${s}".assignments_listing`;
-  const { rows } = await db.query<{ added: number; removed: number }>(
-    `SELECT (SELECT count(*) FROM (${added}) a)::int AS added, (SELECT count(*) FROM (${removed}) r)::int AS removed`,
+  const saved = await db.query<{ value: string }>(
+    `SELECT value FROM "${s}".sync_state WHERE key = 'assignments_digest'`,
   );
-  const changes = rows[0]!;
+  const digest = await listing.load(db, s, saved.rows[0]?.value ?? null);
+  const changes =
+    digest === null
+      ? { added: 0, removed: 0 }
+      : (
+          await db.query<{ added: number; removed: number }>(
+            `SELECT (SELECT count(*) FROM (${added}) a)::int AS added, (SELECT count(*) FROM (${removed}) r)::int AS removed`,
+          )
+        ).rows[0]!;
   if (changes.added + changes.removed > 0) {
     const changed = `SELECT principal_id, principal_type FROM (${added}) a UNION SELECT principal_id, principal_type FROM (${removed}) r`;
     await db.query(
@@ -151,7 +161,14 @@ export async function commitListing(
       WHERE l.principal_id = a.principal_id AND l.principal_type = a.principal_type AND l.app_role_id = a.app_role_id)`);
     await db.query(`INSERT INTO "${s}".assignments SELECT * FROM (${added}) a ON CONFLICT DO NOTHING`);
   }
-  await db.query(`DELETE FROM "${s}".assignments_listing`);
+  if (digest !== null) {
+    await db.query(`DELETE FROM "${s}".assignments_listing`);
+    await db.query(
+      `INSERT INTO "${s}".sync_state (key, value) VALUES ('assignments_digest', $1)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [digest],
+    );
+  }
   if (appRoles) {
     await db.query(`DELETE FROM "${s}".app_roles`);
     await db.query(

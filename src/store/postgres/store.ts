@@ -21,6 +21,7 @@ import { appendAudit, applyBatch, knownUsers, linkCandidates } from './batch.js'
 import { checkConnection, createPool, parsePostgresUrl, type PostgresSettings } from './connection.js';
 import { withRetry } from './errors.js';
 import { assertHeld, CYCLE_LEASE, PostgresLease } from './lease.js';
+import { PostgresListing } from './listing.js';
 import { migrate } from './migrate.js';
 import { nocase } from './schema.js';
 import * as scopeOps from './scope-ops.js';
@@ -51,6 +52,7 @@ export class PostgresStore implements UserStore {
   /** Who holds that token: another handle of the same owner (a tick, then its cycle) takes it over. */
   fencingOwner: string | null = null;
   private scratch: Database.Database | null = null;
+  private cycleListing: PostgresListing | null = null;
   readonly s: string;
 
   private constructor(
@@ -145,13 +147,10 @@ export class PostgresStore implements UserStore {
   readonly scope: UserStore['scope'] = {
     applyGroupPage: (writes, generation) => scopeOps.applyGroupPage(this.db, this.s, writes, generation),
     dropUnseenMemberships: (generation) => scopeOps.dropUnseenMemberships(this.db, this.s, generation),
-    // The listing is scratch shared by the replicas: written only under the lease, fenced.
-    beginListing: () =>
-      this.write(() => this.exec(`DELETE FROM "${this.s}".assignments_listing`), 'listing').then(
-        () => undefined,
-      ),
-    addToListing: (items) => this.write(() => scopeOps.addToListing(this.db, this.s, items), 'listing'),
-    commitListing: (appRoles, expand) => scopeOps.commitListing(this.db, this.s, appRoles, expand),
+    beginListing: async () => this.listing.begin(),
+    addToListing: async (items) => this.listing.add(items),
+    commitListing: (appRoles, expand) =>
+      scopeOps.commitListing(this.db, this.s, this.listing, appRoles, expand),
     isAssigned: async (principalId, principalType) =>
       (
         await this.rows(
@@ -472,6 +471,11 @@ export class PostgresStore implements UserStore {
     if (!tx) return;
     this.span = null;
     await this.end(tx, false);
+  }
+
+  /** The assignment listing being read; local to this process like the page stash it lives in. */
+  private get listing(): PostgresListing {
+    return (this.cycleListing ??= new PostgresListing(this.pageStash('assignment_pages')));
   }
 
   pageStash<T>(name: string): PageStash<T> {
