@@ -72,6 +72,7 @@ export interface StoreHarness {
   dir: string;
   env: Record<string, string>;
   rt: Runtime;
+  store: TestStore;
   logs: () => Record<string, unknown>[];
   sync(options?: CycleOptions): Promise<CycleResult>;
   rows(): Promise<UsersRow[]>;
@@ -82,11 +83,16 @@ export interface StoreHarness {
 export async function storeHarness(
   emu: RunningEmulator,
   kind: StoreKind,
-  options: { settings?: Record<string, unknown>; env?: Record<string, string> } = {},
+  options: {
+    settings?: Record<string, unknown>;
+    env?: Record<string, string>;
+    /** A second runtime (other settings) on this harness's store; closing it leaves the store open. */
+    sameStoreAs?: StoreHarness;
+  } = {},
 ): Promise<StoreHarness> {
   const dir = tempDir();
   writeSettings(dir, options.settings);
-  const store = await testStore(kind, dir);
+  const store = options.sameStoreAs?.store ?? (await testStore(kind, dir));
   const env = emulatorEnv(emu, dir, { ENTRASYNC_DB: store.db, ...options.env });
   const { log, lines } = memoryLogger('info');
   const rt = await createRuntime(loadConfig(env), log);
@@ -95,13 +101,14 @@ export async function storeHarness(
     dir,
     env,
     rt,
+    store,
     logs: lines,
     sync: (o) => runCycle(rt, o),
     rows: () => store.users(),
     row: async (userName) => (await store.users()).find((r) => r.user_name === userName),
     close: async () => {
       await rt.close();
-      await store.close();
+      if (!options.sameStoreAs) await store.close();
     },
   };
 }
