@@ -6,15 +6,20 @@ import { toUserChange } from '../../src/source/users.js';
 import { buildStatus } from '../../src/sync/status.js';
 import { startTestEmulator } from '../support/emulator.js';
 import { runCli, syncHarness, type SyncHarness } from '../support/harness.js';
+import { STORE_KINDS, storeHarness, type StoreHarness } from '../support/stores.js';
 
 let emu: RunningEmulator;
-let h: SyncHarness;
+let h: SyncHarness | undefined;
+/** The store-facing tests run on both stores. */
+let sh: StoreHarness | undefined;
 
 beforeEach(async () => {
   emu = await startTestEmulator({ pageSize: 4 });
 });
 afterEach(async () => {
   h?.close();
+  await sh?.close();
+  h = sh = undefined;
   await emu.close();
 });
 
@@ -29,37 +34,37 @@ function assigned(upn: string, extra: Record<string, unknown> = {}) {
   return u;
 }
 
-describe('malformed or surprising Graph data', () => {
+describe.each(STORE_KINDS)('malformed or surprising Graph data, on %s', (kind) => {
   it('rejects one user with an audit entry and never disables on it', async () => {
     const good = assigned('good@contoso.com');
     const control = assigned('ctrl@contoso.com', { displayName: 'bad\u0007name' });
     const huge = assigned('huge@contoso.com', { displayName: 'x'.repeat(5000) });
     const typed = assigned('typed@contoso.com', { accountEnabled: 'yes' });
-    h = syncHarness(emu);
-    const r = await h.sync();
+    sh = await storeHarness(emu, kind);
+    const r = await sh.sync();
     expect(r.status).toBe('succeeded');
-    expect(h.rows().map((x) => x.external_id)).toEqual([good.id]);
-    const errors = h.rt.store.tables.audit.query({ action: 'error' });
+    expect((await sh.rows()).map((x) => x.external_id)).toEqual([good.id]);
+    const errors = await sh.rt.store.audit.query({ action: 'error' });
     expect(errors.map((e) => e.entraId).sort()).toEqual([control.id, huge.id, typed.id].sort());
     expect(errors.find((e) => e.entraId === control.id)!.reason).toMatch(/control characters/);
     expect(errors.find((e) => e.entraId === huge.id)!.reason).toMatch(/5000 characters/);
 
     // A linked user whose new data is unusable keeps its row as it was: no disable, no change.
     emu.tenant.updateUser(good.id, { displayName: 'ok\u0000' });
-    const r2 = await h.sync();
+    const r2 = await sh.sync();
     expect(r2.status).toBe('succeeded');
-    expect(h.row('good@contoso.com')).toMatchObject({ active: 1, display_name: 'good@contoso.com' });
+    expect(await sh.row('good@contoso.com')).toMatchObject({ active: 1, display_name: 'good@contoso.com' });
   });
 
   it('a user whose userPrincipalName vanished fails alone', async () => {
     const a = assigned('a@contoso.com');
     assigned('b@contoso.com');
-    h = syncHarness(emu);
+    sh = await storeHarness(emu, kind);
     emu.tenant.updateUser(a.id, { userPrincipalName: null });
-    const r = await h.sync();
+    const r = await sh.sync();
     expect(r.status).toBe('succeeded');
     expect(r.counts).toMatchObject({ create: 1, error: 1 });
-    expect(h.rt.store.tables.audit.query({ action: 'error' })[0]!.reason).toMatch(
+    expect((await sh.rt.store.audit.query({ action: 'error' }))[0]!.reason).toMatch(
       /userName mapping produced no value/,
     );
   });
@@ -85,17 +90,17 @@ describe('malformed or surprising Graph data', () => {
   });
 });
 
-describe('failed users (escrow)', () => {
+describe.each(STORE_KINDS)('failed users (escrow), on %s', (kind) => {
   it('are retried in later cycles with growing spacing, listed in status, and retried at once on request', async () => {
     const owner = assigned('taken@contoso.com');
-    h = syncHarness(emu, {
+    const h = (sh = await storeHarness(emu, kind, {
       settings: {
         safety: {
           deletionThreshold: { enabled: true, count: 50, percent: 25 },
           retry: { baseSeconds: 3600, maxSeconds: 86400 },
         },
       },
-    });
+    }));
     await h.sync();
     const clash = assigned('clash@contoso.com');
     emu.tenant.updateUser(clash.id, { userPrincipalName: 'TAKEN@contoso.com' });
@@ -129,7 +134,7 @@ describe('failed users (escrow)', () => {
     r = await h.sync();
     expect(r.counts.create).toBe(1);
     expect((await buildStatus(h.rt.store)).failingUsers.count).toBe(0);
-    expect(h.row('TAKEN@contoso.com')?.external_id).toBe(clash.id);
+    expect((await h.row('TAKEN@contoso.com'))?.external_id).toBe(clash.id);
   });
 });
 
