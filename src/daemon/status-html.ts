@@ -31,8 +31,9 @@ export function escapeHtml(value: string | number): string {
 /** 12,345 */
 export const num = (n: number) => n.toLocaleString('en-US');
 
-/** 0.4 s, 12 s, 3 min 5 s, 2 h 10 min */
+/** 40 ms, 4.2 s, 12 s, 3 min 5 s, 2 h 10 min */
 export function duration(seconds: number): string {
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;

@@ -11,11 +11,13 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { escapeControls } from '../../src/cli/text.js';
+import { ConfigError } from '../../src/config/index.js';
+import { loadDaemonConfig } from '../../src/config/daemon.js';
 import { escapeHtml } from '../../src/daemon/status-html.js';
 import { renderStatusPage, STATUS_PAGE_HEADERS, type PageDocument } from '../../src/daemon/status-page.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../support/emulator.js';
-import { emulatorEnv, ROOT, tempDir, writeSettings } from '../support/harness.js';
+import { emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
 import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
 import {
   browserSkipReason,
@@ -24,7 +26,8 @@ import {
   textOf,
   type WatchedPage,
 } from './status-page-browser.js';
-import { cycleFinished, startDaemon, type Daemon } from './support.js';
+import { fixture } from './fixture.js';
+import { assertBuilt, cycleFinished, startDaemon, type Daemon } from './support.js';
 
 const HOSTILE = '<img src=x onerror=alert(1)>@contoso.com';
 const EVERY_SECOND = '*/1 * * * * *';
@@ -45,6 +48,65 @@ describe('escapeHtml', () => {
       expect(escapeHtml(c), `U+${cp.toString(16)}`).toBe(entities[c] ?? escapeControls(c));
     }
     expect(escapeHtml('a\u202Eb<')).toBe('a\\u{202E}b&lt;');
+  });
+});
+
+describe('ENTRASYNC_HTTP_SHOW_USERS', () => {
+  it('is off unless 1; any other value than 0 or 1 names the variable', () => {
+    expect(loadDaemonConfig({}).showUsers).toBeUndefined();
+    expect(loadDaemonConfig({ ENTRASYNC_HTTP_SHOW_USERS: '0' }).showUsers).toBeUndefined();
+    expect(loadDaemonConfig({ ENTRASYNC_HTTP_SHOW_USERS: '1' }).showUsers).toBe(true);
+    for (const bad of ['yes', 'true', '2']) {
+      expect(() => loadDaemonConfig({ ENTRASYNC_HTTP_SHOW_USERS: bad })).toThrow(ConfigError);
+      expect(() => loadDaemonConfig({ ENTRASYNC_HTTP_SHOW_USERS: bad })).toThrow(
+        /^ENTRASYNC_HTTP_SHOW_USERS: expected 1 .* or 0, got "/,
+      );
+    }
+  });
+
+  it('a bad value makes `entrasync run` exit 2, naming it', async () => {
+    assertBuilt();
+    const dir = tempDir();
+    const r = await runCli(['run'], {
+      ENTRASYNC_TENANT_ID: 'contoso.onmicrosoft.com',
+      ENTRASYNC_CLIENT_ID: '00000000-0000-4000-8000-000000000001',
+      ENTRASYNC_CLIENT_SECRET: 'not-used',
+      ENTRASYNC_DB: join(dir, 'store.db'),
+      ENTRASYNC_CONFIG: writeSettings(dir),
+      ENTRASYNC_HTTP_HOST: '127.0.0.1',
+      ENTRASYNC_HTTP_SHOW_USERS: 'yes',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/configuration error: ENTRASYNC_HTTP_SHOW_USERS: expected 1/);
+  });
+});
+
+describe('GET /', () => {
+  it('answers HTML under a policy that allows only its own stylesheet; HEAD and /index.html too', async () => {
+    const f = await fixture(3);
+    try {
+      const d = await f.daemon({ ENTRASYNC_SCHEDULE: NEVER_DURING_TEST });
+      await d.waitFor(cycleFinished);
+      for (const path of ['/', '/index.html']) {
+        const res = await fetch(`http://127.0.0.1:${d.port}${path}`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+        expect(res.headers.get('cache-control')).toBe('no-store');
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        const csp = res.headers.get('content-security-policy')!;
+        expect(csp).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*';/);
+        expect(csp).not.toMatch(/unsafe|script-src|\*/);
+        const body = await res.text();
+        expect(body).toMatch(/^<!doctype html>/);
+        expect(body).not.toMatch(/<script|\sstyle=|\son[a-z]+=|https?:\/\/(?!127\.0\.0\.1)/i);
+      }
+      const head = await fetch(`http://127.0.0.1:${d.port}/`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(await head.text()).toBe('');
+      expect(await d.stop()).toBe(0);
+    } finally {
+      await f.close();
+    }
   });
 });
 
