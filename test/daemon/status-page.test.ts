@@ -179,7 +179,17 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
           },
         ],
       },
-      failingUsers: { count: 0, users: [] },
+      failingUsers: {
+        count: 1,
+        users: [
+          {
+            entraId: 'id-2',
+            failures: 3,
+            lastError: 'userName "<script>x()</script>@contoso.com" is held by another row',
+            retryAfter: '2026-11-30T10:30:00Z',
+          },
+        ],
+      },
       progress: {
         cycleId: 'c3',
         kind: 'full',
@@ -223,6 +233,15 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
         if (showUsers) expect(await held.innerText()).toBe('adm\\u{202E}nimda<b>');
         else expect(await held.count()).toBe(0);
         expect(await w.page.locator('#held-changes b').count()).toBe(0);
+        const error = w.page.locator('#failing-users td.user');
+        if (showUsers)
+          expect(await error.innerText()).toBe(
+            'userName "<script>x()</script>@contoso.com" is held by another row',
+          );
+        else expect(await error.count()).toBe(0);
+        expect(await textOf(w.page, '#failing-users tbody')).toContain('id-2');
+        expect(await textOf(w.page, '#failing .value')).toBe('1');
+        expect(await w.page.locator('script').count()).toBe(0);
         expectClean(w, origin);
         await w.page.context().close();
       } finally {
