@@ -335,8 +335,9 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
       await w.page.context().close();
       expect(await b.d.stop()).toBe(0);
 
-      // 4. With SHOW_USERS=1 the held changes name their users, hostile markup shown as text.
-      emu.tenant.setFaults({ latencyMs: 400 });
+      // 4. With SHOW_USERS=1 the held changes name their users, hostile markup shown as text. The
+      // start cycle is short (a few requests), so each is slow enough to find it running.
+      emu.tenant.setFaults({ latencyMs: 1000 });
       const c = await start({ ENTRASYNC_SCHEDULE: NEVER_DURING_TEST, ENTRASYNC_HTTP_SHOW_USERS: '1' });
       await c.d.waitFor((l) => l.msg === 'cycle started');
       w = await openPage(browser, `${c.origin}/`);
@@ -358,6 +359,6 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
       await w.page.context().close();
       // /status stays without personal data.
       expect((await c.d.get('/status')).body).not.toContain('contoso.com');
-    });
+    }, 120_000);
   });
 });
