@@ -235,7 +235,8 @@ export function renderStatusPage(doc: PageDocument, options: PageOptions): strin
     `<main>${running(doc)}${notices(doc)}${tiles(doc, now)}` +
     `<section id="chart"><h2>Last cycles</h2>${cycleChart(doc.lastCycles)}</section>` +
     `${cyclesTable(doc)}${heldTable(doc, options.showUsers)}${failingTable(doc, options.showUsers)}</main>` +
-    `<footer class="muted">JSON: <a href="/status">/status</a> · <a href="/metrics">/metrics</a> · <a href="/readyz">/readyz</a>` +
+    // Relative links: the page keeps working behind a path prefix (kubectl proxy, an ingress).
+    `<footer class="muted">JSON: <a href="status">/status</a> · <a href="metrics">/metrics</a> · <a href="readyz">/readyz</a>` +
     `${options.showUsers ? '' : ' · userNames hidden (ENTRASYNC_HTTP_SHOW_USERS=1 shows them)'}</footer></body></html>\n`
   );
 }
