@@ -12,6 +12,8 @@ export interface DaemonConfig {
   readyMaxAgeSeconds: number;
   /** How long SIGTERM waits for a running cycle before leaving it at a transaction boundary. */
   shutdownGraceSeconds: number;
+  /** The status page at / shows userNames and failing users' errors (personal data); off unless set. */
+  showUsers?: true;
 }
 
 type Env = Record<string, string | undefined>;
@@ -65,6 +67,16 @@ function timezone(env: Env): string | undefined {
   return tz;
 }
 
+function showUsers(env: Env): boolean {
+  const raw = value(env, 'ENTRASYNC_HTTP_SHOW_USERS');
+  if (raw === undefined || raw === '0') return false;
+  if (raw === '1') return true;
+  throw new ConfigError(
+    'ENTRASYNC_HTTP_SHOW_USERS',
+    `expected 1 (show userNames on the status page) or 0, got ${shown(raw)}`,
+  );
+}
+
 export function loadDaemonConfig(env: Env = process.env): DaemonConfig {
   const schedule = value(env, 'ENTRASYNC_SCHEDULE') ?? DEFAULT_SCHEDULE;
   if (!validate(schedule)) {
@@ -81,5 +93,6 @@ export function loadDaemonConfig(env: Env = process.env): DaemonConfig {
     httpHost: httpHost(env),
     readyMaxAgeSeconds: integer(env, 'ENTRASYNC_READY_MAX_AGE', DEFAULT_READY_MAX_AGE, 1, 366 * 86400),
     shutdownGraceSeconds: integer(env, 'ENTRASYNC_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE, 0, 3600),
+    ...(showUsers(env) ? { showUsers: true as const } : {}),
   };
 }

@@ -6,6 +6,8 @@ export interface Endpoints {
   readyz(): Promise<{ ready: boolean }>;
   metrics(): Promise<{ contentType: string; body: string }>;
   status(): Promise<unknown>;
+  /** The status page's HTML and its headers (the Content-Security-Policy among them). */
+  page(): Promise<{ headers: Record<string, string>; body: string }>;
 }
 
 export interface HttpServer {
@@ -13,8 +15,14 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, status: number, body: string, type = 'application/json'): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  type = 'application/json',
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
@@ -22,8 +30,8 @@ const json = (res: ServerResponse, status: number, value: unknown) =>
   send(res, status, `${JSON.stringify(value, null, 2)}\n`);
 
 /**
- * /healthz (the process answers), /readyz (the sync works), /metrics (Prometheus), /status (the
- * `status --json` document). Read-only and without personal data, so it needs no authentication;
+ * / (the status page, for a person), /healthz (the process answers), /readyz (the sync works),
+ * /metrics (Prometheus), /status (the `status --json` document). Read-only and without personal data, so it needs no authentication;
  * still, expose it to the cluster's monitoring only.
  */
 export async function startHttpServer(
@@ -39,6 +47,11 @@ export async function startHttpServer(
       return json(res, 405, { error: 'method not allowed' });
     }
     switch (path) {
+      case '/':
+      case '/index.html': {
+        const page = await endpoints.page();
+        return send(res, 200, page.body, page.headers['content-type'], page.headers);
+      }
       case '/healthz':
         return json(res, 200, { status: 'ok' });
       case '/readyz': {
@@ -54,7 +67,7 @@ export async function startHttpServer(
       default:
         return json(res, 404, {
           error: 'not found',
-          endpoints: ['/healthz', '/readyz', '/metrics', '/status'],
+          endpoints: ['/', '/healthz', '/readyz', '/metrics', '/status'],
         });
     }
   };

@@ -7,6 +7,7 @@ import { startHttpServer } from './http.js';
 import { DaemonMetrics } from './metrics.js';
 import { publicStatus } from './public-status.js';
 import { readiness } from './readiness.js';
+import { renderStatusPage, STATUS_PAGE_HEADERS, statusPageDocument } from './status-page.js';
 import { Scheduler } from './scheduler.js';
 import { redactUrl } from '../store/postgres/connection.js';
 
@@ -49,6 +50,11 @@ export async function runDaemon(config: Config, daemon: DaemonConfig, log: Logge
         readyz: () => readiness(rt.store, daemon.readyMaxAgeSeconds),
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.render() }),
         status: async () => publicStatus(await buildStatus(rt.store, { personal: false })),
+        page: async () => {
+          const showUsers = daemon.showUsers === true;
+          const doc = await statusPageDocument(rt.store, showUsers);
+          return { headers: STATUS_PAGE_HEADERS, body: renderStatusPage(doc, { showUsers }) };
+        },
       },
       log,
     );
