@@ -33,6 +33,9 @@ const create = (entraId: string, userName: string): PlannedAction => ({
   kind: 'create',
   entraId,
   resource: resource(userName),
+  modified: [{ target: 'userName', oldValue: null, newValue: userName }],
+  code: 'new-assignment',
+  reason: 'in scope: assigned directly',
 });
 
 describe.each(factories)('UserStore on $name', ({ open }) => {
@@ -106,8 +109,9 @@ describe.each(factories)('UserStore on $name', ({ open }) => {
       row,
       resource: { ...row.resource, active: false },
       modified: [{ target: 'active', oldValue: true, newValue: false }],
-      cause: 'scope',
-    } as PlannedAction;
+      code: 'unassigned',
+      reason: 'no longer assigned to the application (directly or through a group)',
+    };
     expect(
       (await apply({ actions: [{ action: disable, stage: true, forgetWhenApplied: false }] }))[0]!.outcome,
     ).toBe('staged');
@@ -157,7 +161,14 @@ describe.each(factories)('UserStore on $name', ({ open }) => {
     const known = await store.knownUsers([A, B], { appRoles: false });
     expect(known.get(A)!.source).toMatchObject({ softDeleted: true, generation: 2 });
     expect(known.get(B)!.source).toMatchObject({ hardDeleted: true, attributes: {} });
-    const skip: PlannedAction = { kind: 'skip', entraId: B, row: null, reason: 'gone', quiet: true };
+    const skip: PlannedAction = {
+      kind: 'skip',
+      entraId: B,
+      row: null,
+      code: 'hard-deleted',
+      reason: 'gone',
+      quiet: true,
+    };
     await apply({ actions: [{ action: skip, stage: true, forgetWhenApplied: true }] });
     expect((await store.knownUsers([B], { appRoles: false })).get(B)!.source).toBeNull();
   });
