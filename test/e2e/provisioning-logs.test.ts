@@ -182,6 +182,15 @@ describe.each(STORE_KINDS)('on %s', (kind) => {
     expect(retried.stdout).toContain('1 failing users will be retried');
     const after = await buildStatus(h.rt.store, { personal: true });
     expect(after.failingUsers.users[0]!.retryAfter).toBeNull();
+
+    // Bad data at first sight: never created, failing all the same (by its Entra id: no name known).
+    const cy = createEnabledUser(emu, 'cy@contoso.com', { displayName: 'bad\u0002' });
+    emu.tenant.assign(cy.id, 'User');
+    await h.sync();
+    const both = await buildStatus(h.rt.store, { personal: true });
+    expect(both.failingUsers.users.map((u) => u.entraId).sort()).toEqual([ana.id, cy.id].sort());
+    expect(await h.row('cy@contoso.com')).toBeUndefined();
+    expect((await runCli(['retry', '--user', cy.id], h.env)).stdout).toContain('1 failing users');
   });
 
   it('a user the store rejects is listed as failing by userName; retry --user accepts its userName', async () => {
