@@ -82,6 +82,25 @@ describe.each(STORE_KINDS)('on %s', (kind) => {
     }
   });
 
+  it('a disable held by the deletion threshold keeps its reason when approved', async () => {
+    const users = ['a', 'b', 'c'].map((n) => createEnabledUser(emu, `${n}@contoso.com`));
+    const group = emu.tenant.createGroup({ displayName: 'Pilots', members: users.map((u) => u.id) });
+    emu.tenant.assign(group.id, 'Group');
+    await start({ safety: { deletionThreshold: { enabled: true, count: 1, percent: null } } });
+    await h.sync();
+    for (const u of users) emu.tenant.removeMember(group.id, u.id);
+    expect((await h.sync()).counts).toMatchObject({ disable: 0, staged: 3 });
+    expect((await audit()).filter((e) => e.action === 'staged-disable').map((e) => e.reasonCode)).toEqual([
+      'held',
+      'held',
+      'held',
+    ]);
+    const approved = await runCli(['approve-deletions'], h.env);
+    expect(approved.stdout).toContain('Applied 3 disables');
+    for (const u of users)
+      expect(await last(u.id, 'disable')).toMatchObject({ reasonCode: `left-group:${group.id}` });
+  });
+
   it('a user disabled at first sight is a skip row and a count, once, not every cycle', async () => {
     const off = createEnabledUser(emu, 'off@contoso.com', { accountEnabled: false });
     const on = createEnabledUser(emu, 'on@contoso.com');
