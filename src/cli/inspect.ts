@@ -50,8 +50,7 @@ function statusText(s: Awaited<ReturnType<typeof buildStatus>>): string {
     }
   }
   lines.push('', 'Recent cycles:', ...s.lastCycles.map(cycleLine));
-  const onDemand = s.onDemandRuns ?? [];
-  if (onDemand.length > 0) lines.push('', 'On-demand runs:', ...onDemand.map(cycleLine));
+  if (s.onDemandRuns.length > 0) lines.push('', 'On-demand runs:', ...s.onDemandRuns.map(cycleLine));
   return lines.join('\n');
 }
 

@@ -6,8 +6,8 @@ export interface StatusDocument {
   store: { kind: 'sqlite' | 'postgres'; leader: string | null };
   /** The job's cycles, newest first; on-demand runs are listed apart and never the job's last error. */
   lastCycles: CycleSummary[];
-  /** `entrasync provision` runs, newest first (optional: /status copies only the fields it lists). */
-  onDemandRuns?: CycleSummary[];
+  /** `entrasync provision` runs, newest first. */
+  onDemandRuns: CycleSummary[];
   lastSuccessfulCycle: { id: string; endedAt: string | null; ageSeconds: number | null } | null;
   users: { total: number; active: number; inactive: number; linked: number; local: number };
   deltaState: { usersSavedAt: string | null; usersAgeSeconds: number | null; groupsSavedAt: string | null };

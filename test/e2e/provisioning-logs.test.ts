@@ -239,8 +239,8 @@ describe.each(STORE_KINDS)('on %s', (kind) => {
     expect(status.lastError).toBeNull();
     expect(status.lastCycles.map((c) => c.kind)).toContain('initial');
     expect(status.lastCycles.every((c) => c.kind !== 'on-demand')).toBe(true);
-    expect(status.onDemandRuns!.length).toBeGreaterThan(0);
-    expect(status.onDemandRuns!.every((c) => c.kind === 'on-demand')).toBe(true);
+    expect(status.onDemandRuns.length).toBeGreaterThan(0);
+    expect(status.onDemandRuns.every((c) => c.kind === 'on-demand')).toBe(true);
     expect(status.quarantine.quarantined).toBe(false);
     const text = await runCli(['status'], h.env);
     expect(text.stdout).toMatch(/Last error: none/);
