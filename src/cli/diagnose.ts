@@ -83,7 +83,12 @@ export function registerDiagnoseCommands(program: Command): void {
       withRuntime(async (rt) => {
         const result = await provisionOnDemand(rt, user);
         if (flags.json)
-          printJson({ cycleId: result.cycleId, steps: result.steps, action: result.action?.kind ?? null });
+          printJson({
+            cycleId: result.cycleId,
+            steps: result.steps,
+            scope: result.scope,
+            action: result.action?.kind ?? null,
+          });
         else
           for (const s of result.steps) print(`${s.step.padEnd(7)} ${s.status.padEnd(8)} ${esc(s.detail)}`);
         if (result.steps.some((s) => s.status === 'failure')) throw new CommandFailed('provisioning failed');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { buildStatus } from '../sync/status.js';
+import { buildStatus, type StatusDocument } from '../sync/status.js';
 import { toScimResource } from '../sync/export.js';
 import { print, printJson, withStore } from './common.js';
 import { auditAction, cycleId, isoTime, MAX_LIMIT, positiveInteger } from './options.js';
@@ -43,22 +43,23 @@ function statusText(s: Awaited<ReturnType<typeof buildStatus>>): string {
       `Failing users: ${s.failingUsers.count} (retried with growing spacing; \`entrasync retry --all\` retries now)`,
     );
     for (const u of s.failingUsers.users.slice(0, 20)) {
+      const who = u.userName ? `${esc(u.userName)} (${u.entraId})` : u.entraId;
       lines.push(
-        `  ${u.entraId}  ${u.failures} failures, next retry ${u.retryAfter ?? 'next cycle'}: ${esc(u.lastError ?? '')}`,
+        `  ${who}  ${u.failures} failures, next retry ${u.retryAfter ?? 'next cycle'}: ${esc(u.lastError ?? '')}`,
       );
     }
   }
-  lines.push('', 'Recent cycles:');
-  for (const c of s.lastCycles) {
-    const counts = Object.entries(c.counts)
-      .filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ');
-    lines.push(
-      `  ${c.startedAt}  ${c.kind.padEnd(11)} ${c.status.padEnd(9)} ${c.durationMs ?? '-'} ms  ${c.graphRequests} requests  ${counts || 'no changes'}${c.error ? `  error: ${esc(c.error)}` : ''}`,
-    );
-  }
+  lines.push('', 'Recent cycles:', ...s.lastCycles.map(cycleLine));
+  if (s.onDemandRuns.length > 0) lines.push('', 'On-demand runs:', ...s.onDemandRuns.map(cycleLine));
   return lines.join('\n');
+}
+
+function cycleLine(c: StatusDocument['lastCycles'][number]): string {
+  const counts = Object.entries(c.counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  return `  ${c.startedAt}  ${c.kind.padEnd(11)} ${c.status.padEnd(9)} ${c.durationMs ?? '-'} ms  ${c.graphRequests} requests  ${counts || 'no changes'}${c.error ? `  error: ${esc(c.error)}` : ''}`;
 }
 
 interface AuditFlags {
@@ -92,7 +93,10 @@ export function registerInspectCommands(program: Command): void {
     )
     .option('--json', 'print JSON')
     .option('--cycle <id>', 'only this cycle', cycleId)
-    .option('--user <userName>', 'only this userName (case-insensitive)')
+    .option(
+      '--user <user>',
+      "one user's whole history: its Entra object id, local id, or any userName it had (case-insensitive)",
+    )
     .option(
       '--action <action>',
       'create | link | update | disable | enable | delete | skip | error | staged-disable | staged-delete',
@@ -104,7 +108,7 @@ export function registerInspectCommands(program: Command): void {
       withStore(async (store) => {
         const entries = await store.audit.query({
           cycleId: flags.cycle,
-          userName: flags.user,
+          user: flags.user,
           action: flags.action,
           since: flags.since,
           limit: flags.limit,
@@ -112,7 +116,7 @@ export function registerInspectCommands(program: Command): void {
         if (flags.json) return printJson(entries);
         for (const e of entries) {
           print(
-            `${e.at}  ${e.action.padEnd(8)} ${e.status.padEnd(8)} ${esc(e.userName ?? e.entraId ?? '-')}${e.reason ? `  (${esc(e.reason)})` : ''}`,
+            `${e.at}  ${e.action.padEnd(8)} ${e.status.padEnd(8)} ${esc(e.userName ?? e.entraId ?? '-')}${e.reasonCode ? `  [${esc(e.reasonCode)}]` : ''}${e.reason ? `  (${esc(e.reason)})` : ''}`,
           );
           for (const m of e.modified)
             print(

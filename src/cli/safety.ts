@@ -60,17 +60,13 @@ export function registerSafetyCommands(program: Command): void {
   program
     .command('retry')
     .description('make users whose change failed due for a retry in the next cycle')
-    .option('--user <entraIdOrUserName>', 'one user, by Entra object id or userName')
+    .option('--user <user>', 'one user, by Entra object id, local id or userName (a former one too)')
     .option('--all', 'every failing user')
     .action((flags: { user?: string; all?: boolean }, command: Command) => {
       // A usage error (exit 2), found before the store is opened.
       if (!flags.user === !flags.all) command.error('error: give either --user or --all', { exitCode: 2 });
       return withStore(async (store) => {
-        let entraId: string | undefined;
-        if (flags.user) {
-          entraId = (await store.users.findByUserName(flags.user))?.externalId ?? flags.user;
-        }
-        const n = await store.write(() => store.pending.retryFailed(entraId), 'retry');
+        const n = await store.write(() => store.pending.retryFailed(flags.user), 'retry');
         print(n === 0 ? 'No failing user matches.' : `${n} failing users will be retried in the next cycle.`);
       }, 'write');
     });

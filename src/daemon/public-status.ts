@@ -22,6 +22,7 @@ export function publicStatus(s: StatusDocument): StatusDocument {
       failureClass: c.failureClass,
       durationMs: c.durationMs,
     })),
+    onDemandRuns: s.onDemandRuns.map(cycleFields),
     lastSuccessfulCycle: s.lastSuccessfulCycle && {
       id: s.lastSuccessfulCycle.id,
       endedAt: s.lastSuccessfulCycle.endedAt,
@@ -71,5 +72,22 @@ export function publicStatus(s: StatusDocument): StatusDocument {
         retryAfter: u.retryAfter,
       })),
     },
+  };
+}
+
+/** An on-demand run's fields (the same as a cycle's of lastCycles). */
+function cycleFields(c: StatusDocument['onDemandRuns'][number]): StatusDocument['onDemandRuns'][number] {
+  return {
+    id: c.id,
+    kind: c.kind,
+    dryRun: c.dryRun,
+    startedAt: c.startedAt,
+    endedAt: c.endedAt,
+    status: c.status,
+    counts: { ...c.counts },
+    graphRequests: c.graphRequests,
+    error: c.error,
+    failureClass: c.failureClass,
+    durationMs: c.durationMs,
   };
 }

@@ -10,6 +10,8 @@ export interface AuditDraft {
   userId: string | null;
   userName: string | null;
   modified: { target: string; oldValue: unknown; newValue: unknown }[];
+  /** Why, machine-readable (README, "Reading the audit"), and as a sentence. */
+  reasonCode: string | null;
   reason: string | null;
 }
 
@@ -20,10 +22,14 @@ export function userNameOf(action: PlannedAction): string | null {
     if (typeof v === 'string') return v;
   }
   if (action.kind === 'error') return action.userName;
+  if (action.kind === 'skip' && action.userName !== undefined) return action.userName;
   return 'row' in action && action.row ? action.row.userName : null;
 }
 
-/** Quiet skips (unchanged users, users out of scope never provisioned) are not changes: no row. */
+/**
+ * Quiet skips (unchanged users, users out of scope never provisioned) are not changes: no row. A
+ * `once` skip comes here quiet when the store had audited it already.
+ */
 export function auditEntryOf(
   cycleId: string,
   action: PlannedAction,
@@ -38,7 +44,8 @@ export function auditEntryOf(
     userId,
     userName: userNameOf(action),
     modified: 'modified' in action ? action.modified : [],
-    reason: action.kind === 'skip' || action.kind === 'error' ? action.reason : null,
+    reasonCode: action.code,
+    reason: action.reason,
   };
 }
 

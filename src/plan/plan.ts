@@ -13,6 +13,15 @@ import type {
   StoreUser,
   UserFacts,
 } from './types.js';
+import {
+  causeOf,
+  createReason,
+  disableReason,
+  firstSightReason,
+  reason,
+  type Cause,
+  type Reason,
+} from './reasons.js';
 import { sameUserName, userNameProblem } from './user-name.js';
 
 /**
@@ -21,37 +30,37 @@ import { sameUserName, userNameProblem } from './user-name.js';
  */
 export function planUser(facts: UserFacts, settings: PlanSettings, lookup: StoreLookup): PlannedAction {
   const { entraId, source, linked } = facts;
-  const skip = (reason: string, quiet = false, release?: boolean): PlannedAction => ({
+  const skip = (why: Reason, quiet = false, release?: boolean): SkipAction => ({
     kind: 'skip',
     entraId,
     row: linked,
-    reason,
+    ...why,
     quiet,
     release,
   });
 
   if (facts.hardDeleted) {
-    if (!linked) return skip('hard-deleted in Entra, never provisioned', true);
-    if (source?.released) return skip('hard-deleted in Entra; no longer managed since it left scope');
-    if (!settings.actions.delete) return skip('hard-deleted in Entra; the delete action is off');
-    return { kind: 'delete', entraId, row: linked };
+    if (!linked) return skip(reason('hard-deleted', 'hard-deleted in Entra, never provisioned'), true);
+    if (source?.released)
+      return skip(reason('released', 'hard-deleted in Entra; no longer managed since it left scope'));
+    if (!settings.actions.delete)
+      return skip(reason('action-off', 'hard-deleted in Entra; the delete action is off'));
+    return { kind: 'delete', entraId, row: linked, ...reason('hard-deleted', 'hard-deleted in Entra') };
   }
-  if (!source) return skip('not listed by Graph', true);
+  if (!source) return skip(reason('not-listed', 'not listed by Graph'), true);
 
-  const enabled = source.attributes.accountEnabled !== false;
-  const isSoftDeleted = !facts.inScope || source.softDeleted || !enabled;
   // A soft delete also drops the user's assignments and memberships from Graph's listings: it is a
   // soft delete, not "left scope", so the user stays managed and a later purge deletes (§6.4).
-  const cause = source.softDeleted ? 'soft-delete' : !facts.inScope ? 'scope' : !enabled ? 'disabled' : null;
+  const cause = causeOf(facts);
+  const isSoftDeleted = cause !== null;
 
-  if (linked && source.released && !facts.inScope) return skip('no longer managed since it left scope', true);
-  if (!linked && isSoftDeleted) {
-    const why = {
-      scope: 'not in scope (not assigned)',
-      'soft-delete': 'soft-deleted in Entra',
-      disabled: 'disabled in Entra; disabled users are not created',
-    }[cause!];
-    return skip(why, true);
+  if (linked && source.released && !facts.inScope)
+    return skip(reason('released', 'no longer managed since it left scope'), true);
+  if (!linked && cause) {
+    // Out of scope is every user of the tenant that is not assigned: no row. Disabled or deleted
+    // but assigned is worth one row, the first time (`once`), under the userName it would have.
+    if (cause === 'scope') return skip(firstSightReason(cause), true);
+    return { ...skip(firstSightReason(cause)), once: true, userName: userNameFor(facts, settings) };
   }
 
   let evaluated: EvaluatedMapping[];
@@ -62,32 +71,58 @@ export function planUser(facts: UserFacts, settings: PlanSettings, lookup: Store
     );
   } catch (error) {
     if (!(error instanceof MappingEvaluationError)) throw error;
-    return { kind: 'error', entraId, row: linked, reason: error.message, userName: linked?.userName ?? null };
+    return {
+      kind: 'error',
+      entraId,
+      row: linked,
+      ...reason('mapping-error', error.message),
+      userName: linked?.userName ?? null,
+    };
   }
-  if (evaluated.some((e) => e.skipObject)) return skip('the mappings skip this object (IgnoreObjectFlow)');
+  if (evaluated.some((e) => e.skipObject))
+    return skip(reason('skip-object', 'the mappings skip this object (IgnoreObjectFlow)'));
 
   if (linked) return planLinked(facts, linked, evaluated, cause, settings, lookup);
-  return planFirstSight(entraId, evaluated, settings, lookup);
+  return planFirstSight(facts, evaluated, settings, lookup);
+}
+
+type SkipAction = Extract<PlannedAction, { kind: 'skip' }>;
+
+/** The userName a create would write; null when the mappings cannot say (that is no error here). */
+function userNameFor(facts: UserFacts, settings: PlanSettings): string | null {
+  try {
+    const evaluated = settings.mappings.evaluate(
+      { attributes: facts.source!.attributes, isSoftDeleted: true, appRoleAssignments: facts.appRoles },
+      { ...settings.evaluation, mode: 'create' },
+    );
+    const userName = readScimValue(projectMappings(null, evaluated, 'create').resource, 'userName');
+    return typeof userName === 'string' ? userName : null;
+  } catch (error) {
+    if (error instanceof MappingEvaluationError) return null;
+    throw error;
+  }
 }
 
 function planFirstSight(
-  entraId: string,
+  facts: UserFacts,
   evaluated: EvaluatedMapping[],
   settings: PlanSettings,
   lookup: StoreLookup,
 ): PlannedAction {
-  const { resource } = projectMappings(null, evaluated, 'create');
+  const { entraId } = facts;
+  const { resource, modified } = projectMappings(null, evaluated, 'create');
   const userName = readScimValue(resource, 'userName');
-  const fail = (reason: string): PlannedAction => ({
+  const fail = (text: string, code = 'conflict'): PlannedAction => ({
     kind: 'error',
     entraId,
     row: null,
-    reason,
+    ...reason(code, text),
     userName: typeof userName === 'string' ? userName : null,
   });
-  if (typeof userName !== 'string' || userName === '') return fail('the userName mapping produced no value');
+  if (typeof userName !== 'string' || userName === '')
+    return fail('the userName mapping produced no value', 'invalid-user-name');
   const problem = userNameProblem(userName);
-  if (problem) return fail(problem);
+  if (problem) return fail(problem, 'invalid-user-name');
 
   // Matching: the first matching attribute, in precedence order, that finds a row wins. Rows the
   // application did not allow to be linked (matching.linkOnlyWhere) are not candidates.
@@ -118,6 +153,7 @@ function planFirstSight(
         resource: linked.resource,
         modified: linked.modified,
         matchedOn: target,
+        ...reason(`matched:${target}`, `linked to local user ${row.userName}, matched on ${target}`),
       };
     }
   }
@@ -138,16 +174,24 @@ function planFirstSight(
     );
   }
   if (!settings.actions.create) {
-    return { kind: 'skip', entraId, row: null, reason: 'the create action is off', quiet: false };
+    return {
+      kind: 'skip',
+      entraId,
+      row: null,
+      ...reason('action-off', 'the create action is off'),
+      quiet: false,
+    };
   }
-  return { kind: 'create', entraId, resource };
+  // Every attribute set is listed, from nothing, as Entra's Modified Properties of a create.
+  const set = modified.map((m) => ({ ...m, oldValue: null }));
+  return { kind: 'create', entraId, resource, modified: set, ...createReason(facts) };
 }
 
 function planLinked(
   facts: UserFacts,
   row: StoreUser,
   evaluated: EvaluatedMapping[],
-  cause: string | null,
+  cause: Cause,
   settings: PlanSettings,
   lookup: StoreLookup,
 ): PlannedAction {
@@ -155,20 +199,31 @@ function planLinked(
   const { resource, modified } = projectMappings(row.resource, evaluated, 'update');
   // Back in scope: Entra manages the user again.
   const release = facts.inScope && facts.source?.released ? false : undefined;
-  if (modified.length === 0) return { kind: 'skip', entraId, row, reason: 'unchanged', quiet: true, release };
+  if (modified.length === 0)
+    return { kind: 'skip', entraId, row, ...reason('unchanged', 'unchanged'), quiet: true, release };
   if (!settings.actions.update)
-    return { kind: 'skip', entraId, row, reason: 'the update action is off', quiet: false };
+    return { kind: 'skip', entraId, row, ...reason('action-off', 'the update action is off'), quiet: false };
   const conflict = userNameConflict(resource, row, lookup);
-  if (conflict) return { kind: 'error', entraId, row, reason: conflict, userName: row.userName };
+  if (conflict)
+    return { kind: 'error', entraId, row, ...reason('user-name-conflict', conflict), userName: row.userName };
   const wasActive = row.active;
   const isActive = resource.active !== false;
   const kind = wasActive && !isActive ? 'disable' : !wasActive && isActive ? 'enable' : 'update';
+  const why =
+    kind === 'disable'
+      ? disableReason(cause, facts)
+      : kind === 'enable'
+        ? release === false
+          ? reason('back-in-scope', 'assigned to the application again')
+          : reason('enabled-in-entra', 'active in Entra and in scope again')
+        : reason('attributes-changed', `changed in Entra: ${modified.map((m) => m.target).join(', ')}`);
   return {
     kind,
     entraId,
     row,
     resource,
     modified,
+    ...why,
     release: kind === 'disable' && cause === 'scope' ? true : release,
   };
 }

@@ -49,6 +49,10 @@ export interface UserFacts {
   linked: StoreUser | null;
   /** The user's app-role assignments; read only when the mappings use them. */
   appRoles?: { appRoleId: string; value: string | null; displayName: string | null }[];
+  /** How the user is in scope: assigned directly, through a group, or (scope: all) everyone. */
+  scopeVia?: 'assignment' | 'group' | 'all' | null;
+  /** The group the user last left while it gave scope (its id; the store keeps no group names). */
+  leftGroup?: string | null;
 }
 
 /** Who holds a userName: a store row, or (id null) a row created earlier in the same batch. */
@@ -82,13 +86,20 @@ export interface PlanSettings {
 
 interface Base {
   entraId: string;
+  /**
+   * Why, for the audit row: a machine-readable code (`unassigned`, `disabled-in-entra`,
+   * `left-group:<id>`, …, README "Reading the audit") and the sentence `reason` says it in.
+   */
+  code: string;
+  reason: string;
   /** The mirror's `released` flag after this action, when it changes (see planUser). */
   release?: boolean;
 }
 
 /** Provisioning actions, named as in Entra's provisioning logs where they exist. */
 export type PlannedAction =
-  | (Base & { kind: 'create'; resource: ScimUserResource })
+  /** `modified`: every attribute the create sets, old value null (Entra's Modified Properties). */
+  | (Base & { kind: 'create'; resource: ScimUserResource; modified: ModifiedProperty[] })
   | (Base & {
       kind: 'link';
       row: StoreUser;
@@ -103,7 +114,15 @@ export type PlannedAction =
       modified: ModifiedProperty[];
     })
   | (Base & { kind: 'delete'; row: StoreUser })
-  | (Base & { kind: 'skip'; row: StoreUser | null; reason: string; quiet: boolean })
-  | (Base & { kind: 'error'; row: StoreUser | null; reason: string; userName: string | null });
+  | (Base & {
+      kind: 'skip';
+      row: StoreUser | null;
+      quiet: boolean;
+      /** Audited the first time only (a user skipped at first sight, seen again each full round). */
+      once?: boolean;
+      /** The userName a user skipped at first sight would have had. */
+      userName?: string | null;
+    })
+  | (Base & { kind: 'error'; row: StoreUser | null; userName: string | null });
 
 export type ActionKind = PlannedAction['kind'];

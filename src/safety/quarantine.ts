@@ -61,9 +61,10 @@ function failedUsersShare(c: CycleRecord): boolean {
  * resync) never consult this.
  */
 export async function quarantineState(store: UserStore): Promise<QuarantineState> {
-  // Aborted cycles (the process was stopped or killed) say nothing about the source: skipped.
-  const recent = (await store.cycles.recent(50)).filter(
-    (c) => !c.dryRun && c.kind !== 'on-demand' && c.status !== 'running' && c.status !== 'aborted',
+  // Aborted cycles (the process was stopped or killed) say nothing about the source: skipped. On-demand
+  // runs are the operator's, not the job's: not even read, so many of them hide no job cycle.
+  const recent = (await store.cycles.recent(50, 'job')).filter(
+    (c) => !c.dryRun && c.status !== 'running' && c.status !== 'aborted',
   );
   let failures = 0;
   let reason: QuarantineState['reason'] = null;

@@ -4,6 +4,7 @@ import type { ActionWrite, AppliedAction, MirrorWrite, WriteBatch } from './inte
 import type { PendingQueue, RetrySpacing } from './pending.js';
 import type { SourceUsers } from './source-users.js';
 import type { StagedChanges } from './staged.js';
+import { onceKey, type SyncState } from './state.js';
 import { rejectedAction, type UserTable } from './users.js';
 
 export interface BatchTables {
@@ -12,6 +13,7 @@ export interface BatchTables {
   pending: PendingQueue;
   staged: StagedChanges;
   audit: AuditLog;
+  state: Pick<SyncState, 'firstReport'>;
   /** Runs `fn` in a savepoint (a transaction when none is open). */
   savepoint<T>(fn: () => T): T;
 }
@@ -83,6 +85,10 @@ function writeAction(t: BatchTables, { action, stage }: ActionWrite, cycleId: st
       t.users.delete(action.row.id);
       break;
     case 'skip':
+      // Audited the first time only: later, the same skip is a quiet one.
+      if (action.once && !action.quiet && !t.state.firstReport(onceKey(action.entraId, action.code)))
+        action = { ...action, quiet: true };
+      break;
     case 'error':
       break;
   }

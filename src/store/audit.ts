@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { userHistory } from './named-user.js';
 import { prepared } from './statements.js';
 
 export interface ModifiedValue {
@@ -17,12 +18,19 @@ export interface AuditEntry {
   userId: string | null;
   userName: string | null;
   modified: ModifiedValue[];
+  /** Machine-readable (README, "Reading the audit"); null on rows written before it was kept. */
+  reasonCode: string | null;
   reason: string | null;
 }
 
 export interface AuditQuery {
   cycleId?: string;
   userName?: string;
+  /**
+   * A local id, an Entra object id or any userName the user had (case-insensitive): the whole
+   * history of that Entra user, across renames; rows not about an Entra user by their userName.
+   */
+  user?: string;
   action?: string;
   since?: string;
   limit?: number;
@@ -38,6 +46,7 @@ export interface AuditRow {
   user_id: string | null;
   user_name: string | null;
   modified: string;
+  reason_code: string | null;
   reason: string | null;
 }
 
@@ -46,8 +55,8 @@ export class AuditLog {
   private readonly insertStmt;
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(
-      `INSERT INTO audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason)
-       VALUES (@cycleId, @at, @action, @status, @entraId, @userId, @userName, @modified, @reason)`,
+      `INSERT INTO audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason_code, reason)
+       VALUES (@cycleId, @at, @action, @status, @entraId, @userId, @userName, @modified, @reasonCode, @reason)`,
     );
   }
 
@@ -65,6 +74,11 @@ export class AuditLog {
     if (q.userName) {
       where.push('user_name = ? COLLATE NOCASE');
       params.push(q.userName);
+    }
+    if (q.user) {
+      // One parameter, used in several places: named, so it is bound once.
+      where.push(userHistory('', '@user', (c) => `${c} = @user COLLATE NOCASE`));
+      params.push({ user: q.user });
     }
     if (q.action) {
       where.push('action = ?');
@@ -90,5 +104,6 @@ export const toAuditEntry = (r: AuditRow): AuditEntry => ({
   userId: r.user_id,
   userName: r.user_name,
   modified: JSON.parse(r.modified) as ModifiedValue[],
+  reasonCode: r.reason_code,
   reason: r.reason,
 });

@@ -2,6 +2,14 @@ import type { Db } from './db.js';
 import { prepared } from './statements.js';
 
 export type CycleKind = 'initial' | 'incremental' | 'forced' | 'on-demand';
+/** Which cycles a listing holds: the job's (scheduled or run by `sync`), on-demand runs, or both. */
+export type CycleSet = 'job' | 'on-demand' | 'all';
+/** SQL condition per CycleSet (same on both stores). */
+export const CYCLE_SET_SQL: Record<CycleSet, string> = {
+  job: "kind <> 'on-demand'",
+  'on-demand': "kind = 'on-demand'",
+  all: '1 = 1',
+};
 export type CycleStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
 /** Of a failed cycle: whether an operator must act (persistent) or a later attempt may succeed (transient). */
 export type FailureClass = 'persistent' | 'transient';
@@ -90,18 +98,19 @@ export class CycleLog {
     ).run(new Date().toISOString()).changes;
   }
 
-  recent(limit: number): CycleRecord[] {
+  recent(limit: number, which: CycleSet = 'all'): CycleRecord[] {
     return (
-      prepared(this.db, 'SELECT * FROM cycles ORDER BY started_at DESC, rowid DESC LIMIT ?').all(
-        limit,
-      ) as CycleRow[]
+      prepared(
+        this.db,
+        `SELECT * FROM cycles WHERE ${CYCLE_SET_SQL[which]} ORDER BY started_at DESC, rowid DESC LIMIT ?`,
+      ).all(limit) as CycleRow[]
     ).map(toRecord);
   }
 
   lastSucceeded(): CycleRecord | null {
     const row = prepared(
       this.db,
-      `SELECT * FROM cycles WHERE status = 'succeeded' AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1`,
+      `SELECT * FROM cycles WHERE status = 'succeeded' AND dry_run = 0 AND ${CYCLE_SET_SQL.job} ORDER BY started_at DESC, rowid DESC LIMIT 1`,
     ).get() as CycleRow | undefined;
     return row ? toRecord(row) : null;
   }

@@ -20,7 +20,7 @@ export type { Db } from './db.js';
 export type { StoreUser } from './users.js';
 export { LinkConflictError } from './users.js';
 export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
-export type { CycleRecord, CycleKind, CycleStatus, FailureClass } from './cycles.js';
+export type { CycleRecord, CycleKind, CycleSet, CycleStatus, FailureClass } from './cycles.js';
 export type { MirroredUser } from './source-users.js';
 export type { StagedChange } from './staged.js';
 export type { FailingUser, RetrySpacing } from './pending.js';
@@ -193,7 +193,7 @@ export class Store implements UserStore {
     start: async (id, kind, dryRun) => this.tables.cycles.start(id, kind, dryRun),
     finish: async (...args) => this.tables.cycles.finish(...args),
     get: async (id) => this.tables.cycles.get(id),
-    recent: async (limit) => this.tables.cycles.recent(limit),
+    recent: async (limit, which) => this.tables.cycles.recent(limit, which),
     lastSucceeded: async () => this.tables.cycles.lastSucceeded(),
     markAbandoned: async () => this.tables.cycles.markAbandoned(),
   };

@@ -2,7 +2,7 @@ import type { AuditDraft } from '../plan/audit-entry.js';
 import type { PlannedAction, StoreLookup, StoreUser } from '../plan/types.js';
 import type { AttributeValue } from '../source/types.js';
 import type { AuditEntry, AuditQuery } from './audit.js';
-import type { CycleKind, CycleRecord, CycleStatus, FailureClass } from './cycles.js';
+import type { CycleKind, CycleRecord, CycleSet, CycleStatus, FailureClass } from './cycles.js';
 import type { LeaseHolder } from './lock.js';
 import type { FailingUser, RetrySpacing } from './pending.js';
 import type { Membership, ScopeVia } from './scope.js';
@@ -83,7 +83,8 @@ export interface UserStore {
     dueUnusable(cycleId: string): Promise<string[]>;
     failing(limit?: number): Promise<FailingUser[]>;
     failingCount(): Promise<number>;
-    retryFailed(entraId?: string): Promise<number>;
+    /** Every failing user, or the one named by its Entra object id, local id or userName. */
+    retryFailed(user?: string): Promise<number>;
     count(): Promise<number>;
   };
   readonly staged: {
@@ -122,7 +123,9 @@ export interface UserStore {
       failureClass?: FailureClass,
     ): Promise<void>;
     get(id: string): Promise<CycleRecord | null>;
-    recent(limit: number): Promise<CycleRecord[]>;
+    /** Newest first: the job's cycles (`job`: not on-demand runs), on-demand runs, or all (default). */
+    recent(limit: number, which?: CycleSet): Promise<CycleRecord[]>;
+    /** The job's last successful cycle (on-demand runs and dry runs aside). */
     lastSucceeded(): Promise<CycleRecord | null>;
     /** Cycles left `running` by a process that died: marked aborted. */
     markAbandoned(): Promise<number>;
@@ -192,6 +195,8 @@ export interface KnownUser {
   /** The store row linked to this user. */
   linked: StoreUser | null;
   appRoles?: AppRole[];
+  /** The group the user last left while it gave scope, when nothing else gives it scope since. */
+  leftGroup?: string;
   /**
    * Present when the user's Graph data was unusable when last read (its mirror is stale): the cycle
    * that last failed it, or null.

@@ -16,6 +16,7 @@ export type FactsRow = UserRow & {
   s_hard_deleted: number;
   s_released: number;
   s_generation: number;
+  s_left_group: string | null;
 };
 
 /** One statement for the whole batch: scope, the mirror row and the linked row of each id. */
@@ -28,6 +29,7 @@ const FACTS_SQL = `
       ELSE 0 END AS via,
     s.entra_id AS s_entra_id, s.attributes AS s_attributes, s.soft_deleted AS s_soft_deleted,
     s.hard_deleted AS s_hard_deleted, s.released AS s_released, s.generation AS s_generation,
+    s.left_group AS s_left_group,
     u.*
   FROM json_each(?) k
   LEFT JOIN source_users s ON s.entra_id = k.value
@@ -64,5 +66,6 @@ export function knownUserOf(row: FactsRow): KnownUser {
           }),
     scope: row.via === 1 ? 'assignment' : row.via === 2 ? 'group' : null,
     linked: row.id === null ? null : toStoreUser(row),
+    ...(row.s_left_group ? { leftGroup: row.s_left_group } : {}),
   };
 }

@@ -133,4 +133,11 @@ export const MIGRATIONS: string[] = [
   `
   ALTER TABLE cycles ADD COLUMN failure_class TEXT;
   `,
+  // 6: provisioning logs (README, "Reading the audit"): every audit row's reason as a code; the
+  // group a user last left while it gave scope, for the reason of its disable; the audit by local id.
+  `
+  ALTER TABLE audit ADD COLUMN reason_code TEXT;
+  CREATE INDEX audit_user_id ON audit (user_id);
+  ALTER TABLE source_users ADD COLUMN left_group TEXT;
+  `,
 ];

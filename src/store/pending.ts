@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { failingUserName, namedUser } from './named-user.js';
 import { prepared } from './statements.js';
 
 /**
@@ -15,6 +16,8 @@ export interface RetrySpacing {
 
 export interface FailingUser {
   entraId: string;
+  /** Its row's userName, else the one its last audit row names; null when none is known. */
+  userName: string | null;
   failures: number;
   lastError: string | null;
   retryAfter: string | null;
@@ -112,8 +115,10 @@ export class PendingQueue {
   failing(limit = 100): FailingUser[] {
     return prepared<[number], FailingUser>(
       this.db,
-      `SELECT entra_id AS entraId, failures, last_error AS lastError, retry_after AS retryAfter
-         FROM pending_users WHERE failures > 0 ORDER BY retry_after LIMIT ?`,
+      `SELECT p.entra_id AS entraId, ${failingUserName('')} AS userName, p.failures,
+         p.last_error AS lastError, p.retry_after AS retryAfter
+         FROM pending_users p LEFT JOIN users u ON u.external_id = p.entra_id
+         WHERE p.failures > 0 ORDER BY p.retry_after LIMIT ?`,
     ).all(limit);
   }
 
@@ -123,10 +128,11 @@ export class PendingQueue {
       .get()!;
   }
 
-  /** `entrasync retry`: failed users become due in the next cycle. */
-  retryFailed(entraId?: string): number {
-    const sql = `UPDATE pending_users SET retry_after = NULL, failed_cycle = NULL WHERE failures > 0${entraId ? ' AND entra_id = ?' : ''}`;
-    return prepared(this.db, sql).run(...(entraId ? [entraId] : [])).changes;
+  /** `entrasync retry`: failed users (all, or the one named: Entra id, local id, userName) become due. */
+  retryFailed(user?: string): number {
+    const named = user ? ` AND ${namedUser('', '@u', (c) => `${c} = @u COLLATE NOCASE`)}` : '';
+    const sql = `UPDATE pending_users SET retry_after = NULL, failed_cycle = NULL WHERE failures > 0${named}`;
+    return prepared(this.db, sql).run(user ? { u: user } : {}).changes;
   }
 
   count(): number {

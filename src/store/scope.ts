@@ -8,6 +8,13 @@ const IN_SCOPE_USERS = `SELECT principal_id AS id FROM assignments WHERE princip
 /** Users that matter to the application: in scope, or linked to a store row (until released). */
 const RELEVANT_USERS = `${IN_SCOPE_USERS} UNION SELECT external_id FROM users WHERE external_id IS NOT NULL`;
 
+/** See Scope.noteLeftGroup; `@g` the group, `@m` the user. */
+const LEFT_GROUP_SQL = `UPDATE source_users SET left_group = @g WHERE entra_id = @m
+  AND EXISTS (SELECT 1 FROM scope_groups WHERE group_id = @g)
+  AND NOT EXISTS (SELECT 1 FROM assignments WHERE principal_id = @m AND principal_type = 'User')
+  AND NOT EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+                  WHERE gm.member_id = @m AND gm.member_type = 'user')`;
+
 export type ScopeVia = 'assignment' | 'group' | null;
 
 /** A group member as Graph lists it. */
@@ -82,6 +89,7 @@ export class Scope {
       groupId,
       memberId,
     );
+    this.noteLeftGroup(groupId, memberId);
   }
 
   /** Drops a deleted group; its user members become pending (they may have lost scope). */
@@ -92,7 +100,22 @@ export class Scope {
          SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'user'
          ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
     ).run(groupId);
+    const members = prepared<[string], string>(
+      this.db,
+      `SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'user'`,
+    )
+      .pluck()
+      .all(groupId);
     prepared(this.db, 'DELETE FROM group_members WHERE group_id = ?').run(groupId);
+    for (const m of members) this.noteLeftGroup(groupId, m);
+  }
+
+  /**
+   * After a membership went: when the group gave scope and nothing else does now, the mirror keeps
+   * which group the user left, so its disable can say so (source_users.left_group).
+   */
+  private noteLeftGroup(groupId: string, memberId: string): void {
+    prepared(this.db, LEFT_GROUP_SQL).run({ g: groupId, m: memberId });
   }
 
   /** After a complete full groups round: memberships it did not list are gone. */

@@ -86,11 +86,12 @@ export class SourceUsers {
     ).run({ id: entraId, generation, disabled: disabled ? 1 : 0 });
   }
 
+  /** Back in scope (released false), the group it last left says nothing any more. */
   setReleased(entraId: string, released: boolean): void {
-    prepared(this.db, 'UPDATE source_users SET released = ? WHERE entra_id = ?').run(
-      released ? 1 : 0,
-      entraId,
-    );
+    prepared(
+      this.db,
+      `UPDATE source_users SET released = ?, left_group = CASE WHEN ? THEN left_group END WHERE entra_id = ?`,
+    ).run(released ? 1 : 0, released ? 1 : 0, entraId);
   }
 
   /** A user deleted for good: its mirror row and its memberships go. */

@@ -29,6 +29,12 @@ export const DELTA_STATE_KEYS: readonly StateKey[] = [
 export const reportKey = (elementKey: string) =>
   `reported:${createHash('sha256').update(elementKey).digest('hex').slice(0, 32)}`;
 
+/**
+ * The element key of a skip audited once (a user skipped at first sight): one per user and reason,
+ * so a full round that plans the user again writes no second row.
+ */
+export const onceKey = (entraId: string, code: string) => `skipped:${entraId}:${code}`;
+
 export class SyncState {
   constructor(private readonly db: Db) {}
 

@@ -125,6 +125,7 @@ export function rejectedAction(action: PlannedAction, error: unknown): PlannedAc
     kind: 'error',
     entraId: action.entraId,
     row: 'row' in action ? action.row : null,
+    code: error instanceof LinkConflictError ? 'link-conflict' : 'store-rejected',
     reason:
       error instanceof LinkConflictError
         ? `cannot link: ${error.message}`

@@ -92,6 +92,7 @@ export function sourceError(
     userId: null,
     userName: null,
     modified: [],
+    reasonCode: 'bad-data',
     reason,
   };
 }

@@ -26,6 +26,8 @@ export function factsOf(ctx: CycleContext, known: KnownUser): UserFacts {
     source,
     hardDeleted: source?.hardDeleted ?? false,
     inScope: ctx.scope === 'all' ? true : known.scope !== null,
+    scopeVia: ctx.scope === 'all' ? 'all' : known.scope,
+    ...(known.leftGroup ? { leftGroup: known.leftGroup } : {}),
     linked: known.linked,
     ...(known.appRoles ? { appRoles: known.appRoles } : {}),
   };
@@ -130,14 +132,14 @@ function report(ctx: CycleContext, { action, outcome }: AppliedAction, listed: b
   if (outcome === 'staged' || (action.kind === 'skip' && action.quiet)) return;
   ctx.counts[action.kind]++;
   const modified = 'modified' in action ? action.modified : [];
-  const reason = action.kind === 'skip' || action.kind === 'error' ? action.reason : null;
   const line = {
     cycleId: ctx.cycleId,
     action: action.kind,
     userName: userNameOf(action),
     entraId: action.entraId,
     ...(modified.length ? { modified: modified.map((m) => m.target) } : {}),
-    ...(reason ? { reason } : {}),
+    reasonCode: action.code,
+    ...(action.kind === 'skip' || action.kind === 'error' ? { reason: action.reason } : {}),
   };
   if (action.kind === 'error') ctx.log.warn(line, 'change failed');
   else ctx.log.info(line, action.kind === 'skip' ? 'skipped' : 'change');

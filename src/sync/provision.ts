@@ -6,7 +6,7 @@ import { isObjectId, userAttributes } from '../source/validate.js';
 import { acquireCycleLease, cycleContext, leaseOwner, type CycleDeps } from './context.js';
 import { applyPlanned, planUsers, storedFacts } from './pipeline.js';
 import { syncAssignments } from './scope.js';
-import { readUserGroups } from '../source/groups.js';
+import { readUserGroups, type GroupRef } from '../source/groups.js';
 import type { CycleContext } from './context.js';
 
 export interface ProvisionStep {
@@ -15,9 +15,20 @@ export interface ProvisionStep {
   detail: string;
 }
 
+/** How the user is in scope now, or why it is not (Entra's "Determine if user is in scope"). */
+export interface ScopeExplanation {
+  inScope: boolean;
+  via: 'assignment' | 'group' | 'all' | 'none';
+  /** The assigned groups that give it scope (via `group`). */
+  groups: GroupRef[];
+  detail: string;
+}
+
 export interface ProvisionResult {
   cycleId: string;
   steps: ProvisionStep[];
+  /** Null when the user could not be imported. */
+  scope: ScopeExplanation | null;
   action: PlannedAction | null;
 }
 
@@ -34,6 +45,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
   const ctx = cycleContext(deps, cycleId);
   await store.write(() => store.cycles.start(cycleId, 'on-demand', false), 'provision');
   let action: PlannedAction | null = null;
+  let scope: ScopeExplanation | null = null;
   try {
     const raw = await findUser(api, user, deps.mappings.sourceAttributes);
     if (!raw) {
@@ -42,7 +54,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
         status: 'failure',
         detail: `no user ${user} in Entra (deleted users cannot be provisioned on demand)`,
       });
-      return { cycleId, steps, action };
+      return { cycleId, steps, scope, action };
     }
     const parsed = userAttributes(raw);
     if (!isObjectId(raw.id) || 'problem' in parsed) {
@@ -51,7 +63,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
         status: 'failure',
         detail: 'problem' in parsed ? parsed.problem : 'the user has no id',
       });
-      return { cycleId, steps, action };
+      return { cycleId, steps, scope, action };
     }
     const id = raw.id;
     steps.push({
@@ -74,17 +86,15 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
         await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId),
       );
     }
-    const scope = config.scope === 'all' ? 'scope: all users' : await scopeNow(ctx, id);
+    scope = config.scope === 'all' ? ALL_USERS : await scopeNow(ctx, id);
+    const now = { inScope: scope.inScope, scopeVia: scope.via === 'none' ? null : scope.via };
     const [stored] = await storedFacts(ctx, [id]);
-    const facts = { ...stored!, inScope: scope !== null };
+    const facts = { ...stored!, ...now };
     const enabled = parsed.attributes.accountEnabled !== false;
     steps.push({
       step: 'scope',
       status: facts.inScope && enabled ? 'success' : 'skipped',
-      detail: [
-        scope ?? 'not assigned to the application',
-        enabled ? 'active in Entra' : 'disabled in Entra',
-      ].join('; '),
+      detail: [scope.detail, enabled ? 'active in Entra' : 'disabled in Entra'].join('; '),
     });
     steps.push({
       step: 'match',
@@ -97,7 +107,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
     // taken inside the write: the application may change the row while the write waits for its lock.
     const done = await store.write(async () => {
       const [current] = await storedFacts(ctx, [id]);
-      const planned = await planUsers(ctx, [{ ...current!, inScope: facts.inScope }]);
+      const planned = await planUsers(ctx, [{ ...current!, ...now }]);
       const [result] = await applyPlanned(ctx, planned, { stage: false });
       return result!.action;
     }, 'provision');
@@ -107,7 +117,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
       status: done.kind === 'error' ? 'failure' : done.kind === 'skip' ? 'skipped' : 'success',
       detail: done.kind === 'skip' || done.kind === 'error' ? `${done.kind}: ${done.reason}` : done.kind,
     });
-    return { cycleId, steps, action };
+    return { cycleId, steps, scope, action };
   } finally {
     await store.write(
       () =>
@@ -123,18 +133,38 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
   }
 }
 
+const ALL_USERS: ScopeExplanation = {
+  inScope: true,
+  via: 'all',
+  groups: [],
+  detail: 'in scope: scope is all users',
+};
+
 /**
- * Through which assignment the user is in scope now, as the trace says it; null when it is not.
+ * Through which assignment the user is in scope now, as the trace says it, or that it is not.
  * Direct assignment first; then the user's groups now (direct memberships, or nested ones too when
  * scope.expandNestedGroups) against the groups assigned to the application.
  */
-async function scopeNow(ctx: CycleContext, id: string): Promise<string | null> {
+async function scopeNow(ctx: CycleContext, id: string): Promise<ScopeExplanation> {
   const { scope } = ctx.store;
-  if (await scope.isAssigned(id, 'User')) return 'in scope: assigned directly';
+  if (await scope.isAssigned(id, 'User'))
+    return { inScope: true, via: 'assignment', groups: [], detail: 'in scope: assigned directly' };
   const groups = await readUserGroups(ctx.api, id, ctx.settings.scope.expandNestedGroups);
-  const assigned: typeof groups = [];
+  const assigned: GroupRef[] = [];
   for (const g of groups) if (await scope.isAssigned(g.id, 'Group')) assigned.push(g);
-  if (assigned.length === 0) return null;
+  if (assigned.length === 0) {
+    return {
+      inScope: false,
+      via: 'none',
+      groups: [],
+      detail: 'out of scope: not assigned (directly or through any assigned group)',
+    };
+  }
   const names = assigned.map((g) => `${g.displayName ?? g.id} (${g.id})`);
-  return `in scope: member of group ${names.join(', ')}, assigned to the application`;
+  return {
+    inScope: true,
+    via: 'group',
+    groups: assigned,
+    detail: `in scope: through group ${names.join(', ')}, assigned to the application`,
+  };
 }

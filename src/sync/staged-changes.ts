@@ -106,6 +106,7 @@ async function hold(ctx: CycleContext, reason: string): Promise<number> {
         userId: null,
         userName: change.userName,
         modified: [],
+        reasonCode: 'held',
         reason: `held: ${reason}; approve with \`entrasync approve-deletions\``,
       })),
     );

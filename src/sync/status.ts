@@ -4,7 +4,10 @@ import { quarantineState, type QuarantineState } from '../safety/quarantine.js';
 export interface StatusDocument {
   /** Which store this is; `leader`: the process holding the cycle lease now (a cycle runs there). */
   store: { kind: 'sqlite' | 'postgres'; leader: string | null };
-  lastCycles: (Omit<CycleRecord, 'error'> & { durationMs: number | null; error: string | null })[];
+  /** The job's cycles, newest first; on-demand runs are listed apart and never the job's last error. */
+  lastCycles: CycleSummary[];
+  /** `entrasync provision` runs, newest first. */
+  onDemandRuns: CycleSummary[];
   lastSuccessfulCycle: { id: string; endedAt: string | null; ageSeconds: number | null } | null;
   users: { total: number; active: number; inactive: number; linked: number; local: number };
   deltaState: { usersSavedAt: string | null; usersAgeSeconds: number | null; groupsSavedAt: string | null };
@@ -29,9 +32,23 @@ export interface StatusDocument {
   /** Users whose change failed and who are retried with growing spacing (escrow). */
   failingUsers: {
     count: number;
-    users: { entraId: string; failures: number; lastError: string | null; retryAfter: string | null }[];
+    users: {
+      entraId: string;
+      /** Personal data: only with `personal` (the CLI). */
+      userName?: string | null;
+      failures: number;
+      lastError: string | null;
+      retryAfter: string | null;
+    }[];
   };
 }
+
+type CycleSummary = Omit<CycleRecord, 'error'> & { durationMs: number | null; error: string | null };
+
+const summary = (c: CycleRecord): CycleSummary => ({
+  ...c,
+  durationMs: c.endedAt ? Date.parse(c.endedAt) - Date.parse(c.startedAt) : null,
+});
 
 export interface StatusOptions {
   now?: number;
@@ -49,7 +66,9 @@ export async function buildStatus(
 ): Promise<StatusDocument> {
   const options = typeof opts === 'number' ? { now: opts } : opts;
   const now = options.now ?? Date.now();
-  const cycles = await store.cycles.recent(10);
+  // The job's cycles only: an on-demand run neither pushes them out nor becomes the job's last error.
+  const cycles = await store.cycles.recent(10, 'job');
+  const onDemand = await store.cycles.recent(5, 'on-demand');
   const staged = await store.staged.counts();
   const counts = await store.users.counts();
   const last = await store.cycles.lastSucceeded();
@@ -60,10 +79,8 @@ export async function buildStatus(
   const failing = await store.pending.failing(100);
   return {
     store: { kind: store.kind, leader: lease?.owner ?? null },
-    lastCycles: cycles.map((c) => ({
-      ...c,
-      durationMs: c.endedAt ? Date.parse(c.endedAt) - Date.parse(c.startedAt) : null,
-    })),
+    lastCycles: cycles.map(summary),
+    onDemandRuns: onDemand.map(summary),
     lastSuccessfulCycle: last
       ? { id: last.id, endedAt: last.endedAt, ageSeconds: age(last.endedAt, now) }
       : null,
@@ -99,10 +116,11 @@ export async function buildStatus(
     },
     failingUsers: {
       count: await store.pending.failingCount(),
-      users: failing.map((u) => ({
+      users: failing.map(({ userName, ...u }) => ({
         ...u,
         // The error quotes the user's data (a conflicting userName, a mail): only for the CLI.
         lastError: options.personal ? u.lastError : null,
+        ...(options.personal ? { userName } : {}),
       })),
     },
   };

@@ -67,7 +67,7 @@ describe('provision on demand checks scope now', () => {
     expect(code).toBe(0);
     expect(scopeStep(trace)).toMatchObject({ status: 'success' });
     expect(scopeStep(trace).detail).toContain(
-      `in scope: member of group App users (${group.id}), assigned to the application`,
+      `in scope: through group App users (${group.id}), assigned to the application`,
     );
     expect(trace.action).toBe('create');
     expect(storeRow('dee@contoso.com')).toMatchObject({ external_id: dee.id, active: 1 });
@@ -87,7 +87,9 @@ describe('provision on demand checks scope now', () => {
     expect(other.id).toBeTruthy();
     const { trace } = await provision(eve.id);
     expect(scopeStep(trace)).toMatchObject({ status: 'skipped' });
-    expect(scopeStep(trace).detail).toContain('not assigned to the application');
+    expect(scopeStep(trace).detail).toContain(
+      'out of scope: not assigned (directly or through any assigned group)',
+    );
     expect(storeRow('eve@contoso.com')).toBeUndefined();
   });
 
@@ -109,7 +111,7 @@ describe('provision on demand checks scope now', () => {
     emu.tenant.addMember(inner.id, fay.id);
     const { trace } = await provision(fay.id);
     expect(scopeStep(trace).detail).toContain(
-      `in scope: member of group App users (${group.id}), assigned to the application`,
+      `in scope: through group App users (${group.id}), assigned to the application`,
     );
     expect(trace.action).toBe('create');
   });

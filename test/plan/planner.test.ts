@@ -97,6 +97,8 @@ interface FactsSpec {
   released?: boolean;
   hardDeleted?: boolean;
   inScope?: boolean;
+  scopeVia?: UserFacts['scopeVia'];
+  leftGroup?: string;
   linked?: StoreUser;
 }
 
@@ -114,7 +116,11 @@ interface Expected {
   /** The mirror's released flag after the action (undefined: unchanged). */
   release?: boolean;
   reason?: RegExp;
+  /** The audit row's reason code (README, "Reading the audit"). */
+  code?: string;
   quiet?: boolean;
+  /** A skip audited the first time only. */
+  once?: boolean;
   /** Targets whose value changes, in mapping order. */
   modified?: string[];
   matchedOn?: string;
@@ -138,6 +144,9 @@ const cases: Case[] = [
     name: 'create at first sight',
     expected: {
       kind: 'create',
+      code: 'new-assignment',
+      reason: /^in scope: assigned directly$/,
+      modified: ['userName', WORK_EMAIL, 'active', 'displayName'],
       resource: {
         schemas: [USER_SCHEMA],
         userName: 'ada@contoso.com',
@@ -197,17 +206,34 @@ const cases: Case[] = [
   {
     name: 'disabled at first sight: not created',
     facts: { attributes: { ...ADA, accountEnabled: false } },
-    expected: { kind: 'skip', reason: /^disabled in Entra; disabled users are not created$/, quiet: true },
+    expected: {
+      kind: 'skip',
+      code: 'disabled-in-entra',
+      reason: /^disabled in Entra and never created; disabled users are not created$/,
+      quiet: false,
+      once: true,
+    },
   },
   {
     name: 'out of scope at first sight: not created',
     facts: { inScope: false },
-    expected: { kind: 'skip', reason: /^not in scope/, quiet: true },
+    expected: {
+      kind: 'skip',
+      code: 'not-assigned',
+      reason: /^out of scope: not assigned \(directly or through any assigned group\)$/,
+      quiet: true,
+    },
   },
   {
     name: 'soft-deleted at first sight: not created',
     facts: { softDeleted: true, inScope: false },
-    expected: { kind: 'skip', reason: /^soft-deleted in Entra$/, quiet: true },
+    expected: {
+      kind: 'skip',
+      code: 'soft-deleted',
+      reason: /^soft-deleted in Entra and never created$/,
+      quiet: false,
+      once: true,
+    },
   },
   {
     name: 'not listed by Graph',
@@ -233,6 +259,8 @@ const cases: Case[] = [
       kind: 'update',
       row: 'row-ada',
       modified: ['displayName'],
+      code: 'attributes-changed',
+      reason: /^changed in Entra: displayName$/,
       resource: { displayName: 'Ada Lovelace' },
     },
   },
@@ -256,7 +284,46 @@ const cases: Case[] = [
   {
     name: 'left scope: disable and release',
     facts: { inScope: false, linked: adaRow() },
-    expected: { kind: 'disable', row: 'row-ada', release: true, modified: ['active'] },
+    expected: {
+      kind: 'disable',
+      row: 'row-ada',
+      release: true,
+      modified: ['active'],
+      code: 'unassigned',
+      reason: /^no longer assigned to the application/,
+    },
+  },
+  {
+    name: 'left the assigned group that gave scope: the disable names it',
+    facts: { inScope: false, leftGroup: 'group-pilots', linked: adaRow() },
+    expected: {
+      kind: 'disable',
+      row: 'row-ada',
+      release: true,
+      modified: ['active'],
+      code: 'left-group:group-pilots',
+      reason: /^left group group-pilots, which gave it scope/,
+    },
+  },
+  {
+    name: 'a group left earlier says nothing while the user is in scope: an update',
+    facts: { leftGroup: 'group-pilots', linked: adaRow({ displayName: 'Ada Byron' }) },
+    expected: { kind: 'update', row: 'row-ada', modified: ['displayName'], code: 'attributes-changed' },
+  },
+  {
+    name: 'soft-deleted after leaving a group: the soft delete is the reason',
+    facts: { softDeleted: true, inScope: false, leftGroup: 'group-pilots', linked: adaRow() },
+    expected: { kind: 'disable', row: 'row-ada', modified: ['active'], code: 'soft-deleted' },
+  },
+  {
+    name: 'create through a group: the reason says so',
+    facts: { scopeVia: 'group' },
+    expected: {
+      kind: 'create',
+      modified: ['userName', WORK_EMAIL, 'active', 'displayName'],
+      code: 'new-assignment',
+      reason: /^in scope: through an assigned group$/,
+    },
   },
   {
     name: 'left scope with the update action off: nothing is disabled',
@@ -267,12 +334,24 @@ const cases: Case[] = [
   {
     name: 'soft delete: disable, still managed (not released)',
     facts: { softDeleted: true, inScope: false, linked: adaRow() },
-    expected: { kind: 'disable', row: 'row-ada', modified: ['active'] },
+    expected: {
+      kind: 'disable',
+      row: 'row-ada',
+      modified: ['active'],
+      code: 'soft-deleted',
+      reason: /^soft-deleted in Entra/,
+    },
   },
   {
     name: 'disabled in Entra: disable, still managed (not released)',
     facts: { attributes: { ...ADA, accountEnabled: false }, linked: adaRow() },
-    expected: { kind: 'disable', row: 'row-ada', modified: ['active'] },
+    expected: {
+      kind: 'disable',
+      row: 'row-ada',
+      modified: ['active'],
+      code: 'disabled-in-entra',
+      reason: /^disabled in Entra/,
+    },
   },
   {
     name: 'restore after a soft delete: enable',
@@ -282,7 +361,13 @@ const cases: Case[] = [
   {
     name: 'back in scope: enable and no longer released',
     facts: { released: true, linked: adaRow({ active: false }) },
-    expected: { kind: 'enable', row: 'row-ada', release: false, modified: ['active'] },
+    expected: {
+      kind: 'enable',
+      row: 'row-ada',
+      release: false,
+      modified: ['active'],
+      code: 'back-in-scope',
+    },
   },
   {
     name: 'back in scope, row already active: no longer released, quietly',
@@ -304,7 +389,7 @@ const cases: Case[] = [
   {
     name: 'hard delete with the delete action on: delete',
     facts: { hardDeleted: true, softDeleted: true, inScope: false, linked: adaRow({ active: false }) },
-    expected: { kind: 'delete', row: 'row-ada' },
+    expected: { kind: 'delete', row: 'row-ada', code: 'hard-deleted', reason: /^hard-deleted in Entra$/ },
   },
   {
     name: 'hard delete with the delete action off: kept',
@@ -372,6 +457,8 @@ function factsOf(spec: FactsSpec = {}): UserFacts {
           },
     hardDeleted: spec.hardDeleted ?? false,
     inScope: spec.inScope ?? true,
+    ...(spec.scopeVia !== undefined ? { scopeVia: spec.scopeVia } : {}),
+    ...(spec.leftGroup ? { leftGroup: spec.leftGroup } : {}),
     linked: spec.linked ?? null,
   };
 }
@@ -404,6 +491,7 @@ function described(action: PlannedAction): Expected {
   };
   if (action.release !== undefined) out.release = action.release;
   if (action.kind === 'skip') out.quiet = action.quiet;
+  if (action.kind === 'skip' && action.once) out.once = true;
   if (action.kind === 'error') out.userName = action.userName;
   if (action.kind === 'link') out.matchedOn = action.matchedOn;
   if ('modified' in action) out.modified = action.modified.map((m) => m.target);
@@ -426,9 +514,11 @@ describe('planUser', () => {
     expect(got.quiet).toBe(expected.quiet);
     expect(got.userName).toBe(expected.userName);
     expect(got.matchedOn).toBe(expected.matchedOn);
-    expect(action.kind === 'skip' || action.kind === 'error' ? action.reason : '').toMatch(
-      expected.reason ?? /^$/,
-    );
+    expect(got.once).toBe(expected.once);
+    // Every action says why: a code and a sentence (the audit row's reason).
+    expect(action.reason).toMatch(expected.reason ?? /./);
+    if (expected.code) expect(action.code).toBe(expected.code);
+    else expect(action.code).toMatch(/^[a-z-]+(:.+)?$/);
     if (got.modified || expected.modified) expect(got.modified).toEqual(expected.modified ?? []);
     if (expected.resource) expect('resource' in action && action.resource).toMatchObject(expected.resource);
   });

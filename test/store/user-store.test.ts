@@ -5,7 +5,14 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PlannedAction, StoreUser } from '../../src/plan/types.js';
-import { Store, UNUSABLE_DATA, type UserStore, type WriteBatch } from '../../src/store/index.js';
+import {
+  Store,
+  UNUSABLE_DATA,
+  type CycleKind,
+  type GroupWrite,
+  type UserStore,
+  type WriteBatch,
+} from '../../src/store/index.js';
 import { tempDir } from '../support/harness.js';
 import { freshDatabase } from '../support/postgres.js';
 import { openUserStore } from '../../src/store/open.js';
@@ -33,6 +40,9 @@ const create = (entraId: string, userName: string): PlannedAction => ({
   kind: 'create',
   entraId,
   resource: resource(userName),
+  modified: [{ target: 'userName', oldValue: null, newValue: userName }],
+  code: 'new-assignment',
+  reason: 'in scope: assigned directly',
 });
 
 describe.each(factories)('UserStore on $name', ({ open }) => {
@@ -106,8 +116,9 @@ describe.each(factories)('UserStore on $name', ({ open }) => {
       row,
       resource: { ...row.resource, active: false },
       modified: [{ target: 'active', oldValue: true, newValue: false }],
-      cause: 'scope',
-    } as PlannedAction;
+      code: 'unassigned',
+      reason: 'no longer assigned to the application (directly or through a group)',
+    };
     expect(
       (await apply({ actions: [{ action: disable, stage: true, forgetWhenApplied: false }] }))[0]!.outcome,
     ).toBe('staged');
@@ -157,7 +168,14 @@ describe.each(factories)('UserStore on $name', ({ open }) => {
     const known = await store.knownUsers([A, B], { appRoles: false });
     expect(known.get(A)!.source).toMatchObject({ softDeleted: true, generation: 2 });
     expect(known.get(B)!.source).toMatchObject({ hardDeleted: true, attributes: {} });
-    const skip: PlannedAction = { kind: 'skip', entraId: B, row: null, reason: 'gone', quiet: true };
+    const skip: PlannedAction = {
+      kind: 'skip',
+      entraId: B,
+      row: null,
+      code: 'hard-deleted',
+      reason: 'gone',
+      quiet: true,
+    };
     await apply({ actions: [{ action: skip, stage: true, forgetWhenApplied: true }] });
     expect((await store.knownUsers([B], { appRoles: false })).get(B)!.source).toBeNull();
   });
@@ -259,6 +277,121 @@ describe.each(factories)('UserStore on $name', ({ open }) => {
     });
     await lease.release();
     expect(await store.leaseHolder()).toBeNull();
+  });
+
+  it('provisioning logs: reason codes, once-skips, a user named by any id or former userName', async () => {
+    await fresh();
+    const [created] = await apply({
+      actions: [{ action: create(A, 'ada@x.test'), stage: true, forgetWhenApplied: false }],
+    });
+    const row = (await store.users.get(created!.userId!))!;
+    const rename: PlannedAction = {
+      kind: 'update',
+      entraId: A,
+      row,
+      resource: { ...row.resource, userName: 'ada.b@x.test' },
+      modified: [{ target: 'userName', oldValue: 'ada@x.test', newValue: 'ada.b@x.test' }],
+      code: 'attributes-changed',
+      reason: 'changed in Entra: userName',
+    };
+    await apply({ actions: [{ action: rename, stage: true, forgetWhenApplied: false }] });
+    const skipped: PlannedAction = {
+      kind: 'skip',
+      entraId: B,
+      row: null,
+      code: 'disabled-in-entra',
+      reason: 'disabled in Entra and never created',
+      quiet: false,
+      once: true,
+      userName: 'bo@x.test',
+    };
+    const once = await apply({ actions: [{ action: skipped, stage: true, forgetWhenApplied: false }] });
+    const again = await apply({ actions: [{ action: skipped, stage: true, forgetWhenApplied: false }] });
+    expect([once[0]!.action, again[0]!.action]).toMatchObject([{ quiet: false }, { quiet: true }]);
+    expect((await store.audit.query({ user: B })).map((e) => [e.action, e.reasonCode, e.userName])).toEqual([
+      ['skip', 'disabled-in-entra', 'bo@x.test'],
+    ]);
+    const history = ['create ada@x.test new-assignment', 'update ada.b@x.test attributes-changed'];
+    for (const who of [A, row.id, 'ADA@x.test', 'ada.b@X.test']) {
+      const entries = await store.audit.query({ user: who });
+      expect(
+        entries.map((e) => `${e.action} ${e.userName} ${e.reasonCode}`),
+        who,
+      ).toEqual(history);
+    }
+    expect(await store.audit.query({ user: 'nobody@x.test' })).toEqual([]);
+
+    // A failing user is named; retry takes a former userName.
+    const failed: PlannedAction = {
+      kind: 'error',
+      entraId: A,
+      row,
+      code: 'conflict',
+      reason: 'boom',
+      userName: 'ada.b@x.test',
+    };
+    await apply({ actions: [{ action: failed, stage: true, forgetWhenApplied: false }] });
+    expect(await store.pending.failing()).toEqual([
+      expect.objectContaining({ entraId: A, userName: 'ada.b@x.test', failures: 1 }),
+    ]);
+    expect(await store.write(() => store.pending.retryFailed('bo@x.test'), 'test')).toBe(0);
+    expect(await store.write(() => store.pending.retryFailed('ADA@x.test'), 'test')).toBe(1);
+  });
+
+  it('scope: the group a user left while it gave scope is kept until it is back in scope', async () => {
+    await fresh();
+    const page = (writes: GroupWrite[], generation: number) =>
+      store.write(() => store.scope.applyGroupPage(writes, generation), 'test');
+    await store.write(async () => {
+      await store.scope.beginListing();
+      await store.scope.addToListing([
+        { principalId: G, principalType: 'Group', appRoleId: ROLE },
+        { principalId: C, principalType: 'User', appRoleId: ROLE },
+      ]);
+      await store.scope.commitListing(null, false);
+    }, 'test');
+    await apply({
+      mirror: [A, B, C].map((id) => ({ op: 'upsert' as const, entraId: id, attributes: {}, generation: 1 })),
+    });
+    await page(
+      [A, B, C].map((id) => ({
+        op: 'add' as const,
+        membership: { groupId: G, memberId: id, memberType: 'user' },
+      })),
+      1,
+    );
+    await page([{ op: 'remove', groupId: G, memberId: A, memberType: 'user' }], 2);
+    // C is still assigned directly: leaving the group took nothing.
+    await page([{ op: 'remove', groupId: G, memberId: C, memberType: 'user' }], 2);
+    await page([{ op: 'removeGroup', groupId: G }], 2);
+    const known = await store.knownUsers([A, B, C], { appRoles: false });
+    expect([A, B, C].map((id) => known.get(id)!.leftGroup)).toEqual([G, G, undefined]);
+    const back: PlannedAction = {
+      kind: 'skip',
+      entraId: A,
+      row: null,
+      code: 'unchanged',
+      reason: 'unchanged',
+      quiet: true,
+      release: false,
+    };
+    await apply({ actions: [{ action: back, stage: true, forgetWhenApplied: false }] });
+    expect((await store.knownUsers([A], { appRoles: false })).get(A)!.leftGroup).toBeUndefined();
+  });
+
+  it('cycles: on-demand runs are listed apart and are never the last successful cycle', async () => {
+    await fresh();
+    const run = async (id: string, kind: CycleKind) => {
+      await store.write(() => store.cycles.start(id, kind, false), 'test');
+      await store.write(() => store.cycles.finish(id, 'succeeded', {}, 0), 'test');
+    };
+    await run('job', 'incremental');
+    await run('od1', 'on-demand');
+    await run('od2', 'on-demand');
+    expect((await store.cycles.recent(1, 'job')).map((c) => c.id)).toEqual(['job']);
+    expect((await store.cycles.recent(5, 'on-demand')).map((c) => c.id)).toEqual(['od2', 'od1']);
+    expect(await store.cycles.recent(5)).toHaveLength(3);
+    expect((await store.cycles.lastSucceeded())?.id).toBe('job');
   });
 
   it('a dry run leaves nothing behind', async () => {

@@ -16,6 +16,7 @@ import type {
   WriteBatch,
 } from '../interface.js';
 import { UNUSABLE_DATA, type RetrySpacing } from '../pending.js';
+import { onceKey, reportKey } from '../state.js';
 import { knownUserOf, type FactsRow } from '../known-users.js';
 import { parseTargetPath, readPath } from '../../mapping/scim-path.js';
 import {
@@ -51,6 +52,7 @@ export const knownUsersSql = (s: string) =>
        ELSE 0 END AS via,
      su.entra_id AS s_entra_id, su.attributes AS s_attributes, su.soft_deleted AS s_soft_deleted,
      su.hard_deleted AS s_hard_deleted, su.released AS s_released, su.generation AS s_generation,
+     su.left_group AS s_left_group,
      (${isUnusable('p', '$2')}) AS p_unusable, p.failed_cycle AS p_failed_cycle,
      u.*
    FROM unnest($1::text[]) AS k(id)
@@ -224,10 +226,10 @@ export async function applyBatch(db: Queryable, s: string, batch: WriteBatch): P
 export async function appendAudit(db: Queryable, s: string, entries: readonly AuditDraft[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `INSERT INTO "${s}".audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason)
-     SELECT c, $9, a, st, e, u, n, m, r
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-       AS v(c, a, st, e, u, n, m, r)`,
+    `INSERT INTO "${s}".audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason, reason_code)
+     SELECT c, $9, a, st, e, u, n, m, r, rc
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $10::text[])
+       AS v(c, a, st, e, u, n, m, r, rc)`,
     [
       entries.map((e) => e.cycleId),
       entries.map((e) => e.action),
@@ -238,6 +240,7 @@ export async function appendAudit(db: Queryable, s: string, entries: readonly Au
       entries.map((e) => JSON.stringify(e.modified)),
       entries.map((e) => e.reason),
       new Date().toISOString(),
+      entries.map((e) => e.reasonCode),
     ],
   );
 }
@@ -341,6 +344,25 @@ export async function fail(
   );
 }
 
+/** Skips audited the first time only (their `once` keys): the others become quiet ones. */
+async function auditOnce(db: Queryable, s: string, results: AppliedAction[], at: number[]): Promise<void> {
+  if (at.length === 0) return;
+  const keyOf = (i: number) => {
+    const a = results[i]!.action;
+    return reportKey(onceKey(a.entraId, a.code));
+  };
+  const { rows } = await db.query<{ key: string }>(
+    `INSERT INTO "${s}".sync_state (key, value) SELECT unnest($1::text[]), $2
+     ON CONFLICT DO NOTHING RETURNING key`,
+    [at.map(keyOf), new Date().toISOString()],
+  );
+  const first = new Set(rows.map((r) => r.key));
+  for (const i of at) {
+    const r = results[i]!;
+    if (!first.has(keyOf(i)) && r.action.kind === 'skip') r.action = { ...r.action, quiet: true };
+  }
+}
+
 /** Every action of the batch in a few statements; throws when the store refuses any of them. */
 async function writeActions(
   db: Queryable,
@@ -355,6 +377,7 @@ async function writeActions(
   const staged: { action: PlannedAction & { kind: 'disable' | 'delete' } }[] = [];
   const released: { entraId: string; released: boolean }[] = [];
   const unstaged: string[] = [];
+  const once: number[] = [];
   for (const { action, stage } of writes) {
     if (stage && isStageable(action)) {
       staged.push({ action });
@@ -381,8 +404,10 @@ async function writeActions(
     }
     if (action.release !== undefined) released.push({ entraId: action.entraId, released: action.release });
     if (action.kind !== 'error') unstaged.push(action.entraId);
+    if (action.kind === 'skip' && action.once && !action.quiet) once.push(results.length);
     results.push({ action, outcome: action.kind === 'error' ? 'failed' : 'applied', userId });
   }
+  await auditOnce(db, s, results, once);
   const now = new Date().toISOString();
   if (creates.length > 0) {
     await db.query(
@@ -408,7 +433,8 @@ async function writeActions(
   if (deletes.length > 0) await db.query(`DELETE FROM "${s}".users WHERE id = ANY($1::text[])`, [deletes]);
   if (released.length > 0)
     await db.query(
-      `UPDATE "${s}".source_users su SET released = v.r FROM unnest($1::text[], $2::int[]) AS v(id, r) WHERE su.entra_id = v.id`,
+      `UPDATE "${s}".source_users su SET released = v.r, left_group = CASE WHEN v.r = 1 THEN su.left_group END
+       FROM unnest($1::text[], $2::int[]) AS v(id, r) WHERE su.entra_id = v.id`,
       [released.map((r) => r.entraId), released.map((r) => (r.released ? 1 : 0))],
     );
   if (unstaged.length > 0)

@@ -9,7 +9,7 @@
  * - timestamps stay ISO-8601 UTC text with milliseconds, as in SQLite, so they sort and compare
  *   the same; locks.expires_at stays milliseconds since the epoch (bigint);
  * - audit.seq is a bigint identity (SQLite's AUTOINCREMENT); createPool reads bigints as numbers.
- * PostgreSQL starts at this final shape: its migrations have their own numbering (schema_version).
+ * PostgreSQL started at SQLite's fifth shape: its migrations have their own numbering (schema_version).
  */
 
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -142,6 +142,13 @@ export const PG_MIGRATIONS: ((schema: string) => string)[] = [
     token bigint NOT NULL
   );
   CREATE SEQUENCE "${s}".lease_token;
+  `,
+  // 2: SQLite's migration 6: the audit's reason codes, the group a user last left while it gave
+  // scope, the audit by local id.
+  (s) => `
+  ALTER TABLE "${s}".audit ADD COLUMN reason_code text;
+  CREATE INDEX audit_user_id ON "${s}".audit (user_id);
+  ALTER TABLE "${s}".source_users ADD COLUMN left_group text;
   `,
 ];
 

@@ -31,6 +31,27 @@ export async function unmirroredInScope(db: Queryable, s: string): Promise<strin
   return rows.map((r) => r.entra_id);
 }
 
+/**
+ * After memberships went: a user whose group gave scope, and whom nothing else gives scope now,
+ * keeps which group it left in the mirror (source_users.left_group), so its disable can say so.
+ */
+async function noteLeftGroups(
+  db: Queryable,
+  s: string,
+  left: readonly { groupId: string; memberId: string }[],
+): Promise<void> {
+  if (left.length === 0) return;
+  await db.query(
+    `UPDATE "${s}".source_users su SET left_group = v.g FROM unnest($1::text[], $2::text[]) AS v(g, m)
+     WHERE su.entra_id = v.m
+       AND EXISTS (SELECT 1 FROM "${s}".scope_groups WHERE group_id = v.g)
+       AND NOT EXISTS (SELECT 1 FROM "${s}".assignments WHERE principal_id = v.m AND principal_type = 'User')
+       AND NOT EXISTS (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+                       WHERE gm.member_id = v.m AND gm.member_type = 'user')`,
+    [left.map((x) => x.groupId), left.map((x) => x.memberId)],
+  );
+}
+
 /** A groups/delta page, in order: consecutive writes of one kind go as one statement. */
 export async function applyGroupPage(
   db: Queryable,
@@ -64,6 +85,7 @@ export async function applyGroupPage(
          WHERE g.group_id = v.g AND g.member_id = v.m`,
         [m.map((x) => x.groupId), m.map((x) => x.memberId)],
       );
+      await noteLeftGroups(db, s, m);
       await pendingMembers(db, s, m);
     } else {
       const groups = run.map((w) => (w.op === 'removeGroup' ? w.groupId : ''));
@@ -74,7 +96,12 @@ export async function applyGroupPage(
         ),
         [groups],
       );
-      await db.query(`DELETE FROM "${s}".group_members WHERE group_id = ANY($1::text[])`, [groups]);
+      const { rows: members } = await db.query<{ groupId: string; memberId: string }>(
+        `DELETE FROM "${s}".group_members WHERE group_id = ANY($1::text[])
+         RETURNING group_id AS "groupId", member_id AS "memberId"`,
+        [groups],
+      );
+      await noteLeftGroups(db, s, members);
     }
   }
 }

@@ -8,10 +8,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { toAuditEntry, type AuditRow } from '../audit.js';
-import { toRecord, type CycleRow } from '../cycles.js';
+import { CYCLE_SET_SQL, toRecord, type CycleRow } from '../cycles.js';
 import type { CycleLease, PageStash, UserStore, WriteSpan } from '../interface.js';
 import { holderIsDead, waitForLease, type LeaseHolder } from '../lock.js';
 import { PageStash as SqlitePageStash } from '../page-stash.js';
+import { failingUserName, namedUser, userHistory } from '../named-user.js';
 import { UNUSABLE_DATA } from '../pending.js';
 import { toChange, type StagedRow } from '../staged.js';
 import { DELTA_STATE_KEYS, reportKey } from '../state.js';
@@ -206,8 +207,10 @@ export class PostgresStore implements UserStore {
       ).map((r) => r.entra_id),
     failing: (limit = 100) =>
       this.rows(
-        `SELECT entra_id AS "entraId", failures, last_error AS "lastError", retry_after AS "retryAfter"
-         FROM "${this.s}".pending_users WHERE failures > 0 ORDER BY retry_after LIMIT $1`,
+        `SELECT p.entra_id AS "entraId", ${failingUserName(`"${this.s}".`)} AS "userName", p.failures,
+           p.last_error AS "lastError", p.retry_after AS "retryAfter"
+         FROM "${this.s}".pending_users p LEFT JOIN "${this.s}".users u ON u.external_id = p.entra_id
+         WHERE p.failures > 0 ORDER BY p.retry_after LIMIT $1`,
         [limit],
       ),
     failingCount: async () =>
@@ -216,11 +219,11 @@ export class PostgresStore implements UserStore {
           `SELECT count(*)::int AS n FROM "${this.s}".pending_users WHERE failures > 0`,
         )
       )[0]!.n,
-    retryFailed: (entraId) =>
+    retryFailed: (user) =>
       this.exec(
         `UPDATE "${this.s}".pending_users SET retry_after = NULL, failed_cycle = NULL WHERE failures > 0
-         AND ($1::text IS NULL OR entra_id = $1)`,
-        [entraId ?? null],
+         AND ($1::text IS NULL OR ${namedUser(`"${this.s}".`, '$1', (c) => `${nocase(c)} = ${nocase('$1')}`)})`,
+        [user ?? null],
       ),
     count: async () =>
       (await this.rows<{ n: number }>(`SELECT count(*)::int AS n FROM "${this.s}".pending_users`))[0]!.n,
@@ -336,16 +339,17 @@ export class PostgresStore implements UserStore {
     },
     get: async (id) =>
       first(await this.rows<CycleRow>(`SELECT * FROM "${this.s}".cycles WHERE id = $1`, [id]), toRecord),
-    recent: async (limit) =>
+    recent: async (limit, which = 'all') =>
       (
-        await this.rows<CycleRow>(`SELECT * FROM "${this.s}".cycles ORDER BY started_at DESC LIMIT $1`, [
-          limit,
-        ])
+        await this.rows<CycleRow>(
+          `SELECT * FROM "${this.s}".cycles WHERE ${CYCLE_SET_SQL[which]} ORDER BY started_at DESC LIMIT $1`,
+          [limit],
+        )
       ).map(toRecord),
     lastSucceeded: async () =>
       first(
         await this.rows<CycleRow>(
-          `SELECT * FROM "${this.s}".cycles WHERE status = 'succeeded' AND dry_run = 0
+          `SELECT * FROM "${this.s}".cycles WHERE status = 'succeeded' AND dry_run = 0 AND ${CYCLE_SET_SQL.job}
            ORDER BY started_at DESC LIMIT 1`,
         ),
         toRecord,
@@ -369,6 +373,11 @@ export class PostgresStore implements UserStore {
       };
       if (q.cycleId) add('cycle_id = ?', q.cycleId);
       if (q.userName) add(`${nocase('user_name')} = ${nocase('?')}`, q.userName);
+      if (q.user) {
+        params.push(q.user);
+        const p = `$${params.length}`;
+        where.push(userHistory(`"${this.s}".`, p, (c) => `${nocase(c)} = ${nocase(p)}`));
+      }
       if (q.action) add('action = ?', q.action);
       if (q.since) add('at >= ?', q.since);
       params.push(q.limit ?? 100);
