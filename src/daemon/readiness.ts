@@ -21,7 +21,7 @@ export async function readiness(
   maxAgeSeconds: number,
   now = Date.now(),
 ): Promise<Readiness> {
-  const cycles = (await store.cycles.recent(50)).filter((c) => !c.dryRun && c.kind !== 'on-demand');
+  const cycles = (await store.cycles.recent(50, 'job')).filter((c) => !c.dryRun);
   const last = cycles.find((c) => c.status !== 'running');
   // Beyond 50 cycles back any success will do: readiness fails on age long before that matters.
   const success = cycles.find((c) => c.status === 'succeeded') ?? (await store.cycles.lastSucceeded());

@@ -149,6 +149,7 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
         cycle(1, {}, 400),
         cycle(0, { create: 20000 }, 40_000),
       ],
+      onDemandRuns: [],
       lastSuccessfulCycle: { id: 'c2', endedAt: new Date(now - 60_000).toISOString(), ageSeconds: 60 },
       users: { total: 20000, active: 19990, inactive: 10, linked: 20000, local: 0 },
       deltaState: { usersSavedAt: null, usersAgeSeconds: null, groupsSavedAt: null },
