@@ -1,17 +1,37 @@
 import type { Command } from 'commander';
-import { buildStatus } from '../sync/status.js';
+import { buildStatus, type StatusDocument } from '../sync/status.js';
+import { describeProgress, type CycleProgress } from '../sync/progress.js';
 import { toScimResource } from '../sync/export.js';
 import { print, printJson, withStore } from './common.js';
 import { auditAction, cycleId, isoTime, MAX_LIMIT, positiveInteger } from './options.js';
 import { escapeControls as esc } from './text.js';
 
-function statusText(s: Awaited<ReturnType<typeof buildStatus>>): string {
+/** No delta state while the first full sync runs is not "none": it is being built. */
+function deltaStateText(s: StatusDocument): string {
+  if (s.deltaState.usersSavedAt)
+    return `saved ${s.deltaState.usersSavedAt} (${s.deltaState.usersAgeSeconds}s ago)`;
+  return s.cycleRunning ? 'none yet (first full sync in progress)' : 'none (next cycle is initial)';
+}
+
+/** "Running: users 12,000 / 20,000 (60 %), 1,400/s, about 6 s left" and what the cycle has done so far. */
+function runningText(p: CycleProgress): string {
+  const counts = Object.entries(p.counts)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  return [
+    `Running: ${describeProgress(p)}`,
+    `  ${p.kind} cycle ${p.cycleId} since ${p.startedAt}; ${p.usersInScope ?? '?'} users in scope, ${p.usersRead} read in ${p.pagesRead} pages, ${p.usersWritten} written, ${p.graphRequests} Graph requests${counts ? `; ${counts}` : ''} (as of ${p.updatedAt})`,
+  ].join('\n');
+}
+
+function statusText(s: StatusDocument): string {
   const lines = [
     `Store: ${s.store.kind}${s.store.leader ? `; leader (running a cycle): ${esc(s.store.leader)}` : ''}`,
     `Users in store: ${s.users.total} (active ${s.users.active}, inactive ${s.users.inactive}, linked to Entra ${s.users.linked}, local ${s.users.local})`,
-    `Delta state: ${s.deltaState.usersSavedAt ? `saved ${s.deltaState.usersSavedAt} (${s.deltaState.usersAgeSeconds}s ago)` : 'none (next cycle is initial)'}`,
+    `Delta state: ${deltaStateText(s)}`,
     `Pending users: ${s.pendingUsers}`,
     s.cycleRunning ? `A cycle is running: ${esc(s.cycleRunning.owner)}` : 'No cycle running',
+    ...(s.progress ? [runningText(s.progress)] : []),
     s.lastError
       ? `Last error (cycle ${s.lastError.cycleId}, ${s.lastError.at}): ${esc(s.lastError.message)}`
       : 'Last error: none',

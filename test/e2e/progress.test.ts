@@ -1,0 +1,166 @@
+/**
+ * Progress on long work (issue 15 §1): a cycle made slow by the emulator's latency fault publishes
+ * its phase and counters to `status` in another process (both stores), to the daemon's /metrics,
+ * and to the log every few seconds with a rate and an ETA.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningEmulator } from '../../src/emulator/index.js';
+import type { CycleProgress } from '../../src/sync/progress.js';
+import type { StatusDocument } from '../../src/sync/status.js';
+import { startTestEmulator } from '../support/emulator.js';
+import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
+import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
+import { assertBuilt, cycleFinished, startDaemon } from '../daemon/support.js';
+
+const USERS = 200;
+const PAGE = 10;
+/** Only users/delta is slow: the scope is read at once, the users round takes 20 × 250 ms. */
+const SLOW_USERS = { slowPaths: [{ pathPrefix: '/v1.0/users/delta', latencyMs: 250 }] };
+
+async function seededEmulator(): Promise<RunningEmulator> {
+  const emu = await startTestEmulator({ pageSize: PAGE });
+  for (let i = 0; i < USERS; i++) {
+    const n = String(i).padStart(3, '0');
+    const u = emu.tenant.createUser({
+      userPrincipalName: `p${n}@contoso.com`,
+      displayName: `Person ${n}`,
+      mail: `p${n}@contoso.com`,
+      accountEnabled: true,
+    });
+    emu.tenant.assign(u.id, 'User');
+  }
+  return emu;
+}
+
+describe.each(STORE_KINDS)('status of a running cycle from another process (%s)', (kind) => {
+  let emu: RunningEmulator;
+  let store: TestStore;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    assertBuilt();
+    emu = await seededEmulator();
+    const dir = tempDir();
+    store = await testStore(kind, dir);
+    writeSettings(dir);
+    env = emulatorEnv(emu, dir, { ENTRASYNC_DB: store.db, ENTRASYNC_USERS_STRATEGY: 'tenant' });
+  });
+  afterAll(async () => {
+    await store.close();
+    await emu.close();
+  });
+
+  it('shows the phase and growing counters, "first full sync in progress", and nothing once it ends', async () => {
+    emu.tenant.setFaults(SLOW_USERS);
+    const child = spawn(process.execPath, [CLI, 'sync', '--json'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let running = true;
+    void exited.then(() => (running = false));
+
+    const seen: CycleProgress[] = [];
+    let text = '';
+    while (running) {
+      const r = await runCli(['status', '--json'], env);
+      if (r.code === 0) {
+        const s = JSON.parse(r.stdout) as StatusDocument;
+        if (s.progress) seen.push(s.progress);
+        if (s.progress?.phase === 'users' && !text.includes('Running: users')) {
+          text = (await runCli(['status'], env)).stdout;
+        }
+      }
+    }
+    expect(await exited).toBe(0);
+    const result = JSON.parse(out) as { cycleId: string; counts: Record<string, number> };
+    expect(result.counts.create).toBe(USERS);
+
+    const users = seen.filter((p) => p.phase === 'users');
+    expect(users.length).toBeGreaterThanOrEqual(2);
+    for (const p of seen) {
+      expect(p.cycleId).toBe(result.cycleId);
+      expect(p.kind).toBe('initial');
+      expect(p.usersInScope === null || p.usersInScope === USERS).toBe(true);
+    }
+    expect(users[0]!.usersInScope).toBe(USERS);
+    expect(users.at(-1)!.usersRead).toBeGreaterThan(users[0]!.usersRead);
+    expect(users.at(-1)!.pagesRead).toBeGreaterThan(users[0]!.pagesRead);
+    expect(users.at(-1)!.graphRequests).toBeGreaterThan(users[0]!.graphRequests);
+    expect(users.some((p) => p.expected === USERS && p.done > 0 && p.done < USERS)).toBe(true);
+    expect(users.some((p) => p.usersWritten > 0 && (p.counts.create ?? 0) === p.usersWritten)).toBe(true);
+    expect(users.some((p) => p.ratePerSecond !== null && p.etaSeconds !== null)).toBe(true);
+
+    expect(text).toMatch(/Running: users [\d,]+ \/ 200 \(\d+ %\)/);
+    expect(text).toContain('Delta state: none yet (first full sync in progress)');
+
+    const after = JSON.parse((await runCli(['status', '--json'], env)).stdout) as StatusDocument;
+    expect(after.progress).toBeNull();
+    expect(after.cycleRunning).toBeNull();
+    emu.tenant.setFaults({});
+  }, 60_000);
+});
+
+describe('progress under the daemon', () => {
+  let emu: RunningEmulator;
+  beforeAll(async () => {
+    assertBuilt();
+    emu = await seededEmulator();
+  });
+  afterAll(() => emu.close());
+
+  it('/metrics has the phase and progress gauges during a cycle, none after; the log has rate and ETA', async () => {
+    const dir = tempDir();
+    writeSettings(dir);
+    emu.tenant.setFaults({ slowPaths: [{ pathPrefix: '/v1.0/users/delta', latencyMs: 400 }] });
+    const daemon = await startDaemon(
+      emulatorEnv(emu, dir, {
+        ENTRASYNC_LOG_LEVEL: 'info',
+        ENTRASYNC_USERS_STRATEGY: 'tenant',
+        ENTRASYNC_SCHEDULE: '0 0 1 1 *',
+      }),
+    );
+    try {
+      await daemon.waitFor((l) => l.msg === 'cycle started');
+      const gauge = (text: string, series: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+        return line ? Number(line.slice(series.length + 1)) : null;
+      };
+      let during = '';
+      for (let i = 0; i < 100; i++) {
+        during = (await daemon.get('/metrics')).body;
+        if ((gauge(during, 'entrasync_cycle_users_read') ?? 0) > 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(gauge(during, 'entrasync_cycle_phase{phase="users"}')).toBe(1);
+      expect(gauge(during, 'entrasync_cycle_phase{phase="scope"}')).toBe(0);
+      expect(gauge(during, 'entrasync_cycle_progress_expected')).toBe(USERS);
+      expect(gauge(during, 'entrasync_cycle_progress_done')).toBeGreaterThan(0);
+      expect(gauge(during, 'entrasync_cycle_users_read')).toBeGreaterThan(0);
+      expect(gauge(during, 'entrasync_cycle_users_written')).not.toBeNull();
+
+      const finished = await daemon.waitFor(cycleFinished, 30_000);
+      expect(finished.status).toBe('succeeded');
+      const after = (await daemon.get('/metrics')).body;
+      expect(gauge(after, 'entrasync_cycle_phase{phase="users"}')).toBeNull();
+      expect(gauge(after, 'entrasync_cycle_users_read')).toBeNull();
+
+      // Every few seconds at info, with the percentage, rate and ETA once they are known.
+      const lines = daemon.lines().filter((l) => l.msg === 'cycle progress');
+      expect(lines.length).toBeGreaterThanOrEqual(1);
+      const estimated = lines.find((l) => l.phase === 'users' && l.etaSeconds !== null);
+      expect(estimated).toBeDefined();
+      expect(estimated!.expected).toBe(USERS);
+      expect(estimated!.ratePerSecond).toBeGreaterThan(0);
+      expect(estimated!.percent).toBeGreaterThanOrEqual(0);
+      expect(estimated!.usersRead).toBeGreaterThan(0);
+    } finally {
+      await daemon.stop();
+      emu.tenant.setFaults({});
+    }
+  }, 60_000);
+});
