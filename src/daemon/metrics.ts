@@ -123,22 +123,22 @@ export class DaemonMetrics {
   });
   private readonly progressDone = new Gauge({
     name: 'entrasync_cycle_progress_done',
-    help: 'Work done in the running cycle\'s current phase (users read, checked, planned or settled); absent while no cycle runs',
+    help: "Work done in the running cycle's current phase (users read, checked, planned or settled); 0 while no cycle runs",
     registers: [this.registry],
   });
   private readonly progressExpected = new Gauge({
     name: 'entrasync_cycle_progress_expected',
-    help: "Work expected in the running cycle's current phase, when known; absent otherwise",
+    help: "Work expected in the running cycle's current phase, when known; 0 otherwise",
     registers: [this.registry],
   });
   private readonly usersRead = new Gauge({
     name: 'entrasync_cycle_users_read',
-    help: 'Graph user elements read by the running cycle so far; absent while no cycle runs',
+    help: 'Graph user elements read by the running cycle so far; 0 while no cycle runs',
     registers: [this.registry],
   });
   private readonly usersWritten = new Gauge({
     name: 'entrasync_cycle_users_written',
-    help: 'Users whose change the running cycle has applied so far; absent while no cycle runs',
+    help: 'Users whose change the running cycle has applied so far; 0 while no cycle runs',
     registers: [this.registry],
   });
   private readonly ready = new Gauge({
@@ -165,9 +165,15 @@ export class DaemonMetrics {
     this.duration.observe(result.durationMs / 1000);
   }
 
-  /** The running cycle's progress, from any process (the store's record); the series vanish between cycles. */
+  /** The running cycle's progress, from any process (the store's record); 0, and no phase, between cycles. */
   private setProgress(progress: CycleProgress | null): void {
-    for (const gauge of [this.phase, this.progressDone, this.progressExpected, this.usersRead, this.usersWritten])
+    for (const gauge of [
+      this.phase,
+      this.progressDone,
+      this.progressExpected,
+      this.usersRead,
+      this.usersWritten,
+    ])
       gauge.reset();
     if (!progress) return;
     for (const phase of PHASES) this.phase.set({ phase }, phase === progress.phase ? 1 : 0);

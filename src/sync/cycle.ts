@@ -159,7 +159,10 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
       counts,
       graphRequests: () => api.stats.requests - requestsBefore,
     });
-    tracker.subscribe((p) => log.info({ ...progressLine(p), dryRun: !!options.dryRun }, 'cycle progress'), PROGRESS_LOG_MS);
+    tracker.subscribe(
+      (p) => log.info({ ...progressLine(p), dryRun: !!options.dryRun }, 'cycle progress'),
+      PROGRESS_LOG_MS,
+    );
     if (!options.dryRun) {
       tracker.subscribe((p) => {
         if (publishing) return; // the last write is still under way (a slow database): skip this one
@@ -180,7 +183,9 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     options.onProgress?.(progress.snapshot());
     await publishing;
     if (!options.dryRun)
-      await store.progress.clear(cycleId).catch((e: Error) => log.debug({ cycleId, error: e.message }, 'progress not cleared'));
+      await store.progress
+        .clear(cycleId)
+        .catch((e: Error) => log.debug({ cycleId, error: e.message }, 'progress not cleared'));
   }
 
   async function finish(status: 'succeeded' | 'failed', error?: Error): Promise<CycleResult> {

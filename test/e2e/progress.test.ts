@@ -14,9 +14,11 @@ import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
 import { assertBuilt, cycleFinished, startDaemon } from '../daemon/support.js';
 
 const USERS = 200;
-const PAGE = 10;
-/** Only users/delta is slow: the scope is read at once, the users round takes 20 × 250 ms. */
-const SLOW_USERS = { slowPaths: [{ pathPrefix: '/v1.0/users/delta', latencyMs: 250 }] };
+const PAGE = 5;
+/** Only users/delta is slow: the scope is read at once, the users round takes 40 × 300 ms. */
+const SLOW_USERS = { slowPaths: [{ pathPrefix: '/v1.0/users/delta', latencyMs: 300 }] };
+/** The default lease (the tests' 5 s would expire under the users round's open transaction on SQLite). */
+const SETTINGS = { sync: { batchSize: 50, lockTtlSeconds: 60 } };
 
 async function seededEmulator(): Promise<RunningEmulator> {
   const emu = await startTestEmulator({ pageSize: PAGE });
@@ -43,7 +45,7 @@ describe.each(STORE_KINDS)('status of a running cycle from another process (%s)'
     emu = await seededEmulator();
     const dir = tempDir();
     store = await testStore(kind, dir);
-    writeSettings(dir);
+    writeSettings(dir, SETTINGS);
     env = emulatorEnv(emu, dir, { ENTRASYNC_DB: store.db, ENTRASYNC_USERS_STRATEGY: 'tenant' });
   });
   afterAll(async () => {
@@ -66,22 +68,28 @@ describe.each(STORE_KINDS)('status of a running cycle from another process (%s)'
 
     const seen: CycleProgress[] = [];
     let text = '';
-    while (running) {
-      const r = await runCli(['status', '--json'], env);
-      if (r.code === 0) {
+    // Two readers at a time: a `status` process takes a second or more on a busy machine.
+    const poll = async () => {
+      while (running) {
+        const r = await runCli(['status', '--json'], env);
+        if (r.code !== 0) continue; // before the sync created the store
         const s = JSON.parse(r.stdout) as StatusDocument;
         if (s.progress) seen.push(s.progress);
-        if (s.progress?.phase === 'users' && !text.includes('Running: users')) {
+        if (s.progress?.phase === 'users' && !text.includes('Running: users'))
           text = (await runCli(['status'], env)).stdout;
-        }
       }
-    }
+    };
+    await Promise.all([poll(), new Promise((r) => setTimeout(r, 500)).then(poll)]);
+    seen.sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
     expect(await exited).toBe(0);
     const result = JSON.parse(out) as { cycleId: string; counts: Record<string, number> };
     expect(result.counts.create).toBe(USERS);
 
     const users = seen.filter((p) => p.phase === 'users');
-    expect(users.length).toBeGreaterThanOrEqual(2);
+    expect(
+      users.length,
+      JSON.stringify(seen.map((p) => [p.phase, p.done, p.updatedAt])),
+    ).toBeGreaterThanOrEqual(2);
     for (const p of seen) {
       expect(p.cycleId).toBe(result.cycleId);
       expect(p.kind).toBe('initial');
@@ -115,8 +123,8 @@ describe('progress under the daemon', () => {
 
   it('/metrics has the phase and progress gauges during a cycle, none after; the log has rate and ETA', async () => {
     const dir = tempDir();
-    writeSettings(dir);
-    emu.tenant.setFaults({ slowPaths: [{ pathPrefix: '/v1.0/users/delta', latencyMs: 400 }] });
+    writeSettings(dir, SETTINGS);
+    emu.tenant.setFaults(SLOW_USERS);
     const daemon = await startDaemon(
       emulatorEnv(emu, dir, {
         ENTRASYNC_LOG_LEVEL: 'info',
@@ -147,7 +155,8 @@ describe('progress under the daemon', () => {
       expect(finished.status).toBe('succeeded');
       const after = (await daemon.get('/metrics')).body;
       expect(gauge(after, 'entrasync_cycle_phase{phase="users"}')).toBeNull();
-      expect(gauge(after, 'entrasync_cycle_users_read')).toBeNull();
+      expect(gauge(after, 'entrasync_cycle_users_read')).toBe(0);
+      expect(gauge(after, 'entrasync_cycle_progress_done')).toBe(0);
 
       // Every few seconds at info, with the percentage, rate and ETA once they are known.
       const lines = daemon.lines().filter((l) => l.msg === 'cycle progress');
