@@ -6,6 +6,13 @@ import { print, printJson, withStore } from './common.js';
 import { auditAction, cycleId, isoTime, MAX_LIMIT, positiveInteger } from './options.js';
 import { escapeControls as esc } from './text.js';
 
+/** Lists in the text status show this many entries, then "…and N more". */
+const LISTED = 20;
+
+function andMore(total: number, shown: number, where: string): string[] {
+  return total > shown ? [`  …and ${total - shown} more (${where})`] : [];
+}
+
 /** No delta state while the first full sync runs is not "none": it is being built. */
 function deltaStateText(s: StatusDocument): string {
   if (s.deltaState.usersSavedAt)
@@ -55,18 +62,20 @@ function statusText(s: StatusDocument): string {
     lines.push(
       `HELD: ${s.deletions.count} disables/deletes wait for \`entrasync approve-deletions\` or \`reject-deletions\`${s.deletions.rejected ? ` (${s.deletions.rejected} rejected)` : ''}`,
     );
-    for (const c of s.deletions.changes.slice(0, 20))
+    for (const c of s.deletions.changes.slice(0, LISTED))
       lines.push(`  ${c.kind.padEnd(7)} ${esc(c.userName ?? c.entraId)}${c.rejected ? ' (rejected)' : ''}`);
+    lines.push(...andMore(s.deletions.count, LISTED, '`entrasync audit --action staged-disable` lists them'));
   }
   if (s.failingUsers.count > 0) {
     lines.push(
       `Failing users: ${s.failingUsers.count} (retried with growing spacing; \`entrasync retry --all\` retries now)`,
     );
-    for (const u of s.failingUsers.users.slice(0, 20)) {
+    for (const u of s.failingUsers.users.slice(0, LISTED)) {
       lines.push(
         `  ${u.entraId}  ${u.failures} failures, next retry ${u.retryAfter ?? 'next cycle'}: ${esc(u.lastError ?? '')}`,
       );
     }
+    lines.push(...andMore(s.failingUsers.count, LISTED, '`status --json` lists up to 100'));
   }
   lines.push('', 'Recent cycles:');
   for (const c of s.lastCycles) {

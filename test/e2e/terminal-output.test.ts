@@ -216,6 +216,21 @@ describe('into a pipe', () => {
     }
   }, 90_000);
 
+  it('status lists 20 held changes, then "…and N more"', async () => {
+    const env = freshEnv({}, { safety: { deletionThreshold: { enabled: true, count: 3, percent: null } } });
+    expect((await runCli(['sync'], env)).code).toBe(0);
+    for (const id of ids.slice(0, 25)) emu.tenant.unassign(id);
+    try {
+      expect((await runCli(['sync'], env)).code).toBe(0);
+      const text = (await runCli(['status'], env)).stdout;
+      expect(text).toContain('HELD: 25 disables/deletes');
+      expect(text.split('\n').filter((l) => /^\s+disable\s+t\d\d@contoso\.com$/.test(l)).length).toBe(20);
+      expect(text).toContain('…and 5 more (`entrasync audit --action staged-disable` lists them)');
+    } finally {
+      for (const id of ids.slice(0, 25)) emu.tenant.assign(id, 'User');
+    }
+  }, 60_000);
+
   it.each(STORE_KINDS)(
     'sync --json on failure prints the error with its class and exits 1 (%s)',
     async (kind) => {
