@@ -194,7 +194,8 @@ export class Store implements UserStore {
   private progressFile: ProgressFile | null = null;
   /** A store in memory (a dry run with no store yet) has no file beside it, and nothing to show. */
   private get progressSidecar(): ProgressFile | null {
-    if (this.db.memory) return null;
+    // Closed (a cycle cut short at shutdown): its tracker's last ticks write nothing.
+    if (this.db.memory || !this.db.open) return null;
     return (this.progressFile ??= new ProgressFile(this.db.name));
   }
 
@@ -349,6 +350,7 @@ export class Store implements UserStore {
       const holder = readLeaseHolder(this.db, CYCLE_LEASE);
       if (holder && holder.owner !== owner) return;
       this.rollbackOpen();
+      this.progressSidecar?.clearOwnedBy(owner);
       this.transactionNow(() => {
         this.tables.cycles.markAbandoned();
         prepared(this.db, 'DELETE FROM locks WHERE name = ? AND owner = ?').run(CYCLE_LEASE, owner);

@@ -61,4 +61,9 @@ export class ProgressFile {
   clear(cycleId: string): void {
     if (this.read()?.cycleId === cycleId) rmSync(this.path, { force: true });
   }
+
+  /** Removes `owner`'s record (its cycle was cut short at shutdown). */
+  clearOwnedBy(owner: string): void {
+    if (this.read()?.owner === owner) rmSync(this.path, { force: true });
+  }
 }

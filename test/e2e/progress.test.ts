@@ -4,6 +4,8 @@
  * and to the log every few seconds with a rate and an ETA.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { CycleProgress } from '../../src/sync/progress.js';
@@ -169,6 +171,31 @@ describe('progress under the daemon', () => {
       expect(estimated!.usersRead).toBeGreaterThan(0);
     } finally {
       await daemon.stop();
+      emu.tenant.setFaults({});
+    }
+  }, 60_000);
+
+  it('a daemon stopped in the middle of a cycle leaves no progress behind (SQLite: no file)', async () => {
+    const dir = tempDir();
+    writeSettings(dir, SETTINGS);
+    emu.tenant.setFaults(SLOW_USERS);
+    const env = emulatorEnv(emu, dir, {
+      ENTRASYNC_LOG_LEVEL: 'info',
+      ENTRASYNC_USERS_STRATEGY: 'tenant',
+      ENTRASYNC_SCHEDULE: '0 0 1 1 *',
+    });
+    const daemon = await startDaemon(env);
+    const file = join(dir, 'store.db.progress');
+    try {
+      for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(file)).toBe(true);
+      expect((await daemon.stop('SIGTERM')) ?? 0).toBeLessThanOrEqual(1);
+      expect(existsSync(file)).toBe(false);
+      const status = JSON.parse((await runCli(['status', '--json'], env)).stdout) as StatusDocument;
+      expect(status.progress).toBeNull();
+      expect(status.lastCycles[0]!.status).toBe('aborted');
+    } finally {
+      await daemon.stop('SIGKILL');
       emu.tenant.setFaults({});
     }
   }, 60_000);
