@@ -53,7 +53,8 @@ export class ProgressBar {
   /** A bar when stderr is a terminal and --no-progress was not given; null otherwise. */
   static forTerminal(flags: TerminalFlags, log: Logger): ProgressBar | null {
     if (flags.progress === false || !process.stderr.isTTY) return null;
-    if (log.levelVal < 40) log.level = 'warn';
+    // Only the default: an operator who asked for debug lines gets them, around the bar.
+    if (log.level === 'info') log.level = 'warn';
     return new ProgressBar(process.stderr);
   }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CommandFailed, print, printJson, withRuntime, withStore } from './common.js';
 import { summaryText, type TerminalFlags } from './human.js';
-import { chooseLogFormat, cycleWithBar, errorJson, terminalOptions } from './sync.js';
+import { chooseLogFormat, cycleWithBar, errorJson, terminalOptions, usersInScope } from './sync.js';
 import { cycleId } from './options.js';
 
 export function registerSafetyCommands(program: Command): void {
@@ -39,7 +39,7 @@ export function registerSafetyCommands(program: Command): void {
               summaryText({
                 command: 'approve-deletions',
                 result,
-                usersInScope: last?.usersInScope ?? null,
+                usersInScope: await usersInScope(rt, last),
                 held: after.held,
                 failing: await rt.store.pending.failingCount(),
               }),

@@ -4,7 +4,7 @@ import { readScimValue } from '../mapping/index.js';
 import { logFormatFromEnv, useLogFormat } from '../log.js';
 import type { Runtime } from '../runtime.js';
 import { failureClass } from '../safety/quarantine.js';
-import { runCycle, type CycleOptions, type CycleResult } from '../sync/cycle.js';
+import { MAX_COUNTED, runCycle, type CycleOptions, type CycleResult } from '../sync/cycle.js';
 import type { CycleProgress } from '../sync/progress.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
 import { countsTable, limited, logFormat, ProgressBar, summaryText, type TerminalFlags } from './human.js';
@@ -83,6 +83,12 @@ export async function cycleWithBar(
   }
 }
 
+/** The users in scope for the summary: a full cycle counted them; else one query now (scope `assigned`). */
+export async function usersInScope(rt: Runtime, last: CycleProgress | null): Promise<number | null> {
+  if (last?.usersInScope != null) return last.usersInScope;
+  return rt.config.scope === 'assigned' ? rt.store.scope.relevantUserCount(MAX_COUNTED) : null;
+}
+
 /** --log-format, else ENTRASYNC_LOG_FORMAT, else pretty on a terminal and JSON elsewhere. */
 export function chooseLogFormat(flags: TerminalFlags): void {
   useLogFormat(flags.logFormat ?? logFormatFromEnv() ?? 'auto');
@@ -149,7 +155,7 @@ async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
           summaryText({
             command,
             result,
-            usersInScope: last?.usersInScope ?? null,
+            usersInScope: await usersInScope(rt, last),
             held: (await rt.store.staged.counts()).held,
             failing: await rt.store.pending.failingCount(),
           }),

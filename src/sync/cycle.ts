@@ -18,6 +18,8 @@ import { ProgressTracker, type CycleProgress } from './progress.js';
 /** How often the running cycle's progress is written for other processes, and logged. */
 export const PROGRESS_STORE_MS = 1000;
 export const PROGRESS_LOG_MS = 5000;
+/** Users in scope are counted up to this many. */
+export const MAX_COUNTED = 10_000_000;
 
 export interface CycleOptions {
   /** Forget the delta state first: Entra's "restart provisioning". */
@@ -122,8 +124,9 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
       const spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
       readAhead = await readUsersAhead(ctx, link);
       await syncScope(ctx, spId, nextGeneration);
-      // Counted up to 10 million at most: the count is one query, the estimate of a full round.
-      progress.usersInScope(await store.scope.relevantUserCount(10_000_000));
+      // The estimate of a full round, one query; an incremental cycle (often a few seconds, hourly)
+      // is not made to count a million rows for it.
+      if (kind !== 'incremental') progress.usersInScope(await store.scope.relevantUserCount(MAX_COUNTED));
     }
     // A full round reads at least the users in scope (a tenant round may list more: then unknown).
     progress.phase('users', kind === 'incremental' ? null : progress.inScope);
