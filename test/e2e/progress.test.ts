@@ -12,7 +12,7 @@ import type { CycleProgress } from '../../src/sync/progress.js';
 import type { StatusDocument } from '../../src/sync/status.js';
 import { startTestEmulator } from '../support/emulator.js';
 import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
-import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
+import { STORE_KINDS, storeHarness, testStore, type TestStore } from '../support/stores.js';
 import { assertBuilt, cycleFinished, startDaemon } from '../daemon/support.js';
 
 const USERS = 200;
@@ -112,6 +112,46 @@ describe.each(STORE_KINDS)('status of a running cycle from another process (%s)'
     expect(after.progress).toBeNull();
     expect(after.cycleRunning).toBeNull();
     emu.tenant.setFaults({});
+  }, 60_000);
+});
+
+describe.each(STORE_KINDS)('progress of a round read by id (%s)', (kind) => {
+  let emu: RunningEmulator;
+  /** Twice the users one wave of concurrent reads by id takes (4 × 50): the progress is seen between waves. */
+  const BY_ID = 2 * USERS;
+  beforeAll(async () => {
+    emu = await seededEmulator();
+    for (let i = 0; i < USERS; i++) {
+      const u = emu.tenant.createUser({ userPrincipalName: `q${i}@contoso.com`, accountEnabled: true });
+      emu.tenant.assign(u.id, 'User');
+    }
+  });
+  afterAll(() => emu.close());
+
+  it('expects the users in scope, reads them all, and ends in the last phase with every user written', async () => {
+    const h = await storeHarness(emu, kind, {
+      settings: SETTINGS,
+      env: { ENTRASYNC_USERS_STRATEGY: 'scoped' },
+    });
+    // Reads by id are 50 users a request: slow enough for the tracker's 200 ms ticks to see them.
+    emu.tenant.setFaults({ slowPaths: [{ pathPrefix: '/v1.0/users', latencyMs: 500 }] });
+    const seen: CycleProgress[] = [];
+    try {
+      const result = await h.sync({ onProgress: (p) => seen.push(p) });
+      expect(result.status, result.error?.message).toBe('succeeded');
+      const users = seen.filter((p) => p.phase === 'users');
+      expect(users.some((p) => p.expected === BY_ID && p.done > 0 && p.done < BY_ID)).toBe(true);
+      const last = seen.at(-1)!;
+      expect(last.phase).toBe('settle');
+      expect(last.usersRead).toBe(BY_ID);
+      expect(last.usersWritten).toBe(BY_ID);
+      expect(last.counts).toEqual({ create: BY_ID });
+      expect(last.graphRequests).toBe(result.graphRequests);
+      expect((await h.rows()).length).toBe(BY_ID);
+    } finally {
+      emu.tenant.setFaults({});
+      await h.close();
+    }
   }, 60_000);
 });
 
