@@ -1,17 +1,44 @@
 import type { Command } from 'commander';
 import { buildStatus, type StatusDocument } from '../sync/status.js';
+import { describeProgress, type CycleProgress } from '../sync/progress.js';
 import { toScimResource } from '../sync/export.js';
 import { print, printJson, withStore } from './common.js';
 import { auditAction, cycleId, isoTime, MAX_LIMIT, positiveInteger } from './options.js';
 import { escapeControls as esc } from './text.js';
 
-function statusText(s: Awaited<ReturnType<typeof buildStatus>>): string {
+/** Lists in the text status show this many entries, then "…and N more". */
+const LISTED = 20;
+
+function andMore(total: number, shown: number, where: string): string[] {
+  return total > shown ? [`  …and ${total - shown} more (${where})`] : [];
+}
+
+/** No delta state while the first full sync runs is not "none": it is being built. */
+function deltaStateText(s: StatusDocument): string {
+  if (s.deltaState.usersSavedAt)
+    return `saved ${s.deltaState.usersSavedAt} (${s.deltaState.usersAgeSeconds}s ago)`;
+  return s.cycleRunning ? 'none yet (first full sync in progress)' : 'none (next cycle is initial)';
+}
+
+/** "Running: users 12,000 / 20,000 (60 %), 1,400/s, about 6 s left" and what the cycle has done so far. */
+function runningText(p: CycleProgress): string {
+  const counts = Object.entries(p.counts)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  return [
+    `Running: ${describeProgress(p)}`,
+    `  ${p.kind} cycle ${p.cycleId} since ${p.startedAt}; ${p.usersInScope ?? '?'} users in scope, ${p.usersRead} read in ${p.pagesRead} pages, ${p.usersWritten} written, ${p.graphRequests} Graph requests${counts ? `; ${counts}` : ''} (as of ${p.updatedAt})`,
+  ].join('\n');
+}
+
+function statusText(s: StatusDocument): string {
   const lines = [
     `Store: ${s.store.kind}${s.store.leader ? `; leader (running a cycle): ${esc(s.store.leader)}` : ''}`,
     `Users in store: ${s.users.total} (active ${s.users.active}, inactive ${s.users.inactive}, linked to Entra ${s.users.linked}, local ${s.users.local})`,
-    `Delta state: ${s.deltaState.usersSavedAt ? `saved ${s.deltaState.usersSavedAt} (${s.deltaState.usersAgeSeconds}s ago)` : 'none (next cycle is initial)'}`,
+    `Delta state: ${deltaStateText(s)}`,
     `Pending users: ${s.pendingUsers}`,
     s.cycleRunning ? `A cycle is running: ${esc(s.cycleRunning.owner)}` : 'No cycle running',
+    ...(s.progress ? [runningText(s.progress)] : []),
     s.lastError
       ? `Last error (cycle ${s.lastError.cycleId}, ${s.lastError.at}): ${esc(s.lastError.message)}`
       : 'Last error: none',
@@ -35,19 +62,21 @@ function statusText(s: Awaited<ReturnType<typeof buildStatus>>): string {
     lines.push(
       `HELD: ${s.deletions.count} disables/deletes wait for \`entrasync approve-deletions\` or \`reject-deletions\`${s.deletions.rejected ? ` (${s.deletions.rejected} rejected)` : ''}`,
     );
-    for (const c of s.deletions.changes.slice(0, 20))
+    for (const c of s.deletions.changes.slice(0, LISTED))
       lines.push(`  ${c.kind.padEnd(7)} ${esc(c.userName ?? c.entraId)}${c.rejected ? ' (rejected)' : ''}`);
+    lines.push(...andMore(s.deletions.count, LISTED, '`entrasync audit --action staged-disable` lists them'));
   }
   if (s.failingUsers.count > 0) {
     lines.push(
       `Failing users: ${s.failingUsers.count} (retried with growing spacing; \`entrasync retry --all\` retries now)`,
     );
-    for (const u of s.failingUsers.users.slice(0, 20)) {
+    for (const u of s.failingUsers.users.slice(0, LISTED)) {
       const who = u.userName ? `${esc(u.userName)} (${u.entraId})` : u.entraId;
       lines.push(
         `  ${who}  ${u.failures} failures, next retry ${u.retryAfter ?? 'next cycle'}: ${esc(u.lastError ?? '')}`,
       );
     }
+    lines.push(...andMore(s.failingUsers.count, LISTED, '`status --json` lists up to 100'));
   }
   lines.push('', 'Recent cycles:', ...s.lastCycles.map(cycleLine));
   if (s.onDemandRuns.length > 0) lines.push('', 'On-demand runs:', ...s.onDemandRuns.map(cycleLine));

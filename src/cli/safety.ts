@@ -1,45 +1,59 @@
 import type { Command } from 'commander';
-import { runCycle } from '../sync/cycle.js';
 import { CommandFailed, print, printJson, withRuntime, withStore } from './common.js';
+import { summaryText, type TerminalFlags } from './human.js';
+import { chooseLogFormat, cycleWithBar, errorJson, terminalOptions, usersInScope } from './sync.js';
 import { cycleId } from './options.js';
 
 export function registerSafetyCommands(program: Command): void {
-  program
-    .command('approve-deletions')
-    .description(
-      'apply the disables and deletes held by the accidental-deletion threshold, after a cycle re-checks them against Graph',
-    )
-    .option('--cycle <id>', 'only the changes held in this cycle', cycleId)
-    .option('--json', 'print the result as JSON (logs go to stderr)')
-    .action((flags: { cycle?: string; json?: boolean }) =>
-      withRuntime(
-        async (rt) => {
-          const before = await rt.store.staged.counts();
-          if (before.total === 0) {
-            print('No disables or deletes are held.');
-            return;
-          }
-          const result = await runCycle(rt, { approve: { cycleId: flags.cycle } });
-          const after = await rt.store.staged.counts();
-          const summary = {
-            cycleId: result.cycleId,
-            status: result.status,
-            disabled: result.counts.disable,
-            deleted: result.counts.delete,
-            stillHeld: after.total,
-          };
-          if (flags.json) printJson(summary);
-          else
+  terminalOptions(
+    program
+      .command('approve-deletions')
+      .description(
+        'apply the disables and deletes held by the accidental-deletion threshold, after a cycle re-checks them against Graph',
+      )
+      .option('--cycle <id>', 'only the changes held in this cycle', cycleId)
+      .option('--json', 'print the result as JSON (logs go to stderr)'),
+  ).action((flags: { cycle?: string; json?: boolean } & TerminalFlags) => {
+    chooseLogFormat(flags);
+    return withRuntime(
+      async (rt) => {
+        const before = await rt.store.staged.counts();
+        if (before.total === 0) {
+          print('No disables or deletes are held.');
+          return;
+        }
+        const { result, last } = await cycleWithBar(rt, flags, { approve: { cycleId: flags.cycle } });
+        const after = await rt.store.staged.counts();
+        const summary = {
+          cycleId: result.cycleId,
+          status: result.status,
+          disabled: result.counts.disable,
+          deleted: result.counts.delete,
+          stillHeld: after.total,
+        };
+        if (flags.json) printJson({ ...summary, ...errorJson(result) });
+        else {
+          // On a terminal the cycle's summary, then the answer to the question asked, last.
+          if (process.stdout.isTTY)
             print(
-              `Applied ${summary.disabled} disables and ${summary.deleted} deletes; ${summary.stillHeld} changes still held.`,
+              summaryText({
+                command: 'approve-deletions',
+                result,
+                usersInScope: await usersInScope(rt, last),
+                held: after.held,
+                failing: await rt.store.pending.failingCount(),
+              }),
             );
-          if (result.status === 'failed')
-            throw new CommandFailed(result.error?.message ?? 'the cycle failed');
-        },
-        flags.json ? 'stderr' : 'stdout',
-        { storeMustExist: true },
-      ),
+          print(
+            `Applied ${summary.disabled} disables and ${summary.deleted} deletes; ${summary.stillHeld} changes still held.`,
+          );
+        }
+        if (result.status === 'failed') throw new CommandFailed(result.error?.message ?? 'the cycle failed');
+      },
+      flags.json ? 'stderr' : 'stdout',
+      { storeMustExist: true },
     );
+  });
 
   program
     .command('reject-deletions')

@@ -1,14 +1,23 @@
 import type { Command } from 'commander';
 import type { PlannedAction } from '../plan/types.js';
 import { readScimValue } from '../mapping/index.js';
-import { runCycle } from '../sync/cycle.js';
+import { logFormatFromEnv, useLogFormat } from '../log.js';
+import type { Runtime } from '../runtime.js';
+import { failureClass } from '../safety/quarantine.js';
+import { MAX_COUNTED, runCycle, type CycleOptions, type CycleResult } from '../sync/cycle.js';
+import type { CycleProgress } from '../sync/progress.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
+import { countsTable, limited, logFormat, ProgressBar, summaryText, type TerminalFlags } from './human.js';
 import { escapeControls as esc } from './text.js';
 
-interface SyncFlags {
+interface SyncFlags extends TerminalFlags {
   dryRun?: boolean;
   json?: boolean;
+  all?: boolean;
 }
+
+/** A dry run lists this many changes unless --all (or --json) is given. */
+export const DRY_RUN_LIST_LIMIT = 50;
 
 function describe(action: PlannedAction): Record<string, unknown> {
   const userName =
@@ -28,7 +37,7 @@ function describe(action: PlannedAction): Record<string, unknown> {
   };
 }
 
-function formatChange(c: Record<string, unknown>): string {
+function formatChange(c: Record<string, unknown>, held: boolean): string {
   const mods = (c.modified as { target: string; oldValue: unknown; newValue: unknown }[] | undefined) ?? [];
   const detail = mods
     .map(
@@ -37,15 +46,62 @@ function formatChange(c: Record<string, unknown>): string {
     )
     .join('');
   const reason = c.reason ? ` (${esc(String(c.reason))})` : '';
-  return `  ${String(c.action).padEnd(8)} ${esc(String(c.userName ?? c.entraId))}${reason}${detail}`;
+  // A disable or delete the threshold would hold is not what the cycle would do: it would wait.
+  const mark = held && (c.action === 'disable' || c.action === 'delete') ? ' [held]' : '';
+  return `  ${String(c.action).padEnd(8)} ${esc(String(c.userName ?? c.entraId))}${mark}${reason}${detail}`;
+}
+
+/** The JSON of a failed cycle carries its error: what failed, and whether it may pass by itself. */
+export function errorJson(result: CycleResult): Record<string, unknown> {
+  return result.error
+    ? { error: { message: result.error.message, class: failureClass(result.error), name: result.error.name } }
+    : {};
+}
+
+/**
+ * Runs the cycle with the bar on a terminal; returns the last progress (for the users in scope).
+ * Chooses the log format before the runtime makes the logger: see useLogFormat.
+ */
+export async function cycleWithBar(
+  rt: Runtime,
+  flags: TerminalFlags,
+  options: CycleOptions,
+): Promise<{ result: CycleResult; last: CycleProgress | null }> {
+  const bar = ProgressBar.forTerminal(flags, rt.log);
+  let last: CycleProgress | null = null;
+  try {
+    const result = await runCycle(rt, {
+      ...options,
+      onProgress: (p) => {
+        last = p;
+        bar?.update(p);
+      },
+    });
+    return { result, last };
+  } finally {
+    bar?.stop();
+  }
+}
+
+/** The users in scope for the summary: a full cycle counted them; else one query now (scope `assigned`). */
+export async function usersInScope(rt: Runtime, last: CycleProgress | null): Promise<number | null> {
+  if (last?.usersInScope != null) return last.usersInScope;
+  return rt.config.scope === 'assigned' ? rt.store.scope.relevantUserCount(MAX_COUNTED) : null;
+}
+
+/** --log-format, else ENTRASYNC_LOG_FORMAT, else pretty on a terminal and JSON elsewhere. */
+export function chooseLogFormat(flags: TerminalFlags): void {
+  useLogFormat(flags.logFormat ?? logFormatFromEnv() ?? 'auto');
 }
 
 async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
+  chooseLogFormat(flags);
   // A dry run prints the plan on stdout, so its logs go to stderr.
   await withRuntime(
     async (rt) => {
       const changes: Record<string, unknown>[] = [];
-      const result = await runCycle(rt, {
+      const heldBefore = flags.dryRun ? (await rt.store.staged.counts()).held > 0 : false;
+      const { result, last } = await cycleWithBar(rt, flags, {
         forced,
         dryRun: flags.dryRun,
         onAction: flags.dryRun
@@ -54,19 +110,35 @@ async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
             }
           : undefined,
       });
+      const command = forced ? 'resync' : 'sync';
       if (flags.dryRun) {
+        const held = heldBefore || result.counts.staged > 0;
         if (flags.json)
           printJson({
             dryRun: true,
             kind: result.kind,
             status: result.status,
             counts: result.counts,
-            changes,
+            held,
+            changes: changes.map((c) =>
+              held && (c.action === 'disable' || c.action === 'delete') ? { ...c, held: true } : c,
+            ),
+            ...errorJson(result),
           });
         else {
           print(`Dry run (${result.kind}): nothing was written.`);
-          print(`Counts: ${JSON.stringify(result.counts)}`);
-          for (const c of changes) print(formatChange(c));
+          print(countsTable(result.counts).join('\n'));
+          if (held)
+            print(
+              'Disables and deletes marked [held] would wait for `entrasync approve-deletions` (accidental-deletion threshold).',
+            );
+          const lines = changes.map((c) => formatChange(c, held));
+          for (const line of limited(
+            lines,
+            flags.all ? null : DRY_RUN_LIST_LIMIT,
+            '--all or --json lists every change',
+          ))
+            print(line);
         }
       } else if (flags.json) {
         printJson({
@@ -74,7 +146,20 @@ async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
           kind: result.kind,
           status: result.status,
           counts: result.counts,
+          graphRequests: result.graphRequests,
+          durationMs: result.durationMs,
+          ...errorJson(result),
         });
+      } else if (process.stdout.isTTY) {
+        print(
+          summaryText({
+            command,
+            result,
+            usersInScope: await usersInScope(rt, last),
+            held: (await rt.store.staged.counts()).held,
+            failing: await rt.store.pending.failingCount(),
+          }),
+        );
       }
       if (result.status === 'failed') throw new CommandFailed(result.error?.message ?? 'the cycle failed');
     },
@@ -83,19 +168,37 @@ async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
   );
 }
 
+/** The options every cycle command has for the terminal. */
+export function terminalOptions(command: Command): Command {
+  return command
+    .option('--no-progress', 'draw no progress bar (it is drawn on stderr when stderr is a terminal)')
+    .option(
+      '--log-format <format>',
+      'pretty | json (default: ENTRASYNC_LOG_FORMAT, else pretty on a terminal, json otherwise)',
+      logFormat,
+    );
+}
+
 export function registerSyncCommands(program: Command): void {
-  program
-    .command('sync')
-    .description('run one sync cycle now (incremental when a delta state exists)')
-    .option('--dry-run', 'print the plan (counts and each change) and write nothing, not even the delta link')
-    .option('--json', 'print the result as JSON (logs go to stderr)')
-    .action((flags: SyncFlags) => syncCommand(flags, false));
-  program
-    .command('resync')
-    .description(
-      'forget the delta state and run a full enumeration with reconciliation ("restart provisioning")',
-    )
-    .option('--dry-run', 'print the plan and write nothing')
-    .option('--json', 'print the result as JSON (logs go to stderr)')
-    .action((flags: SyncFlags) => syncCommand(flags, true));
+  terminalOptions(
+    program
+      .command('sync')
+      .description('run one sync cycle now (incremental when a delta state exists)')
+      .option(
+        '--dry-run',
+        'print the plan (counts and each change) and write nothing, not even the delta link',
+      )
+      .option('--all', `with --dry-run: list every change (default: the first ${DRY_RUN_LIST_LIMIT})`)
+      .option('--json', 'print the result as JSON (logs go to stderr)'),
+  ).action((flags: SyncFlags) => syncCommand(flags, false));
+  terminalOptions(
+    program
+      .command('resync')
+      .description(
+        'forget the delta state and run a full enumeration with reconciliation ("restart provisioning")',
+      )
+      .option('--dry-run', 'print the plan and write nothing')
+      .option('--all', `with --dry-run: list every change (default: the first ${DRY_RUN_LIST_LIMIT})`)
+      .option('--json', 'print the result as JSON (logs go to stderr)'),
+  ).action((flags: SyncFlags) => syncCommand(flags, true));
 }

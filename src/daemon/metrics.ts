@@ -3,6 +3,7 @@ import type { GraphStats } from '../graph/client.js';
 import { leaseOwner, type UserStore } from '../store/index.js';
 import type { CycleResult } from '../sync/cycle.js';
 import { buildStatus } from '../sync/status.js';
+import { PHASES, type CycleProgress } from '../sync/progress.js';
 import { readiness } from './readiness.js';
 
 export type SkipReason = 'busy' | 'lease' | 'quarantine';
@@ -114,6 +115,32 @@ export class DaemonMetrics {
     help: "Seconds this daemon's writes have waited for the store's write lock, the running waits included",
     registers: [this.registry],
   });
+  private readonly phase = new Gauge({
+    name: 'entrasync_cycle_phase',
+    help: "The running cycle's phase (scope, users, reconcile, pending, settle): 1 for the current one, 0 for the others; absent while no cycle runs",
+    labelNames: ['phase'],
+    registers: [this.registry],
+  });
+  private readonly progressDone = new Gauge({
+    name: 'entrasync_cycle_progress_done',
+    help: "Work done in the running cycle's current phase (users read, checked, planned or settled); 0 while no cycle runs",
+    registers: [this.registry],
+  });
+  private readonly progressExpected = new Gauge({
+    name: 'entrasync_cycle_progress_expected',
+    help: "Work expected in the running cycle's current phase, when known; 0 otherwise",
+    registers: [this.registry],
+  });
+  private readonly usersRead = new Gauge({
+    name: 'entrasync_cycle_users_read',
+    help: 'Graph user elements read by the running cycle so far; 0 while no cycle runs',
+    registers: [this.registry],
+  });
+  private readonly usersWritten = new Gauge({
+    name: 'entrasync_cycle_users_written',
+    help: 'Users whose change the running cycle has applied so far; 0 while no cycle runs',
+    registers: [this.registry],
+  });
   private readonly ready = new Gauge({
     name: 'entrasync_ready',
     help: '1 when /readyz answers 200',
@@ -136,6 +163,24 @@ export class DaemonMetrics {
     this.cycles.inc({ result: result.status, kind: result.kind });
     for (const [action, n] of Object.entries(result.counts)) this.changes.inc({ action }, n);
     this.duration.observe(result.durationMs / 1000);
+  }
+
+  /** The running cycle's progress, from any process (the store's record); 0, and no phase, between cycles. */
+  private setProgress(progress: CycleProgress | null): void {
+    for (const gauge of [
+      this.phase,
+      this.progressDone,
+      this.progressExpected,
+      this.usersRead,
+      this.usersWritten,
+    ])
+      gauge.reset();
+    if (!progress) return;
+    for (const phase of PHASES) this.phase.set({ phase }, phase === progress.phase ? 1 : 0);
+    this.progressDone.set(progress.done);
+    if (progress.expected !== null) this.progressExpected.set(progress.expected);
+    this.usersRead.set(progress.usersRead);
+    this.usersWritten.set(progress.usersWritten);
   }
 
   tickSkipped(reason: SkipReason): void {
@@ -163,6 +208,7 @@ export class DaemonMetrics {
       );
     }
     this.running.set(status.cycleRunning ? 1 : 0);
+    this.setProgress(status.progress);
     this.leader.set(status.store.leader?.startsWith(leaseOwner('')) ? 1 : 0);
     this.quarantined.set(status.quarantine.quarantined ? 1 : 0);
     this.held.set(status.deletions.held ? status.deletions.count : 0);

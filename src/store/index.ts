@@ -13,6 +13,7 @@ import { Scope } from './scope.js';
 import { SourceUsers } from './source-users.js';
 import { StagedChanges } from './staged.js';
 import { SyncState, type StateKey } from './state.js';
+import { ProgressFile } from './progress.js';
 import { UserTable } from './users.js';
 import { beginWhenFree, blockingRetry, isBusy, lockWaitsOf, type LockWaits } from './write-wait.js';
 
@@ -28,6 +29,7 @@ export { UNUSABLE_DATA } from './pending.js';
 export { leaseOwner, type LeaseHolder } from './lock.js';
 export { StoreWaitAborted, type LockWaitListener } from './write-wait.js';
 export { LeaseLostError } from './postgres/lease.js';
+export type { ProgressRecord } from './progress.js';
 export type * from './interface.js';
 
 /** The SQLite tables, synchronous: the store's own building blocks (and tests' view of the file). */
@@ -189,6 +191,20 @@ export class Store implements UserStore {
     firstReport: async (elementKey) => this.tables.state.firstReport(elementKey),
   };
 
+  private progressFile: ProgressFile | null = null;
+  /** A store in memory (a dry run with no store yet) has no file beside it, and nothing to show. */
+  private get progressSidecar(): ProgressFile | null {
+    // Closed (a cycle cut short at shutdown): its tracker's last ticks write nothing.
+    if (this.db.memory || !this.db.open) return null;
+    return (this.progressFile ??= new ProgressFile(this.db.name));
+  }
+
+  readonly progress: UserStore['progress'] = {
+    publish: async (record) => this.progressSidecar?.write(record),
+    read: async () => this.progressSidecar?.read() ?? null,
+    clear: async (cycleId) => this.progressSidecar?.clear(cycleId),
+  };
+
   readonly cycles: UserStore['cycles'] = {
     start: async (id, kind, dryRun) => this.tables.cycles.start(id, kind, dryRun),
     finish: async (...args) => this.tables.cycles.finish(...args),
@@ -334,6 +350,7 @@ export class Store implements UserStore {
       const holder = readLeaseHolder(this.db, CYCLE_LEASE);
       if (holder && holder.owner !== owner) return;
       this.rollbackOpen();
+      this.progressSidecar?.clearOwnedBy(owner);
       this.transactionNow(() => {
         this.tables.cycles.markAbandoned();
         prepared(this.db, 'DELETE FROM locks WHERE name = ? AND owner = ?').run(CYCLE_LEASE, owner);

@@ -9,6 +9,7 @@ import type { Membership, ScopeVia } from './scope.js';
 import type { MirroredUser } from './source-users.js';
 import type { StagedChange } from './staged.js';
 import type { StateKey } from './state.js';
+import type { ProgressRecord } from './progress.js';
 import type { LockWaits } from './write-wait.js';
 
 /**
@@ -133,6 +134,15 @@ export interface UserStore {
   readonly audit: {
     append(entries: readonly AuditDraft[]): Promise<void>;
     query(q: AuditQuery): Promise<AuditEntry[]>;
+  };
+  /**
+   * The running cycle's progress, for other processes. Outside the cycle's transactions (visible at
+   * once) and never waiting for the store's lock; a lease holder's record only.
+   */
+  readonly progress: {
+    publish(record: ProgressRecord): Promise<void>;
+    read(): Promise<ProgressRecord | null>;
+    clear(cycleId: string): Promise<void>;
   };
 
   // ── Transactions, leases, lifetime ──────────────────────────────────────────────────────────

@@ -6,6 +6,7 @@ import type { AuditDraft } from '../plan/audit-entry.js';
 import type { Config, UsersStrategySetting } from '../config/index.js';
 import type { PlannedAction } from '../plan/types.js';
 import type { SettingsFile } from '../config/file.js';
+import type { ProgressTracker } from './progress.js';
 
 export type ActionCounts = Record<
   'create' | 'link' | 'update' | 'disable' | 'enable' | 'delete' | 'skip' | 'error' | 'staged',
@@ -40,6 +41,8 @@ export interface CycleContext {
   onAction?: (action: PlannedAction) => void;
   now: () => Date;
   defaultDomain?: string;
+  /** How far the cycle is (phase, counters); absent outside a cycle (provision on demand). */
+  progress?: ProgressTracker;
 }
 
 /** What a cycle is built from: one process's wired stages. */

@@ -13,6 +13,13 @@ import { reconcileUnseen } from './reconcile.js';
 import { syncScope } from './scope.js';
 import type { UsersReadAhead } from './read-ahead.js';
 import { readUsersAhead, syncUsers } from './users.js';
+import { ProgressTracker, type CycleProgress } from './progress.js';
+
+/** How often the running cycle's progress is written for other processes, and logged. */
+export const PROGRESS_STORE_MS = 1000;
+export const PROGRESS_LOG_MS = 5000;
+/** Users in scope are counted up to this many. */
+export const MAX_COUNTED = 10_000_000;
 
 export interface CycleOptions {
   /** Forget the delta state first: Entra's "restart provisioning". */
@@ -24,6 +31,8 @@ export interface CycleOptions {
   approve?: { cycleId?: string };
   /** Who holds the lease, for the "waiting" message of another process. */
   owner?: string;
+  /** The cycle's progress, a few times a second and once at its end (the CLI's progress bar). */
+  onProgress?: (progress: CycleProgress) => void;
 }
 
 export interface CycleResult {
@@ -62,11 +71,14 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
   const cycleId = randomUUID();
   const lease = await acquireCycleLease(deps, options.owner ?? leaseOwner(`cycle ${cycleId}`));
   const started = Date.now();
+  let publishing: Promise<void> | null = null;
   const ctx = cycleContext(deps, cycleId, options);
   const counts = ctx.counts;
   const requestsBefore = api.stats.requests;
   let kind: CycleKind = 'incremental';
   let readAhead = null as UsersReadAhead | null;
+  const progress = trackProgress();
+  ctx.progress = progress;
   try {
     await store.write(() => store.cycles.markAbandoned(), 'cycle start');
     // A dry run does all of it inside one transaction and rolls it back.
@@ -86,6 +98,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     const fingerprintChanged = (await store.state.get('fingerprint')) !== fingerprint;
     const everSynced = (await store.state.get('users_delta_link')) !== null;
     kind = options.forced ? 'forced' : everSynced && !fingerprintChanged ? 'incremental' : 'initial';
+    progress.kind = kind;
     await store.write(async () => {
       if (options.forced) {
         // Restart: held deletions are forgotten too; the full enumeration plans them afresh.
@@ -111,10 +124,20 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
       const spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
       readAhead = await readUsersAhead(ctx, link);
       await syncScope(ctx, spId, nextGeneration);
+      // The estimate of a full round, one query; an incremental cycle (often a few seconds, hourly)
+      // is not made to count a million rows for it.
+      if (kind !== 'incremental') progress.usersInScope(await store.scope.relevantUserCount(MAX_COUNTED));
     }
+    // A full round reads at least the users in scope (a tenant round may list more: then unknown).
+    progress.phase('users', kind === 'incremental' ? null : progress.inScope);
     const round = await syncUsers(ctx, link, nextGeneration, readAhead);
-    if (round.full) await reconcileUnseen(ctx, round.generation);
+    if (round.full) {
+      progress.phase('reconcile');
+      await reconcileUnseen(ctx, round.generation);
+    }
+    progress.phase('pending', await store.pending.count());
     await drainPending(ctx);
+    progress.phase('settle', (await store.staged.counts()).total);
     await settleStagedChanges(ctx, { approve: options.approve });
     // Another process took the lease (it ran out while the application held the store): this cycle's
     // delta link would overwrite the newer cycle's; failing leaves the next cycle to read from the old one.
@@ -130,7 +153,46 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     );
   }
 
+  /**
+   * The tracker and its listeners: the log line, the record other processes read (not in a dry
+   * run, which writes nothing), the caller's (the progress bar).
+   */
+  function trackProgress(): ProgressTracker {
+    const tracker = new ProgressTracker(cycleId, {
+      counts,
+      graphRequests: () => api.stats.requests - requestsBefore,
+    });
+    tracker.subscribe(
+      (p) => log.info({ ...progressLine(p), dryRun: !!options.dryRun }, 'cycle progress'),
+      PROGRESS_LOG_MS,
+    );
+    if (!options.dryRun) {
+      tracker.subscribe((p) => {
+        if (publishing) return; // the last write is still under way (a slow database): skip this one
+        publishing = store.progress
+          .publish({ cycleId, owner: lease.owner, progress: { ...p } })
+          .catch((e: Error) => log.debug({ cycleId, error: e.message }, 'progress not recorded'))
+          .finally(() => (publishing = null));
+      }, PROGRESS_STORE_MS);
+    }
+    if (options.onProgress) tracker.subscribe(options.onProgress, 200);
+    tracker.start();
+    return tracker;
+  }
+
+  /** The tracker stopped, the caller's last snapshot, and the record removed (no cycle runs now). */
+  async function endProgress(): Promise<void> {
+    progress.stop();
+    options.onProgress?.(progress.snapshot());
+    await publishing;
+    if (!options.dryRun)
+      await store.progress
+        .clear(cycleId)
+        .catch((e: Error) => log.debug({ cycleId, error: e.message }, 'progress not cleared'));
+  }
+
   async function finish(status: 'succeeded' | 'failed', error?: Error): Promise<CycleResult> {
+    await endProgress();
     const graphRequests = api.stats.requests - requestsBefore;
     const durationMs = Date.now() - started;
     if (!options.dryRun) {
@@ -160,4 +222,23 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     else log.info(line, 'cycle finished');
     return { cycleId, kind, status, counts, graphRequests, durationMs, error };
   }
+}
+
+/** The log line's fields: where the cycle is, and the rate and time left once they are known. */
+function progressLine(p: CycleProgress): Record<string, unknown> {
+  return {
+    cycleId: p.cycleId,
+    kind: p.kind,
+    phase: p.phase,
+    done: p.done,
+    expected: p.expected,
+    percent: p.expected ? Math.floor((p.done / p.expected) * 100) : null,
+    ratePerSecond: p.ratePerSecond,
+    etaSeconds: p.etaSeconds,
+    usersInScope: p.usersInScope,
+    pagesRead: p.pagesRead,
+    usersRead: p.usersRead,
+    usersWritten: p.usersWritten,
+    graphRequests: p.graphRequests,
+  };
 }

@@ -122,6 +122,7 @@ export async function drainPending(ctx: CycleContext): Promise<void> {
     if (ids.length === 0) return;
     after = ids[ids.length - 1]!;
     await ctx.store.write(() => evaluateUsers(ctx, ids), 'pending users');
+    ctx.progress?.step(ids.length);
   }
 }
 

@@ -21,6 +21,7 @@ export async function reconcileUnseen(ctx: CycleContext, generation: number): Pr
     after = ids[ids.length - 1]!;
     for (const id of ids) {
       checked++;
+      ctx.progress?.step();
       const changes = await lookUp(ctx, id, select);
       await store.write(() => ingest(ctx, changes, 'read', generation), 'reconciliation');
     }

@@ -23,6 +23,7 @@ async function forEachStaged(ctx: CycleContext, fn: (batch: StagedChange[]) => P
     if (batch.length === 0) return;
     after = batch[batch.length - 1]!.entraId;
     await ctx.store.write(() => fn(batch), 'staged changes');
+    ctx.progress?.step(batch.length);
   }
 }
 

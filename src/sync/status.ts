@@ -1,5 +1,6 @@
 import type { CycleRecord, UserStore } from '../store/index.js';
 import { quarantineState, type QuarantineState } from '../safety/quarantine.js';
+import type { CycleProgress } from './progress.js';
 
 export interface StatusDocument {
   /** Which store this is; `leader`: the process holding the cycle lease now (a cycle runs there). */
@@ -13,6 +14,8 @@ export interface StatusDocument {
   deltaState: { usersSavedAt: string | null; usersAgeSeconds: number | null; groupsSavedAt: string | null };
   pendingUsers: number;
   cycleRunning: { owner: string; until: string } | null;
+  /** The running cycle's progress, as its process last wrote it (about every second); null when none runs. */
+  progress: CycleProgress | null;
   lastError: { cycleId: string; at: string; message: string } | null;
   quarantine: QuarantineState;
   /** Disables and deletes held by the accidental-deletion threshold. */
@@ -92,6 +95,7 @@ export async function buildStatus(
     },
     pendingUsers: await store.pending.count(),
     cycleRunning: lease ? { owner: lease.owner, until: new Date(lease.expiresAt).toISOString() } : null,
+    progress: await runningProgress(store, lease?.owner ?? null),
     lastError:
       failed && (!last || failed.startedAt > last.startedAt)
         ? {
@@ -124,4 +128,11 @@ export async function buildStatus(
       })),
     },
   };
+}
+
+/** The lease holder's progress record; a leftover of a process that no longer holds the lease is not. */
+async function runningProgress(store: UserStore, holder: string | null): Promise<CycleProgress | null> {
+  if (holder === null) return null;
+  const record = await store.progress.read();
+  return record && record.owner === holder ? (record.progress as unknown as CycleProgress) : null;
 }

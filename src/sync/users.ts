@@ -110,6 +110,7 @@ async function fullRound(
   // The deltaLink first: whatever changes while the users are read is in the next round.
   const deltaLink = await latestUsersDeltaLink(ctx.api, userSelect(ctx.mappings.sourceAttributes));
   const ids = await ctx.store.scope.relevantUserIds();
+  ctx.progress?.expect(ids.length);
   await readById(ctx, ids, generation);
   ctx.log.info(
     {
@@ -143,6 +144,7 @@ async function deltaRound(
     for await (const page of pagesOfRound) {
       pages++;
       users += page.items.length;
+      ctx.progress?.pageRead(page.items.length);
       await batch.add(page.items, performance.now() - asked);
       asked = performance.now();
       if (!page.deltaLink) {
@@ -196,6 +198,7 @@ async function readById(ctx: CycleContext, ids: readonly string[], generation: n
   try {
     while (inFlight.length > 0) {
       const items = await inFlight.shift()!;
+      ctx.progress?.pageRead(items.length);
       if (next < ids.length) {
         launch();
         await dispatched(); // on the wire before this batch's synchronous writes

@@ -394,6 +394,34 @@ describe.each(factories)('UserStore on $name', ({ open }) => {
     expect((await store.cycles.lastSucceeded())?.id).toBe('job');
   });
 
+  it('progress: outside the open transaction (a rollback keeps it), replaced whole, cleared by its own cycle only', async () => {
+    await fresh();
+    const owner = 'host pid 1 progress';
+    const lease = store.cycleLease(owner, 60_000);
+    expect(await lease.tryAcquire()).toBeNull();
+    expect(await store.progress.read()).toBeNull();
+    const span = await store.writeSpan('users batch');
+    await store.progress.publish({ cycleId: 'c1', owner, progress: { phase: 'users', done: 10 } });
+    await span.rollback();
+    expect(await store.progress.read()).toEqual({
+      cycleId: 'c1',
+      owner,
+      progress: { phase: 'users', done: 10 },
+    });
+    await store.progress.publish({ cycleId: 'c1', owner, progress: { phase: 'users', done: 20 } });
+    expect((await store.progress.read())?.progress).toEqual({ phase: 'users', done: 20 });
+    await store.progress.clear('another cycle');
+    expect(await store.progress.read()).not.toBeNull();
+    await store.progress.clear('c1');
+    expect(await store.progress.read()).toBeNull();
+    if (store.kind === 'postgres') {
+      // A process that does not hold the lease (cut off, replaced) writes nothing.
+      await store.progress.publish({ cycleId: 'c2', owner: 'host pid 2 stale', progress: {} });
+      expect(await store.progress.read()).toBeNull();
+    }
+    await lease.release();
+  });
+
   it('a dry run leaves nothing behind', async () => {
     await fresh();
     await store.dryRun(() =>

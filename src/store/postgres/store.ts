@@ -16,6 +16,7 @@ import { failingUserName, namedUser, userHistory } from '../named-user.js';
 import { UNUSABLE_DATA } from '../pending.js';
 import { toChange, type StagedRow } from '../staged.js';
 import { DELTA_STATE_KEYS, reportKey } from '../state.js';
+import { parseProgress, PROGRESS_KEY } from '../progress.js';
 import { toStoreUser, type UserRow } from '../users.js';
 import { LockWaits } from '../write-wait.js';
 import { appendAudit, applyBatch, knownUsers, linkCandidates } from './batch.js';
@@ -311,6 +312,35 @@ export class PostgresStore implements UserStore {
           `INSERT INTO "${this.s}".sync_state (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
           [reportKey(elementKey), new Date().toISOString()],
         )) > 0
+      );
+    },
+  };
+
+  /**
+   * On the pool, never in the cycle's open transaction: seen at once. Written only while `owner`
+   * holds the lease, so a former leader cut off mid-cycle cannot overwrite its successor's record.
+   */
+  readonly progress: UserStore['progress'] = {
+    publish: async (record) => {
+      await this.pool.query(
+        `INSERT INTO "${this.s}".sync_state (key, value)
+           SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM "${this.s}".locks WHERE name = $3 AND owner = $4)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        [PROGRESS_KEY, JSON.stringify(record), CYCLE_LEASE, record.owner],
+      );
+    },
+    read: async () =>
+      parseProgress(
+        (
+          await this.rows<{ value: string }>(`SELECT value FROM "${this.s}".sync_state WHERE key = $1`, [
+            PROGRESS_KEY,
+          ])
+        )[0]?.value ?? null,
+      ),
+    clear: async (cycleId) => {
+      await this.pool.query(
+        `DELETE FROM "${this.s}".sync_state WHERE key = $1 AND (value::jsonb)->>'cycleId' = $2`,
+        [PROGRESS_KEY, cycleId],
       );
     },
   };
