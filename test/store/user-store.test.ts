@@ -384,6 +384,8 @@ describe.each(factories)('UserStore on $name', ({ open }) => {
     const run = async (id: string, kind: CycleKind) => {
       await store.write(() => store.cycles.start(id, kind, false), 'test');
       await store.write(() => store.cycles.finish(id, 'succeeded', {}, 0), 'test');
+      // Cycles are ordered by start time (milliseconds): two in the same millisecond have no order.
+      await new Promise((resolve) => setTimeout(resolve, 3));
     };
     await run('job', 'incremental');
     await run('od1', 'on-demand');
