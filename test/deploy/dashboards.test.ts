@@ -161,10 +161,14 @@ describe('the rules and the dashboard', () => {
     ] as const) {
       it(`every metric and label value the ${what} selects is in /metrics`, () => {
         const have = samples();
-        const names = new Set(have.map((s) => s.name));
+        // A labelled gauge with no sample yet (the running cycle's phase, between cycles) is still
+        // declared by its TYPE line.
+        const declared = [...exposition.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
+        const names = new Set([...have.map((s) => s.name), ...declared]);
         const missing = [...new Set(exprs.flatMap(metricNames))].filter((n) => !names.has(n));
         expect(missing).toEqual([]);
         for (const sel of exprs.flatMap(exactSelectors)) {
+          if (Object.keys(sel.labels).length === 0) continue; // the name is checked above
           const match = have.some(
             (s) => s.name === sel.name && Object.entries(sel.labels).every(([k, v]) => s.labels[k] === v),
           );
