@@ -79,9 +79,13 @@ export function loadSettingsFile(path: string): SettingsFile {
   }
   const result = settingsFileSchema.safeParse(raw ?? {});
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const key = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-    throw new ConfigError(`${path}: ${key.replace(/^\./, '') || '(root)'}`, issue.message);
+    // Every key that is wrong, not only the first: one run names them all.
+    throw ConfigError.all(
+      result.error.issues.map((issue) => {
+        const key = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+        return new ConfigError(`${path}: ${key.replace(/^\./, '') || '(root)'}`, issue.message);
+      }),
+    );
   }
   return result.data;
 }

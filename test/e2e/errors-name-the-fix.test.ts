@@ -1,0 +1,217 @@
+/**
+ * Errors that name the cause and the fix (issue 15 §2), through the built CLI as a child process
+ * against the emulator: every configuration problem in one run, a store path that cannot be opened,
+ * the environment in --help, and `run --port/--schedule`.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningEmulator } from '../../src/emulator/index.js';
+import { COMMANDS_WITH_ENVIRONMENT } from '../../src/cli/help-environment.js';
+import { startTestEmulator } from '../support/emulator.js';
+import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
+
+let emu: RunningEmulator;
+let dir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  emu = await startTestEmulator();
+  const u = emu.tenant.createUser({ userPrincipalName: 'ana@contoso.com', accountEnabled: true });
+  emu.tenant.assign(u.id, 'User');
+  dir = tempDir();
+  writeSettings(dir);
+  env = emulatorEnv(emu, dir);
+});
+afterAll(async () => {
+  await emu.close();
+});
+
+const configLines = (stderr: string) =>
+  stderr.split('\n').filter((l) => l.startsWith('entrasync: configuration error: '));
+
+describe('every configuration problem in one run', () => {
+  it('sync with no identity names the tenant, the client id and the credential at once', async () => {
+    const store = join(tempDir(), 'store.db');
+    const r = await runCli(['sync'], {
+      ENTRASYNC_DB: store,
+      ENTRASYNC_CONFIG: env.ENTRASYNC_CONFIG!,
+      ENTRASYNC_SCOPE: 'some',
+    });
+    expect(r.code).toBe(2);
+    const lines = configLines(r.stderr);
+    expect(lines).toHaveLength(4);
+    expect(lines.join('\n')).toMatch(/ENTRASYNC_TENANT_ID: is required/);
+    expect(lines.join('\n')).toMatch(/ENTRASYNC_CLIENT_ID: is required/);
+    expect(lines.join('\n')).toMatch(/ENTRASYNC_CLIENT_SECRET: no credential configured/);
+    expect(lines.join('\n')).toMatch(/ENTRASYNC_SCOPE: expected "assigned" or "all"/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(existsSync(store)).toBe(false);
+  });
+
+  it('every wrong key of the settings file, and a bad variable beside them', async () => {
+    const settingsDir = tempDir();
+    const file = writeSettings(settingsDir, {
+      graph: { maxAttempts: 'six', retryBaseDelayMs: -5, retryMaxDelayMs: 200 },
+    });
+    const r = await runCli(['sync'], { ...env, ENTRASYNC_CONFIG: file, ENTRASYNC_LOG_LEVEL: 'loud' });
+    expect(r.code).toBe(2);
+    const text = configLines(r.stderr).join('\n');
+    expect(text).toMatch(/ENTRASYNC_LOG_LEVEL/);
+    expect(text).toMatch(/graph\.maxAttempts/);
+    expect(text).toMatch(/graph\.retryBaseDelayMs/);
+  });
+
+  it('run: the daemon settings and the cycle settings together', async () => {
+    const r = await runCli(['run'], {
+      ...env,
+      ENTRASYNC_TENANT_ID: '',
+      ENTRASYNC_HTTP_PORT: '99999',
+      ENTRASYNC_SCHEDULE: 'every hour',
+    });
+    expect(r.code).toBe(2);
+    const text = configLines(r.stderr).join('\n');
+    expect(text).toMatch(/ENTRASYNC_TENANT_ID: is required/);
+    expect(text).toMatch(/ENTRASYNC_HTTP_PORT: expected a whole number from 0 to 65535/);
+    expect(text).toMatch(/ENTRASYNC_SCHEDULE: "every hour" is not a cron expression/);
+    expect(configLines(r.stderr)).toHaveLength(3);
+  });
+});
+
+describe('a store path that cannot be opened names ENTRASYNC_DB and the path', () => {
+  // A path under a file does not exist: the read-only commands say "no store at" it, as before.
+  const cases: [string, () => string, RegExp, string[][]][] = [
+    [
+      'a folder',
+      () => {
+        const d = join(tempDir(), 'a-folder');
+        mkdirSync(d);
+        return d;
+      },
+      /it is a folder/,
+      [['sync'], ['status'], ['audit']],
+    ],
+    [
+      'under a file',
+      () => {
+        const f = join(tempDir(), 'a-file');
+        writeFileSync(f, 'x');
+        return join(f, 'store.db');
+      },
+      /ENOTDIR/,
+      [['sync']],
+    ],
+    [
+      'not a database',
+      () => {
+        const f = join(tempDir(), 'notes.txt');
+        writeFileSync(f, 'these are not the droids you are looking for, nor a SQLite database\n'.repeat(100));
+        return f;
+      },
+      /not a database/,
+      [['sync'], ['status'], ['audit']],
+    ],
+  ];
+  for (const [name, make, reason, commands] of cases) {
+    for (const args of commands) {
+      it(`${name}: ${args.join(' ')}`, async () => {
+        const path = make();
+        const r = await runCli(args, { ...env, ENTRASYNC_DB: path });
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`ENTRASYNC_DB: cannot open the store at ${path}: `);
+        expect(r.stderr).toMatch(reason);
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+      });
+    }
+  }
+});
+
+describe('--help names the environment each command reads', () => {
+  it.each(COMMANDS_WITH_ENVIRONMENT)('%s --help', async (command) => {
+    const r = await runCli([...command.split(' '), '--help'], {});
+    expect(r.code).toBe(0);
+    const environment = r.stdout.slice(r.stdout.indexOf('\nEnvironment:\n'));
+    expect(r.stdout).toContain('\nEnvironment:\n');
+    if (command !== 'mappings check') expect(environment).toContain('ENTRASYNC_DB');
+    expect(environment).toContain('ENTRASYNC_CONFIG');
+    const storeOnly = ['status', 'audit', 'users export', 'retry', 'reject-deletions', 'mappings check'];
+    expect(environment.includes('ENTRASYNC_TENANT_ID')).toBe(!storeOnly.includes(command));
+  });
+
+  it('run --help lists the daemon variables and the flags that override them', async () => {
+    const r = await runCli(['run', '--help'], {});
+    expect(r.stdout).toMatch(/--port <n>/);
+    expect(r.stdout).toMatch(/--schedule <cron>/);
+    const environment = r.stdout.slice(r.stdout.indexOf('\nEnvironment:\n'));
+    for (const name of [
+      'ENTRASYNC_SCHEDULE',
+      'ENTRASYNC_HTTP_PORT',
+      'ENTRASYNC_TIMEZONE',
+      'ENTRASYNC_TENANT_ID',
+    ])
+      expect(environment).toContain(name);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('run --port and --schedule', () => {
+  it('override ENTRASYNC_HTTP_PORT and ENTRASYNC_SCHEDULE', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'run', '--port', String(port), '--schedule', '*/5 * * * *'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+        ...env,
+        ENTRASYNC_DB: join(tempDir(), 'store.db'),
+        ENTRASYNC_HTTP_HOST: '127.0.0.1',
+        ENTRASYNC_HTTP_PORT: '0',
+        ENTRASYNC_SCHEDULE: '0 3 * * *',
+        ENTRASYNC_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = out
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l.msg === 'daemon started');
+        if (line) resolve(line);
+      });
+      child.on('exit', () => reject(new Error(`daemon exited: ${out}`)));
+    });
+    try {
+      expect(started.port).toBe(port);
+      expect(started.schedule).toBe('*/5 * * * *');
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(res.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.on('exit', resolve));
+    }
+  });
+
+  it.each([
+    [['--port', '70000'], /--port/],
+    [['--port', 'http'], /--port/],
+    [['--schedule', '61 * * * *'], /--schedule/],
+  ])('run %s exits 2 naming the flag', async (args, flag) => {
+    const r = await runCli(['run', ...args], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(flag);
+    expect(r.stderr).not.toMatch(/daemon started/);
+  });
+});
