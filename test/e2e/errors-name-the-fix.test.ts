@@ -215,3 +215,65 @@ describe('run --port and --schedule', () => {
     expect(r.stderr).not.toMatch(/daemon started/);
   });
 });
+
+describe('a mapping that reads an attribute no Graph user has', () => {
+  const settingsWith = (mapping: Record<string, string>) =>
+    writeSettings(tempDir(), {
+      mappings: [
+        { target: 'userName', direct: 'userPrincipalName', matchingPrecedence: 1 },
+        { target: 'active', expression: 'Switch([IsSoftDeleted], , "False", "True", "True", "False")' },
+        mapping,
+      ],
+    });
+
+  it.each([
+    [
+      { target: 'displayName', direct: 'dispalyName' },
+      /direct: unknown source attribute "dispalyName" \(did you mean "displayName"\?\)/,
+    ],
+    [
+      { target: 'title', expression: 'Join(" ", [jobTitel], [surname])' },
+      /expression: unknown source attribute "jobTitel" \(did you mean "jobTitle"\?\)/,
+    ],
+    [
+      { target: 'title', direct: 'extension_abc_costCenter' },
+      /unknown source attribute "extension_abc_costCenter" \(a directory extension is extension_<application id without dashes>_<name>\)/,
+    ],
+    [
+      { target: 'title', direct: 'favouriteColour' },
+      /unknown source attribute "favouriteColour": not a property of the Microsoft Graph user resource/,
+    ],
+  ])('%j: mappings check, sync and run exit 2 naming it', async (mapping, message) => {
+    const file = settingsWith(mapping);
+    const store = join(tempDir(), 'store.db');
+    for (const args of [['mappings', 'check'], ['sync'], ['run']]) {
+      const r = await runCli(args, {
+        ...env,
+        ENTRASYNC_CONFIG: file,
+        ENTRASYNC_DB: store,
+        ENTRASYNC_HTTP_PORT: '0',
+      });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/mappings\[2\] \(target "(displayName|title)"\)/);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).not.toMatch(/daemon started|cycle started/);
+    }
+    expect(existsSync(store)).toBe(false);
+  });
+
+  it('Graph properties in any case, directory extensions and the virtual attributes pass', async () => {
+    const file = writeSettings(tempDir(), {
+      mappings: [
+        { target: 'userName', direct: 'UserPrincipalName', matchingPrecedence: 1 },
+        { target: 'active', expression: 'Switch([IsSoftDeleted], , "False", "True", "True", "False")' },
+        { target: 'title', direct: 'extension_0123456789abcdef0123456789ABCDEF_costCenter' },
+        { target: 'displayName', expression: 'Join(" ", [givenName], [surname], [employeeOrgData])' },
+        { target: 'locale', expression: 'SingleAppRoleAssignment([appRoleAssignments])' },
+      ],
+    });
+    const r = await runCli(['mappings', 'check'], { ...env, ENTRASYNC_CONFIG: file });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/extension_0123456789abcdef0123456789ABCDEF_costCenter/);
+  });
+});
