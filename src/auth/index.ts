@@ -8,6 +8,10 @@ import {
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from '../backoff.js';
+import { TLS_ERROR_CODE, tlsAwareNetworkClient, type TlsAwareNetworkClient } from './network.js';
+import { TlsError } from './tls.js';
+
+export { TlsError };
 
 export interface TokenProvider {
   /**
@@ -86,7 +90,11 @@ function msalSystem(log: Logger): Configuration['system'] {
   };
 }
 
-function confidentialClient(config: Config, log: Logger): ConfidentialClientApplication {
+function confidentialClient(
+  config: Config,
+  log: Logger,
+  network: TlsAwareNetworkClient,
+): ConfidentialClientApplication {
   const host = config.authorityHost;
   const tenant = config.tenantId;
   // Fixed metadata: msal then makes exactly one request per token (the POST), for Microsoft's
@@ -116,7 +124,10 @@ function confidentialClient(config: Config, log: Logger): ConfidentialClientAppl
     const file = cred.tokenFile;
     auth.clientAssertion = async () => (await readFile(file, 'utf8')).trim();
   }
-  return new ConfidentialClientApplication({ auth, system: msalSystem(log) });
+  return new ConfidentialClientApplication({
+    auth,
+    system: { ...msalSystem(log), networkClient: network },
+  });
 }
 
 /**
@@ -158,6 +169,7 @@ export function createTokenProvider(
   const base = options.baseDelayMs ?? config.settings.graph.retryBaseDelayMs;
   const cap = options.maxDelayMs ?? config.settings.graph.retryMaxDelayMs;
   const scope = `${config.graphUrl}/.default`;
+  const network = tlsAwareNetworkClient();
   let acquire: (fresh: boolean) => Promise<string | undefined>;
   if (config.credential.kind === 'managed-identity') {
     const clientId = config.credential.clientId;
@@ -172,7 +184,7 @@ export function createTokenProvider(
     );
   } else {
     acquire = renewedOnFailure(
-      () => confidentialClient(config, log),
+      () => confidentialClient(config, log, network),
       // A fresh token is stored in msal's cache too, so later requests are served the new one.
       async (app, fresh) =>
         (await app.acquireTokenByClientCredential({ scopes: [scope], skipCache: fresh }))?.accessToken,
@@ -208,6 +220,8 @@ export function createTokenProvider(
       } catch (error) {
         if (error instanceof CredentialError) throw error;
         const { code, message, permanent } = describe(error);
+        // The same certificate fails the same way on every attempt.
+        if (code === TLS_ERROR_CODE) throw network.lastTlsError() ?? new TlsError(message, code);
         if (permanent) throw new CredentialError(`the directory refused the credential: ${message}`, code);
         if (attempt >= maxAttempts) {
           throw new TokenEndpointUnavailableError(`token endpoint failed ${attempt} times: ${message}`, code);

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { COMMANDS_WITH_ENVIRONMENT } from '../../src/cli/help-environment.js';
@@ -275,5 +276,62 @@ describe('a mapping that reads an attribute no Graph user has', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/extension_0123456789abcdef0123456789ABCDEF_costCenter/);
+  });
+});
+
+describe('a certificate this process does not trust fails at once, naming NODE_EXTRA_CA_CERTS', () => {
+  // NODE_EXTRA_CA_CERTS empty: the emulator's throwaway certificate is not trusted.
+  const untrusted = () => ({ ...env, ENTRASYNC_LOG_LEVEL: 'info', NODE_EXTRA_CA_CERTS: '' });
+  const retries = (text: string) => text.match(/request failed, retrying/g)?.length ?? 0;
+
+  it('test-connection: one attempt, the TLS cause and the variable', async () => {
+    const r = await runCli(['test-connection'], untrusted());
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /FAIL token: TLS: the certificate of 127\.0\.0\.1:\d+ is self-signed and not trusted by this process \(DEPTH_ZERO_SELF_SIGNED_CERT\); NODE_EXTRA_CA_CERTS is not set\. Set NODE_EXTRA_CA_CERTS/,
+    );
+    expect(retries(r.stdout + r.stderr)).toBe(0);
+  });
+
+  it.each([[['sync']], [['sync', '--dry-run']]])(
+    '%j: the cycle fails once, classed persistent',
+    async (args) => {
+      const store = join(tempDir(), 'store.db');
+      if (!args.includes('--dry-run')) {
+        // A store that already exists, so the failed cycle is recorded.
+        const first = await runCli(['sync'], { ...env, ENTRASYNC_DB: store });
+        expect(first.code).toBe(0);
+      }
+      const r = await runCli(args, { ...untrusted(), ENTRASYNC_DB: store });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/entrasync: TLS: .*DEPTH_ZERO_SELF_SIGNED_CERT.*NODE_EXTRA_CA_CERTS/);
+      expect(retries(r.stdout + r.stderr)).toBe(0);
+      if (args.includes('--dry-run')) return;
+      const db = new Database(store, { readonly: true });
+      const last = db
+        .prepare('SELECT status, failure_class, error FROM cycles ORDER BY started_at DESC LIMIT 1')
+        .get() as { status: string; failure_class: string; error: string };
+      db.close();
+      expect(last.status).toBe('failed');
+      expect(last.failure_class).toBe('persistent');
+      expect(last.error).toMatch(/NODE_EXTRA_CA_CERTS/);
+    },
+  );
+
+  it('Graph (token fine) on a certificate for another host name: ERR_TLS_CERT_ALTNAME_INVALID, not retried', async () => {
+    // The test certificate is for 127.0.0.1 and localhost; ::ffff:127.0.0.1 reaches the same server.
+    const url = emu.url.replace('127.0.0.1', '[::ffff:7f00:1]');
+    const r = await runCli(['test-connection'], {
+      ...env,
+      ENTRASYNC_LOG_LEVEL: 'info',
+      ENTRASYNC_GRAPH_URL: url,
+      ENTRASYNC_ALLOW_CUSTOM_AUTHORITY: '1',
+    });
+    expect(r.code).toBe(1);
+    // The token comes from the trusted host; the check's first Graph read (/organization) fails.
+    expect(r.stdout).toMatch(
+      /FAIL token: TLS: the certificate of \[::ffff:7f00:1\]:\d+ is not issued for this host name \(ERR_TLS_CERT_ALTNAME_INVALID\); check ENTRASYNC_AUTHORITY_HOST and ENTRASYNC_GRAPH_URL/,
+    );
+    expect(retries(r.stdout + r.stderr)).toBe(0);
   });
 });
