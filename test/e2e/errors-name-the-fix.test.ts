@@ -335,3 +335,55 @@ describe('a certificate this process does not trust fails at once, naming NODE_E
     expect(retries(r.stdout + r.stderr)).toBe(0);
   });
 });
+
+describe('ENTRASYNC_SERVICE_PRINCIPAL_ID that is not a service principal', () => {
+  const hint =
+    "ENTRASYNC_SERVICE_PRINCIPAL_ID must be the enterprise application's Object ID (not the client/application id)";
+
+  it('the client id: test-connection fails the service principal check and names the Object ID', async () => {
+    const r = await runCli(['test-connection'], { ...env, ENTRASYNC_SERVICE_PRINCIPAL_ID: emu.clientId });
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toMatch(/ok {3}service principal/);
+    expect(r.stdout).toContain(
+      `FAIL service principal: ${hint}: ${emu.clientId} is the application (client) id`,
+    );
+    expect(r.stdout).toContain(`ENTRASYNC_SERVICE_PRINCIPAL_ID=${emu.servicePrincipalId}`);
+    // Nothing is read from the wrong id after that.
+    expect(r.stdout).not.toMatch(/assignments:/);
+  });
+
+  it('an id that is no object at all', async () => {
+    const wrong = '0b0b0b0b-0000-4000-8000-000000000001';
+    const r = await runCli(['test-connection'], { ...env, ENTRASYNC_SERVICE_PRINCIPAL_ID: wrong });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`FAIL service principal: ${hint}: no service principal has the id ${wrong}`);
+  });
+
+  it('the right one passes and is named', async () => {
+    const r = await runCli(['test-connection'], {
+      ...env,
+      ENTRASYNC_SERVICE_PRINCIPAL_ID: emu.servicePrincipalId,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(`ok {3}service principal: service principal ${emu.servicePrincipalId}`),
+    );
+  });
+
+  it('sync with the client id: the cycle fails naming the setting, classed persistent, nothing written', async () => {
+    const store = join(tempDir(), 'store.db');
+    const r = await runCli(['sync'], {
+      ...env,
+      ENTRASYNC_DB: store,
+      ENTRASYNC_SERVICE_PRINCIPAL_ID: emu.clientId,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`entrasync: ${hint}: ${emu.clientId} is the application (client) id`);
+    const db = new Database(store, { readonly: true });
+    const cycle = db.prepare('SELECT status, failure_class FROM cycles').get() as Record<string, string>;
+    const users = (db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+    db.close();
+    expect(cycle).toEqual({ status: 'failed', failure_class: 'persistent' });
+    expect(users).toBe(0);
+  });
+});
