@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { COMMANDS_WITH_ENVIRONMENT } from '../../src/cli/help-environment.js';
+import { Store } from '../../src/store/index.js';
 import { startTestEmulator } from '../support/emulator.js';
 import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
 
@@ -385,5 +386,54 @@ describe('ENTRASYNC_SERVICE_PRINCIPAL_ID that is not a service principal', () =>
     db.close();
     expect(cycle).toEqual({ status: 'failed', failure_class: 'persistent' });
     expect(users).toBe(0);
+  });
+});
+
+describe('a reader that closes the pipe early ends the command quietly', () => {
+  let store: string;
+  beforeAll(() => {
+    store = join(tempDir(), 'store.db');
+    const s = Store.open(store);
+    const now = new Date().toISOString();
+    s.db
+      .prepare(
+        `INSERT INTO cycles (id, kind, started_at, ended_at, status) VALUES ('c1', 'initial', ?, ?, 'succeeded')`,
+      )
+      .run(now, now);
+    // Far more output than a pipe buffers (64 KiB), so the writer meets the closed pipe.
+    const audit = s.db.prepare(
+      `INSERT INTO audit (cycle_id, at, action, status, entra_id, user_name, modified, reason)
+       VALUES ('c1', ?, 'update', 'success', ?, ?, '[]', 'a reason long enough to fill the pipe quickly')`,
+    );
+    const user = s.db.prepare('INSERT INTO users (user_name, display_name) VALUES (?, ?)');
+    s.db.transaction(() => {
+      for (let i = 0; i < 3000; i++) {
+        audit.run(now, `entra-${i}`, `user${i}@contoso.com`);
+        user.run(`local${i}@contoso.com`, `Local user number ${i}`);
+      }
+    })();
+    s.close();
+  });
+
+  it.each([
+    [['audit', '--limit', '3000']],
+    [['audit', '--json', '--limit', '3000']],
+    [['users', 'export']],
+    [['status', '--json']],
+  ])('%j | head -1: exit 0, nothing on stderr', async (args) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, ENTRASYNC_DB: store, ENTRASYNC_CONFIG: env.ENTRASYNC_CONFIG },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const first = await new Promise<string>((resolve) =>
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString())),
+    );
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(first.length).toBeGreaterThan(0);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
