@@ -52,3 +52,18 @@ describe('quarantine after trial runs', () => {
     expect(await d.stop()).toBe(0);
   });
 });
+
+describe('the daemon on a certificate it does not trust', () => {
+  it('the start cycle fails at once, classed persistent, naming NODE_EXTRA_CA_CERTS; the process stays up', async () => {
+    const d = await f.daemon({ ENTRASYNC_SCHEDULE: NEVER_DURING_TEST, NODE_EXTRA_CA_CERTS: '' });
+    const failed = await d.waitFor((l) => l.msg === 'cycle failed');
+    expect(String(failed.error)).toMatch(
+      /^TLS: the certificate of 127\.0\.0\.1:\d+ is self-signed and not trusted by this process \(DEPTH_ZERO_SELF_SIGNED_CERT\); NODE_EXTRA_CA_CERTS is not set/,
+    );
+    expect(d.lines().filter((l) => /retrying/.test(String(l.msg)))).toEqual([]);
+    const row = f.store().db.prepare('SELECT status, failure_class FROM cycles').get();
+    expect(row).toEqual({ status: 'failed', failure_class: 'persistent' });
+    expect((await d.get('/healthz')).status).toBe(200);
+    expect(await d.stop()).toBe(0);
+  });
+});
