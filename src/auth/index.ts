@@ -8,7 +8,12 @@ import {
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from '../backoff.js';
-import { TLS_ERROR_CODE, tlsAwareNetworkClient, type TlsAwareNetworkClient } from './network.js';
+import {
+  NETWORK_ERROR_CODE,
+  TLS_ERROR_CODE,
+  tlsAwareNetworkClient,
+  type TlsAwareNetworkClient,
+} from './network.js';
 import { TlsError } from './tls.js';
 
 export { TlsError };
@@ -219,7 +224,11 @@ export function createTokenProvider(
         return token;
       } catch (error) {
         if (error instanceof CredentialError) throw error;
-        const { code, message, permanent } = describe(error);
+        const described = describe(error);
+        const { code, permanent } = described;
+        // msal rebuilds a network client's error from its code alone: the detail is kept aside.
+        const failure = code === NETWORK_ERROR_CODE ? network.lastNetworkFailure() : undefined;
+        const message = failure ? `${code}: ${failure}` : described.message;
         // The same certificate fails the same way on every attempt.
         if (code === TLS_ERROR_CODE) throw network.lastTlsError() ?? new TlsError(message, code);
         if (permanent) throw new CredentialError(`the directory refused the credential: ${message}`, code);

@@ -8,6 +8,8 @@ import { tlsErrorFor, type TlsError } from './tls.js';
 
 /** msal's errorCode for a certificate failure this client reported. */
 export const TLS_ERROR_CODE = 'tls_error';
+/** msal's errorCode for any other failed request. */
+export const NETWORK_ERROR_CODE = 'network_error';
 
 export interface TlsAwareNetworkClient extends INetworkModule {
   /**
@@ -15,6 +17,8 @@ export interface TlsAwareNetworkClient extends INetworkModule {
    * only their code, so the message naming the cause and the fix is read from here.
    */
   lastTlsError(): TlsError | undefined;
+  /** The last other network failure, with its cause's code (ECONNREFUSED, …), for the same reason. */
+  lastNetworkFailure(): string | undefined;
 }
 
 /**
@@ -23,6 +27,7 @@ export interface TlsAwareNetworkClient extends INetworkModule {
  */
 export function tlsAwareNetworkClient(): TlsAwareNetworkClient {
   let lastTls: TlsError | undefined;
+  let lastFailure: string | undefined;
   const send = async <T>(
     url: string,
     method: 'GET' | 'POST',
@@ -44,9 +49,11 @@ export function tlsAwareNetworkClient(): TlsAwareNetworkClient {
         throw new AuthError(TLS_ERROR_CODE, tls.message);
       }
       // As msal's own client reports it (retried by auth/), with the cause's code it would drop.
-      const cause = (error as { cause?: { code?: unknown } }).cause?.code;
-      const detail = `${(error as Error).message}${typeof cause === 'string' ? ` (${cause})` : ''}`;
-      throw new AuthError('network_error', `Network request failed: ${detail}`);
+      const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const why = typeof cause?.code === 'string' ? cause.code : cause?.message;
+      const detail = `${(error as Error).message}${typeof why === 'string' && why ? ` (${why})` : ''}`;
+      lastFailure = `Network request failed: ${detail}`;
+      throw new AuthError(NETWORK_ERROR_CODE, lastFailure);
     }
     const headers: Record<string, string> = {};
     response.headers.forEach((value, key) => (headers[key] = value));
@@ -62,5 +69,6 @@ export function tlsAwareNetworkClient(): TlsAwareNetworkClient {
     sendGetRequestAsync: (url, options, timeout) => send(url, 'GET', options, timeout),
     sendPostRequestAsync: (url, options) => send(url, 'POST', options),
     lastTlsError: () => lastTls,
+    lastNetworkFailure: () => lastFailure,
   };
 }

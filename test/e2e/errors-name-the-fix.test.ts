@@ -437,3 +437,28 @@ describe('a reader that closes the pipe early ends the command quietly', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('a stderr whose reader is gone', () => {
+  it('test-connection still prints its checks and exits 1 (not a crash on EPIPE)', async () => {
+    const closed = `https://127.0.0.1:${await freePort()}`;
+    const child = spawn(process.execPath, [CLI, 'test-connection'], {
+      env: {
+        PATH: process.env.PATH,
+        ...env,
+        ENTRASYNC_AUTHORITY_HOST: closed,
+        ENTRASYNC_GRAPH_URL: closed,
+        ENTRASYNC_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    // The first retry warning arrives on stderr; its reader goes away.
+    child.stderr.once('data', () => child.stderr.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stdout).toMatch(
+      /^FAIL token: token endpoint failed 6 times: network_error: Network request failed: fetch failed \(ECONNREFUSED\)/,
+    );
+    expect(code).toBe(1);
+  });
+});
