@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { COMMANDS_WITH_ENVIRONMENT } from '../../src/cli/help-environment.js';
 import { Store } from '../../src/store/index.js';
 import { startTestEmulator } from '../support/emulator.js';
+import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
 import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
 
 let emu: RunningEmulator;
@@ -294,30 +294,15 @@ describe('a certificate this process does not trust fails at once, naming NODE_E
     expect(retries(r.stdout + r.stderr)).toBe(0);
   });
 
-  it.each([[['sync']], [['sync', '--dry-run']]])(
-    '%j: the cycle fails once, classed persistent',
-    async (args) => {
-      const store = join(tempDir(), 'store.db');
-      if (!args.includes('--dry-run')) {
-        // A store that already exists, so the failed cycle is recorded.
-        const first = await runCli(['sync'], { ...env, ENTRASYNC_DB: store });
-        expect(first.code).toBe(0);
-      }
-      const r = await runCli(args, { ...untrusted(), ENTRASYNC_DB: store });
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/entrasync: TLS: .*DEPTH_ZERO_SELF_SIGNED_CERT.*NODE_EXTRA_CA_CERTS/);
-      expect(retries(r.stdout + r.stderr)).toBe(0);
-      if (args.includes('--dry-run')) return;
-      const db = new Database(store, { readonly: true });
-      const last = db
-        .prepare('SELECT status, failure_class, error FROM cycles ORDER BY started_at DESC LIMIT 1')
-        .get() as { status: string; failure_class: string; error: string };
-      db.close();
-      expect(last.status).toBe('failed');
-      expect(last.failure_class).toBe('persistent');
-      expect(last.error).toMatch(/NODE_EXTRA_CA_CERTS/);
-    },
-  );
+  it('sync --dry-run: fails once, naming the variable', async () => {
+    const r = await runCli(['sync', '--dry-run'], {
+      ...untrusted(),
+      ENTRASYNC_DB: join(tempDir(), 'store.db'),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/entrasync: TLS: .*DEPTH_ZERO_SELF_SIGNED_CERT.*NODE_EXTRA_CA_CERTS/);
+    expect(retries(r.stdout + r.stderr)).toBe(0);
+  });
 
   it('Graph (token fine) on a certificate for another host name: ERR_TLS_CERT_ALTNAME_INVALID, not retried', async () => {
     // The test certificate is for 127.0.0.1 and localhost; ::ffff:127.0.0.1 reaches the same server.
@@ -370,22 +355,49 @@ describe('ENTRASYNC_SERVICE_PRINCIPAL_ID that is not a service principal', () =>
       new RegExp(`ok {3}service principal: service principal ${emu.servicePrincipalId}`),
     );
   });
+});
 
-  it('sync with the client id: the cycle fails naming the setting, classed persistent, nothing written', async () => {
-    const store = join(tempDir(), 'store.db');
+describe.each(STORE_KINDS)('failed cycles recorded on %s', (kind) => {
+  let store: TestStore;
+  beforeEach(async () => {
+    store = await testStore(kind, tempDir());
+  });
+  afterEach(() => store.close());
+  const lastCycle = async () =>
+    (
+      await store.query<{ status: string; failure_class: string; error: string }>(
+        'SELECT status, failure_class, error FROM t.cycles ORDER BY started_at DESC LIMIT 1',
+      )
+    )[0];
+
+  it('sync with the client id as ENTRASYNC_SERVICE_PRINCIPAL_ID: fails naming the setting, persistent, nothing written', async () => {
     const r = await runCli(['sync'], {
       ...env,
-      ENTRASYNC_DB: store,
+      ENTRASYNC_DB: store.db,
       ENTRASYNC_SERVICE_PRINCIPAL_ID: emu.clientId,
     });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`entrasync: ${hint}: ${emu.clientId} is the application (client) id`);
-    const db = new Database(store, { readonly: true });
-    const cycle = db.prepare('SELECT status, failure_class FROM cycles').get() as Record<string, string>;
-    const users = (db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
-    db.close();
-    expect(cycle).toEqual({ status: 'failed', failure_class: 'persistent' });
-    expect(users).toBe(0);
+    expect(r.stderr).toContain(
+      `entrasync: ENTRASYNC_SERVICE_PRINCIPAL_ID must be the enterprise application's Object ID (not the client/application id): ${emu.clientId} is the application (client) id`,
+    );
+    expect(await lastCycle()).toMatchObject({ status: 'failed', failure_class: 'persistent' });
+    expect(await store.users()).toEqual([]);
+  });
+
+  it('sync on an untrusted certificate: one attempt, persistent, the error names NODE_EXTRA_CA_CERTS', async () => {
+    expect((await runCli(['sync'], { ...env, ENTRASYNC_DB: store.db })).code).toBe(0);
+    const r = await runCli(['sync'], {
+      ...env,
+      ENTRASYNC_DB: store.db,
+      ENTRASYNC_LOG_LEVEL: 'info',
+      NODE_EXTRA_CA_CERTS: '',
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/entrasync: TLS: .*DEPTH_ZERO_SELF_SIGNED_CERT.*NODE_EXTRA_CA_CERTS/);
+    expect(r.stdout + r.stderr).not.toMatch(/request failed, retrying/);
+    const last = await lastCycle();
+    expect(last).toMatchObject({ status: 'failed', failure_class: 'persistent' });
+    expect(last!.error).toMatch(/NODE_EXTRA_CA_CERTS is not set/);
   });
 });
 
