@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ConfigProblems, shown } from './errors.js';
 import { allowCustomHosts, AUTHORITY_HOSTS, checkHost, GRAPH_HOSTS } from './hosts.js';
-import { loadSettingsFile, type SettingsFile } from './file.js';
+import { checkMappings, loadSettingsFile, type SettingsFile } from './file.js';
 
 export { ConfigError } from './errors.js';
 
@@ -247,6 +247,8 @@ function defaultConfigFile(): string {
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const problems = new ConfigProblems();
   const local = problems.check(() => loadLocalConfig(env, cwd));
+  // Here, not in loadLocalConfig: the commands on the store alone (status, audit) work with bad mappings.
+  if (local) problems.check(() => checkMappings(local.configFile, local.settings));
   const cred = problems.check(() => credential(env));
   const tenantId = problems.check(() => tenant(env));
   const managedIdentity = (cred?.kind ?? value(env, 'ENTRASYNC_CREDENTIAL')) === 'managed-identity';

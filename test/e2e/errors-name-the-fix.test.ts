@@ -66,6 +66,23 @@ describe('every configuration problem in one run', () => {
     expect(text).toMatch(/graph\.retryBaseDelayMs/);
   });
 
+  it('a mapping typo beside a missing variable: both in one run', async () => {
+    const file = writeSettings(tempDir(), {
+      mappings: [
+        { target: 'userName', direct: 'userPrincipalName', matchingPrecedence: 1 },
+        { target: 'displayName', direct: 'dispalyName' },
+      ],
+    });
+    const r = await runCli(['sync'], { ...env, ENTRASYNC_CONFIG: file, ENTRASYNC_CLIENT_ID: '' });
+    expect(r.code).toBe(2);
+    const text = configLines(r.stderr).join('\n');
+    expect(text).toMatch(/ENTRASYNC_CLIENT_ID: is required/);
+    expect(text).toMatch(
+      /mappings\[1\]\.direct: .*unknown source attribute "dispalyName" \(did you mean "displayName"\?\)/,
+    );
+    expect(configLines(r.stderr)).toHaveLength(2);
+  });
+
   it('run: the daemon settings and the cycle settings together', async () => {
     const r = await runCli(['run'], {
       ...env,
