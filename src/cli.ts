@@ -10,6 +10,7 @@ import { registerSafetyCommands } from './cli/safety.js';
 import { CommandFailed, EXIT_CONFIG, EXIT_FAILED, exitCodeFor } from './cli/common.js';
 import { ConfigError } from './config/index.js';
 import { escapeControls } from './cli/text.js';
+import { addEnvironmentHelp } from './cli/help-environment.js';
 import { unsafeRuntimeReason } from './store/runtime-guard.js';
 
 // Before anything opens the store: on these runtimes the daemon dies later, at random, with SIGABRT.
@@ -23,6 +24,10 @@ if (unsafeRuntime) {
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
   process.exit(0);
+});
+// Logs into a stderr whose reader is gone are lost, not fatal: the command's output and exit code stand.
+process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
 });
 
 const program = new Command('entrasync')
@@ -40,6 +45,7 @@ registerDiagnoseCommands(program);
 registerMappingsCommands(program);
 registerRunCommand(program);
 registerEmulatorCommand(program);
+addEnvironmentHelp(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -48,7 +54,11 @@ try {
     // --help and --version end here with code 0; usage errors are exit 2.
     process.exitCode = error.exitCode === 0 ? 0 : EXIT_CONFIG;
   } else if (error instanceof ConfigError) {
-    process.stderr.write(`entrasync: configuration error: ${escapeControls(error.message)}\n`);
+    // Every problem found, one a line: a first run learns all the missing settings at once.
+    for (const p of error.problems)
+      process.stderr.write(
+        `entrasync: configuration error: ${escapeControls(`${p.setting}: ${p.message}`)}\n`,
+      );
     process.exitCode = EXIT_CONFIG;
   } else {
     // A cycle's error can quote Graph data: control and bidi characters are escaped, as in `status`.

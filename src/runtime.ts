@@ -20,7 +20,7 @@ export interface Runtime {
 /** Mapping problems are configuration errors: they name the mapping and exit 2. */
 export function compileConfiguredMappings(config: Pick<Config, 'configFile' | 'settings'>): CompiledMappings {
   try {
-    return compileMappings(config.settings.mappings);
+    return compileMappings(config.settings.mappings, { graphSources: true });
   } catch (error) {
     if (error instanceof MappingConfigError) {
       throw new ConfigError(

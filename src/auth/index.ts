@@ -8,6 +8,15 @@ import {
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from '../backoff.js';
+import {
+  NETWORK_ERROR_CODE,
+  TLS_ERROR_CODE,
+  tlsAwareNetworkClient,
+  type TlsAwareNetworkClient,
+} from './network.js';
+import { TlsError } from './tls.js';
+
+export { TlsError };
 
 export interface TokenProvider {
   /**
@@ -86,7 +95,11 @@ function msalSystem(log: Logger): Configuration['system'] {
   };
 }
 
-function confidentialClient(config: Config, log: Logger): ConfidentialClientApplication {
+function confidentialClient(
+  config: Config,
+  log: Logger,
+  network: TlsAwareNetworkClient,
+): ConfidentialClientApplication {
   const host = config.authorityHost;
   const tenant = config.tenantId;
   // Fixed metadata: msal then makes exactly one request per token (the POST), for Microsoft's
@@ -116,7 +129,10 @@ function confidentialClient(config: Config, log: Logger): ConfidentialClientAppl
     const file = cred.tokenFile;
     auth.clientAssertion = async () => (await readFile(file, 'utf8')).trim();
   }
-  return new ConfidentialClientApplication({ auth, system: msalSystem(log) });
+  return new ConfidentialClientApplication({
+    auth,
+    system: { ...msalSystem(log), networkClient: network },
+  });
 }
 
 /**
@@ -158,6 +174,7 @@ export function createTokenProvider(
   const base = options.baseDelayMs ?? config.settings.graph.retryBaseDelayMs;
   const cap = options.maxDelayMs ?? config.settings.graph.retryMaxDelayMs;
   const scope = `${config.graphUrl}/.default`;
+  const network = tlsAwareNetworkClient();
   let acquire: (fresh: boolean) => Promise<string | undefined>;
   if (config.credential.kind === 'managed-identity') {
     const clientId = config.credential.clientId;
@@ -172,7 +189,7 @@ export function createTokenProvider(
     );
   } else {
     acquire = renewedOnFailure(
-      () => confidentialClient(config, log),
+      () => confidentialClient(config, log, network),
       // A fresh token is stored in msal's cache too, so later requests are served the new one.
       async (app, fresh) =>
         (await app.acquireTokenByClientCredential({ scopes: [scope], skipCache: fresh }))?.accessToken,
@@ -207,7 +224,13 @@ export function createTokenProvider(
         return token;
       } catch (error) {
         if (error instanceof CredentialError) throw error;
-        const { code, message, permanent } = describe(error);
+        const described = describe(error);
+        const { code, permanent } = described;
+        // msal rebuilds a network client's error from its code alone: the detail is kept aside.
+        const failure = code === NETWORK_ERROR_CODE ? network.lastNetworkFailure() : undefined;
+        const message = failure ? `${code}: ${failure}` : described.message;
+        // The same certificate fails the same way on every attempt.
+        if (code === TLS_ERROR_CODE) throw network.lastTlsError() ?? new TlsError(message, code);
         if (permanent) throw new CredentialError(`the directory refused the credential: ${message}`, code);
         if (attempt >= maxAttempts) {
           throw new TokenEndpointUnavailableError(`token endpoint failed ${attempt} times: ${message}`, code);

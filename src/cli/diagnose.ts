@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CredentialError } from '../auth/index.js';
 import { GraphAccessError } from '../graph/errors.js';
 import { provisionOnDemand } from '../sync/provision.js';
-import { resolveServicePrincipalId } from '../source/assignments.js';
+import { verifyServicePrincipal } from '../source/assignments.js';
 import { probeAssignments, probeGroupsDelta, probeOrganization, probeUsersDelta } from '../source/probes.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
 import { escapeControls as esc } from './text.js';
@@ -45,8 +45,9 @@ export function registerDiagnoseCommands(program: Command): void {
           if (tokenOk) {
             if (config.scope === 'assigned') {
               await attempt('service principal', 'Application.Read.All', async () => {
-                spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
-                return `service principal ${spId}`;
+                const sp = await verifyServicePrincipal(api, config.servicePrincipalId, config.clientId);
+                spId = sp.id;
+                return `service principal ${sp.id}${sp.displayName ? ` (${sp.displayName})` : ''}`;
               });
               const found = spId;
               if (found) {

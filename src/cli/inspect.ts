@@ -50,7 +50,7 @@ function statusText(s: StatusDocument): string {
       .map(([cls, n]) => `${n} ${cls}`)
       .join(', ');
     lines.push(
-      `QUARANTINED (${esc(String(q.reason))}): ${q.consecutiveFailures} failed cycles (${byClass}); scheduled cycles resume at ${q.nextAttemptAt}`,
+      `QUARANTINED (${esc(String(q.reason))}): ${q.consecutiveFailures} failed cycles (${byClass}); scheduled cycles resume at ${q.nextAttemptAt}; run \`entrasync sync\` to lift it`,
     );
     if (q.startedBy) {
       lines.push(

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { DEFAULT_SCHEDULE, isCronSchedule } from '../config/daemon.js';
 
 /**
  * Parsers for option values: commander reports what they throw as a usage error (exit 2) before
@@ -65,4 +66,20 @@ export function cycleId(raw: string): string {
   if (!UUID.test(raw))
     throw new InvalidArgumentError('Expected a cycle id (a UUID, as `entrasync status` shows).');
   return raw.toLowerCase();
+}
+
+/** A TCP port for the daemon's HTTP server (0: any free port), as ENTRASYNC_HTTP_PORT accepts. */
+export function tcpPort(raw: string): number {
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535)
+    throw new InvalidArgumentError('Expected a whole number from 0 to 65535.');
+  return Number(raw);
+}
+
+/** A cron expression, as ENTRASYNC_SCHEDULE accepts. */
+export function cronSchedule(raw: string): string {
+  if (!isCronSchedule(raw.trim()))
+    throw new InvalidArgumentError(
+      `Expected a cron expression (5 fields, or 6 with seconds first; e.g. "${DEFAULT_SCHEDULE}").`,
+    );
+  return raw.trim();
 }

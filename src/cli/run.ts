@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { loadDaemonConfig } from '../config/daemon.js';
+import { ConfigProblems } from '../config/errors.js';
 import { loadConfig } from '../config/index.js';
 import { runDaemon } from '../daemon/index.js';
 import { createLogger } from '../log.js';
+import { cronSchedule, tcpPort } from './options.js';
 
 export function registerRunCommand(program: Command): void {
   program
@@ -10,10 +12,16 @@ export function registerRunCommand(program: Command): void {
     .description(
       'run as a daemon: a cycle at start, then on ENTRASYNC_SCHEDULE (default hourly); HTTP /healthz /readyz /metrics /status on ENTRASYNC_HTTP_PORT (default 8080); stops cleanly on SIGTERM/SIGINT',
     )
-    .action(async () => {
-      // Every setting is validated before anything starts: a bad one exits 2 at once.
-      const config = loadConfig();
-      const daemon = loadDaemonConfig();
-      await runDaemon(config, daemon, createLogger(config.logLevel));
+    .option('--port <n>', 'HTTP port (overrides ENTRASYNC_HTTP_PORT; 0: any free port)', tcpPort)
+    .option('--schedule <cron>', 'cron schedule (overrides ENTRASYNC_SCHEDULE)', cronSchedule)
+    .action(async (flags: { port?: number; schedule?: string }) => {
+      // Every setting is validated before anything starts: all bad ones exit 2 at once, together.
+      const problems = new ConfigProblems();
+      const config = problems.check(() => loadConfig());
+      const daemon = problems.check(() =>
+        loadDaemonConfig(process.env, { httpPort: flags.port, schedule: flags.schedule }),
+      );
+      problems.done();
+      await runDaemon(config!, daemon!, createLogger(config!.logLevel));
     });
 }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { validate } from 'node-cron';
-import { ConfigError, shown } from './errors.js';
+import { ConfigError, ConfigProblems, shown } from './errors.js';
 
 /** Settings of `entrasync run` only; the cycle itself is configured by loadConfig. */
 export interface DaemonConfig {
@@ -77,7 +77,18 @@ function showUsers(env: Env): boolean {
   );
 }
 
-export function loadDaemonConfig(env: Env = process.env): DaemonConfig {
+/** `entrasync run --schedule/--port`: validated by the command line parser, they win over the variables. */
+export interface DaemonOverrides {
+  schedule?: string;
+  httpPort?: number;
+}
+
+/** Whether node-cron accepts `schedule` (for the --schedule option as for ENTRASYNC_SCHEDULE). */
+export function isCronSchedule(schedule: string): boolean {
+  return validate(schedule);
+}
+
+function scheduleOf(env: Env): string {
   const schedule = value(env, 'ENTRASYNC_SCHEDULE') ?? DEFAULT_SCHEDULE;
   if (!validate(schedule)) {
     throw new ConfigError(
@@ -85,14 +96,32 @@ export function loadDaemonConfig(env: Env = process.env): DaemonConfig {
       `${shown(schedule)} is not a cron expression (5 fields, or 6 with seconds first; e.g. "${DEFAULT_SCHEDULE}")`,
     );
   }
-  const tz = timezone(env);
+  return schedule;
+}
+
+/** Every daemon setting, each problem reported (see ConfigProblems). */
+export function loadDaemonConfig(env: Env = process.env, overrides: DaemonOverrides = {}): DaemonConfig {
+  const problems = new ConfigProblems();
+  const schedule = overrides.schedule ?? problems.check(() => scheduleOf(env));
+  const tz = problems.check(() => timezone(env));
+  const httpPort =
+    overrides.httpPort ?? problems.check(() => integer(env, 'ENTRASYNC_HTTP_PORT', 8080, 0, 65535));
+  const host = problems.check(() => httpHost(env));
+  const readyMaxAgeSeconds = problems.check(() =>
+    integer(env, 'ENTRASYNC_READY_MAX_AGE', DEFAULT_READY_MAX_AGE, 1, 366 * 86400),
+  );
+  const shutdownGraceSeconds = problems.check(() =>
+    integer(env, 'ENTRASYNC_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE, 0, 3600),
+  );
+  const show = problems.check(() => showUsers(env));
+  problems.done();
   return {
-    schedule,
+    schedule: schedule!,
     ...(tz ? { timezone: tz } : {}),
-    httpPort: integer(env, 'ENTRASYNC_HTTP_PORT', 8080, 0, 65535),
-    httpHost: httpHost(env),
-    readyMaxAgeSeconds: integer(env, 'ENTRASYNC_READY_MAX_AGE', DEFAULT_READY_MAX_AGE, 1, 366 * 86400),
-    shutdownGraceSeconds: integer(env, 'ENTRASYNC_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE, 0, 3600),
-    ...(showUsers(env) ? { showUsers: true as const } : {}),
+    httpPort: httpPort!,
+    httpHost: host!,
+    readyMaxAgeSeconds: readyMaxAgeSeconds!,
+    shutdownGraceSeconds: shutdownGraceSeconds!,
+    ...(show ? { showUsers: true as const } : {}),
   };
 }

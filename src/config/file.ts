@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { mappingDefinitionSchema } from '../mapping/index.js';
+import { compileMappings, MappingConfigError, mappingDefinitionSchema } from '../mapping/index.js';
 import { ConfigError } from './errors.js';
 
 const positiveInt = z.number().int().positive();
@@ -79,9 +79,28 @@ export function loadSettingsFile(path: string): SettingsFile {
   }
   const result = settingsFileSchema.safeParse(raw ?? {});
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const key = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-    throw new ConfigError(`${path}: ${key.replace(/^\./, '') || '(root)'}`, issue.message);
+    // Every key that is wrong, not only the first: one run names them all.
+    throw ConfigError.all(
+      result.error.issues.map((issue) => {
+        const key = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+        return new ConfigError(`${path}: ${key.replace(/^\./, '') || '(root)'}`, issue.message);
+      }),
+    );
   }
   return result.data;
+}
+
+/**
+ * The mappings compile (targets, expressions, source attributes): checked with the other settings, so
+ * a typo in a mapping is reported in the same run as a missing variable.
+ */
+export function checkMappings(path: string, settings: SettingsFile): void {
+  try {
+    compileMappings(settings.mappings, { graphSources: true });
+  } catch (error) {
+    if (error instanceof MappingConfigError) {
+      throw new ConfigError(`${path}: mappings[${error.mappingIndex}].${error.field}`, error.message);
+    }
+    throw error;
+  }
 }

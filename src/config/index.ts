@@ -1,9 +1,9 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, shown } from './errors.js';
+import { ConfigError, ConfigProblems, shown } from './errors.js';
 import { allowCustomHosts, AUTHORITY_HOSTS, checkHost, GRAPH_HOSTS } from './hosts.js';
-import { loadSettingsFile, type SettingsFile } from './file.js';
+import { checkMappings, loadSettingsFile, type SettingsFile } from './file.js';
 
 export { ConfigError } from './errors.js';
 
@@ -210,8 +210,21 @@ function guid(env: Env, name: string, optional = false): string | undefined {
   return v;
 }
 
-/** Settings that need no identity: the store, the mappings, logging. */
+/** Settings that need no identity: the store, the mappings, logging. Every problem is reported. */
 export function loadLocalConfig(env: Env = process.env, cwd = process.cwd()): LocalConfig {
+  const problems = new ConfigProblems();
+  const logLevel = problems.check(() => logLevelOf(env));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
+  const configFile = abs(value(env, 'ENTRASYNC_CONFIG') ?? defaultConfigFile());
+  const db = value(env, 'ENTRASYNC_DB') ?? './data/entrasync.db';
+  // A postgres:// URL selects PostgreSQL (checked in full when the store opens); else a SQLite file.
+  const dbPath = /^postgres(ql)?:\/\//i.test(db.trim()) ? db.trim() : abs(db);
+  const settings = problems.check(() => loadSettingsFile(configFile));
+  problems.done();
+  return { dbPath, configFile, logLevel: logLevel!, settings: settings! };
+}
+
+function logLevelOf(env: Env): LogLevel {
   const logLevel = (value(env, 'ENTRASYNC_LOG_LEVEL') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(
@@ -219,12 +232,7 @@ export function loadLocalConfig(env: Env = process.env, cwd = process.cwd()): Lo
       `expected one of ${LOG_LEVELS.join(', ')}, got ${shown(logLevel)}`,
     );
   }
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
-  const configFile = abs(value(env, 'ENTRASYNC_CONFIG') ?? defaultConfigFile());
-  const db = value(env, 'ENTRASYNC_DB') ?? './data/entrasync.db';
-  // A postgres:// URL selects PostgreSQL (checked in full when the store opens); else a SQLite file.
-  const dbPath = /^postgres(ql)?:\/\//i.test(db.trim()) ? db.trim() : abs(db);
-  return { dbPath, configFile, logLevel, settings: loadSettingsFile(configFile) };
+  return logLevel;
 }
 
 /** config/default.yaml of the installation, so the CLI works from any working directory. */
@@ -232,52 +240,68 @@ function defaultConfigFile(): string {
   return new URL('../../config/default.yaml', import.meta.url).pathname;
 }
 
-/** Everything, validated at start-up; the first problem found is thrown as a ConfigError. */
+/**
+ * Everything, validated at start-up. Every problem found is thrown together as one ConfigError, so a
+ * first run names all the missing settings at once.
+ */
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
-  const local = loadLocalConfig(env, cwd);
-  const cred = credential(env);
-  const tenantId = tenant(env);
-  const clientId =
-    cred.kind === 'managed-identity'
-      ? (guid(env, 'ENTRASYNC_CLIENT_ID', true) ?? '')
-      : guid(env, 'ENTRASYNC_CLIENT_ID');
-  const servicePrincipalId = guid(env, 'ENTRASYNC_SERVICE_PRINCIPAL_ID', true);
-  if (cred.kind === 'managed-identity' && !servicePrincipalId) {
-    throw new ConfigError('ENTRASYNC_SERVICE_PRINCIPAL_ID', 'is required with a managed identity');
-  }
-  const scope = value(env, 'ENTRASYNC_SCOPE') ?? 'assigned';
-  if (scope !== 'assigned' && scope !== 'all') {
-    throw new ConfigError('ENTRASYNC_SCOPE', `expected "assigned" or "all", got ${shown(scope)}`);
-  }
-  const usersStrategy = value(env, 'ENTRASYNC_USERS_STRATEGY') ?? 'auto';
-  if (usersStrategy !== 'auto' && usersStrategy !== 'tenant' && usersStrategy !== 'scoped') {
-    throw new ConfigError(
-      'ENTRASYNC_USERS_STRATEGY',
-      `expected "auto", "tenant" or "scoped", got ${shown(usersStrategy)}`,
-    );
-  }
-  const allowCustom = allowCustomHosts(env);
-  return {
-    ...local,
-    tenantId,
-    clientId,
-    credential: cred,
-    servicePrincipalId,
-    scope,
-    usersStrategy,
-    authorityHost: httpsOrigin(
+  const problems = new ConfigProblems();
+  const local = problems.check(() => loadLocalConfig(env, cwd));
+  // Here, not in loadLocalConfig: the commands on the store alone (status, audit) work with bad mappings.
+  if (local) problems.check(() => checkMappings(local.configFile, local.settings));
+  const cred = problems.check(() => credential(env));
+  const tenantId = problems.check(() => tenant(env));
+  const managedIdentity = (cred?.kind ?? value(env, 'ENTRASYNC_CREDENTIAL')) === 'managed-identity';
+  const clientId = problems.check(() =>
+    managedIdentity ? (guid(env, 'ENTRASYNC_CLIENT_ID', true) ?? '') : guid(env, 'ENTRASYNC_CLIENT_ID'),
+  );
+  const servicePrincipalId = problems.check(() => {
+    const id = guid(env, 'ENTRASYNC_SERVICE_PRINCIPAL_ID', true);
+    if (managedIdentity && !id) {
+      throw new ConfigError('ENTRASYNC_SERVICE_PRINCIPAL_ID', 'is required with a managed identity');
+    }
+    return id;
+  });
+  const scope = problems.check(() => {
+    const v = value(env, 'ENTRASYNC_SCOPE') ?? 'assigned';
+    if (v !== 'assigned' && v !== 'all') {
+      throw new ConfigError('ENTRASYNC_SCOPE', `expected "assigned" or "all", got ${shown(v)}`);
+    }
+    return v;
+  });
+  const usersStrategy = problems.check(() => {
+    const v = value(env, 'ENTRASYNC_USERS_STRATEGY') ?? 'auto';
+    if (v !== 'auto' && v !== 'tenant' && v !== 'scoped') {
+      throw new ConfigError(
+        'ENTRASYNC_USERS_STRATEGY',
+        `expected "auto", "tenant" or "scoped", got ${shown(v)}`,
+      );
+    }
+    return v;
+  });
+  const allowCustom = problems.check(() => allowCustomHosts(env)) ?? false;
+  const authorityHost = problems.check(() =>
+    httpsOrigin(
       env,
       'ENTRASYNC_AUTHORITY_HOST',
       'https://login.microsoftonline.com',
       AUTHORITY_HOSTS,
       allowCustom,
     ),
-    graphUrl: httpsOrigin(
-      env,
-      'ENTRASYNC_GRAPH_URL',
-      'https://graph.microsoft.com',
-      GRAPH_HOSTS,
-      allowCustom,
-    ),
+  );
+  const graphUrl = problems.check(() =>
+    httpsOrigin(env, 'ENTRASYNC_GRAPH_URL', 'https://graph.microsoft.com', GRAPH_HOSTS, allowCustom),
+  );
+  problems.done();
+  return {
+    ...local!,
+    tenantId: tenantId!,
+    clientId: clientId!,
+    credential: cred!,
+    servicePrincipalId,
+    scope: scope!,
+    usersStrategy: usersStrategy!,
+    authorityHost: authorityHost!,
+    graphUrl: graphUrl!,
   };
 }

@@ -9,6 +9,9 @@ import { runCycle } from '../sync/cycle.js';
 import type { DaemonMetrics } from './metrics.js';
 
 export type Trigger = 'start' | 'schedule';
+
+/** Any successful cycle ends a quarantine, and an operator's sync is never held back by one. */
+const QUARANTINE_WAY_OUT = 'run `entrasync sync` to lift it (a successful cycle ends the quarantine)';
 /** idle: no cycle was running; finished: it ended within the grace period; interrupted: it did not. */
 export type StopOutcome = 'idle' | 'finished' | 'interrupted';
 
@@ -69,13 +72,24 @@ export class Scheduler {
     // Quarantine: after repeated failures scheduled cycles space out (operators' sync/resync do not).
     const { due, quarantine } = await scheduledCycleDue(store);
     if (!due) {
-      return this.skip(trigger, 'quarantine', 'quarantined after repeated failures', {
-        quarantineReason: quarantine.reason,
-        consecutiveFailures: quarantine.consecutiveFailures,
-        nextAttemptAt: quarantine.nextAttemptAt,
-        lastError: quarantine.lastError,
-        startedByFailureClass: quarantine.startedBy?.failureClass ?? null,
-      });
+      // A warning, not a note: the daemon does nothing until the next attempt (up to a day away),
+      // and failed trial runs before the first `run` are enough to get here. Say when and how out.
+      this.metrics.tickSkipped('quarantine');
+      const failureClass = quarantine.startedBy?.failureClass ?? null;
+      this.log.warn(
+        {
+          trigger,
+          reason: 'quarantine',
+          quarantineReason: quarantine.reason,
+          consecutiveFailures: quarantine.consecutiveFailures,
+          nextAttemptAt: quarantine.nextAttemptAt,
+          lastError: quarantine.lastError,
+          startedByFailureClass: failureClass,
+          wayOut: QUARANTINE_WAY_OUT,
+        },
+        `tick skipped: quarantined after ${quarantine.consecutiveFailures} failed cycles in a row (${quarantine.reason}, started by a ${failureClass ?? 'unknown'} failure); next scheduled attempt at ${quarantine.nextAttemptAt}; ${QUARANTINE_WAY_OUT}`,
+      );
+      return;
     }
     // Take the lease here rather than let runCycle wait for it: a tick must not queue behind a CLI
     // resync. runCycle then re-takes the same lease under the same owner without waiting.
@@ -90,7 +104,7 @@ export class Scheduler {
       .catch((error: Error) => this.log.error({ error: error.message, trigger }, 'cycle crashed'));
   }
 
-  private skip(trigger: Trigger, reason: 'busy' | 'lease' | 'quarantine', why: string, extra = {}): void {
+  private skip(trigger: Trigger, reason: 'busy' | 'lease', why: string, extra = {}): void {
     this.metrics.tickSkipped(reason);
     this.log.info({ trigger, reason, ...extra }, `tick skipped: ${why}`);
   }

@@ -1,7 +1,12 @@
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import type { Logger } from '../log.js';
 import { backoffDelay, sleep } from '../backoff.js';
-import { CredentialError, TokenEndpointUnavailableError, type TokenProvider } from '../auth/index.js';
+import {
+  CredentialError,
+  TlsError,
+  TokenEndpointUnavailableError,
+  type TokenProvider,
+} from '../auth/index.js';
 import {
   DeltaStateLostError,
   GraphAccessError,
@@ -145,7 +150,7 @@ export class GraphApi {
   }
 
   private classify(error: unknown, path: string): { final: boolean; error: Error; retryAfterMs?: number } {
-    if (error instanceof CredentialError) return { final: true, error };
+    if (error instanceof CredentialError || error instanceof TlsError) return { final: true, error };
     if (error instanceof GraphShapeError) return { final: false, error };
     if (error instanceof SyntaxError) {
       return {
@@ -165,6 +170,7 @@ export class GraphApi {
       const message = (error as Error).message;
       if (status.code === 'CredentialError')
         return { final: true, error: new CredentialError(message, 'credential') };
+      if (status.code === 'TlsError') return { final: true, error: new TlsError(message, 'tls') };
       if (status.code === 'TokenEndpointUnavailableError')
         return { final: true, error: new TokenEndpointUnavailableError(message, 'unavailable') };
       if (isNetworkError(error) || status.code === 'TypeError') {

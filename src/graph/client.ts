@@ -8,6 +8,7 @@ import {
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
 import type { TokenProvider } from '../auth/index.js';
+import { tlsErrorFor } from '../auth/tls.js';
 import type { Logger } from '../log.js';
 
 export interface GraphStats {
@@ -31,7 +32,12 @@ class ObserverHandler implements Middleware {
   }
   async execute(context: Context) {
     this.stats.requests++;
-    await this.next!.execute(context);
+    try {
+      await this.next!.execute(context);
+    } catch (error) {
+      // The SDK keeps only the message of what fetch threw: name a certificate failure while it can.
+      throw tlsErrorFor(error, urlOf(context.request)) ?? error;
+    }
     const status = context.response?.status ?? 0;
     if (status === 429 || status === 503 || status === 504) {
       this.stats.throttled++;
@@ -41,8 +47,10 @@ class ObserverHandler implements Middleware {
   }
 }
 
+const urlOf = (request: Context['request']): string => (typeof request === 'string' ? request : request.url);
+
 function pathOf(request: Context['request']): string {
-  const url = typeof request === 'string' ? request : request.url;
+  const url = urlOf(request);
   try {
     return new URL(url).pathname;
   } catch {

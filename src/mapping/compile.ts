@@ -17,6 +17,7 @@ import type {
   SourceInput,
 } from './types.js';
 import { toOutputText } from './values.js';
+import { unknownSourceAttribute } from './source-attributes.js';
 
 export const mappingDefinitionSchema: z.ZodType<MappingDefinition> = z
   .strictObject({
@@ -82,7 +83,19 @@ function uses(tree: Node, fnName: string): boolean {
   return found;
 }
 
-export function compileMappings(defs: readonly MappingDefinition[]): CompiledMappings {
+export interface CompileOptions {
+  /**
+   * Every attribute a mapping reads must be a Graph user property, a directory extension or a
+   * virtual attribute (source-attributes.ts). On for the configured mappings; off for tests and tools
+   * that evaluate made-up attributes.
+   */
+  graphSources?: boolean;
+}
+
+export function compileMappings(
+  defs: readonly MappingDefinition[],
+  options: CompileOptions = {},
+): CompiledMappings {
   if (!Array.isArray(defs)) throw new MappingConfigError('mappings must be a list', -1, 'mappings');
   const compiled: CompiledMapping[] = [];
   const seen = new Map<string, number>();
@@ -136,6 +149,7 @@ export function compileMappings(defs: readonly MappingDefinition[]): CompiledMap
           'direct',
         );
       }
+      if (options.graphSources) checkSource(name, i, def.target, 'direct');
       source = { kind: 'direct', name };
       normalisedSource = { direct: name };
       attributes.add(name);
@@ -173,6 +187,7 @@ export function compileMappings(defs: readonly MappingDefinition[]): CompiledMap
         );
       }
       walk(tree, (n) => {
+        if (n.type === 'attribute' && options.graphSources) checkSource(n.name, i, def.target, 'expression');
         if (n.type === 'attribute') attributes.add(n.name);
         const warning = n.type === 'call' ? lookupFunction(n.name)?.warn?.(n.args) : undefined;
         if (warning) warnings.push(`${label(i, def.target)}: ${warning}`);
@@ -246,6 +261,12 @@ export function compileMappings(defs: readonly MappingDefinition[]): CompiledMap
     warnings,
     evaluate: (input, ctx) => compiled.map((m) => evaluateOne(m, input, ctx)),
   };
+}
+
+/** A name no user has would sync an empty value for everyone: a configuration error, with a hint. */
+function checkSource(name: string, i: number, target: string, field: 'direct' | 'expression'): void {
+  const problem = unknownSourceAttribute(name);
+  if (problem) throw new MappingConfigError(`${label(i, target)}, ${field}: ${problem}`, i, field);
 }
 
 function evaluateOne(m: CompiledMapping, input: SourceInput, ctx: EvaluationContext): EvaluatedMapping {

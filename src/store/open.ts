@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { ConfigError } from '../config/errors.js';
 import type { UserStore } from './interface.js';
 import { Store } from './index.js';
@@ -27,7 +27,11 @@ export async function openUserStore(where: string, options: OpenStoreOptions = {
       if (options.mustExist) throw noStore(where);
       if (options.memoryIfMissing) return Store.open(':memory:');
     }
-    return Store.open(where, { readonly: options.readonly, busyTimeoutMs: options.busyTimeoutMs });
+    try {
+      return Store.open(where, { readonly: options.readonly, busyTimeoutMs: options.busyTimeoutMs });
+    } catch (error) {
+      throw cannotOpen(where, error) ?? error;
+    }
   }
   const settings = parsePostgresUrl(where, env);
   if (options.readonly || options.mustExist || options.memoryIfMissing) {
@@ -51,3 +55,20 @@ export async function openUserStore(where: string, options: OpenStoreOptions = {
 
 const noStore = (where: string) =>
   new ConfigError('ENTRASYNC_DB', `no store at ${where} (check the path; \`entrasync sync\` creates it)`);
+
+/** Failures that are about the path itself (the folder, the permissions, the file), not the data. */
+const PATH_ERRORS =
+  /^(SQLITE_CANTOPEN|SQLITE_IOERR|SQLITE_NOTADB|SQLITE_PERM|SQLITE_READONLY|ENOTDIR|EACCES|EPERM|EISDIR|EROFS|ENOENT|ELOOP|ENAMETOOLONG)/;
+
+/** A SQLite path that cannot be opened is a setting to fix: name it and the path, not a stack trace. */
+function cannotOpen(where: string, error: unknown): ConfigError | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !PATH_ERRORS.test(code)) return undefined;
+  let reason = `${(error as Error).message} (${code})`;
+  try {
+    if (statSync(where).isDirectory()) reason = 'it is a folder; ENTRASYNC_DB names the store file';
+  } catch {
+    // Nothing at the path (or no access to it): the error itself says why.
+  }
+  return new ConfigError('ENTRASYNC_DB', `cannot open the store at ${where}: ${reason}`);
+}

@@ -36,7 +36,10 @@ describe('quarantine', () => {
     const first = await d.waitFor((l) => l.reason === 'quarantine');
     expect(first).toMatchObject({
       trigger: 'start',
-      msg: 'tick skipped: quarantined after repeated failures',
+      level: 40,
+      msg: expect.stringMatching(
+        /^tick skipped: quarantined after 3 failed cycles in a row \(EncounteredQuarantineException, started by a unknown failure\); next scheduled attempt at \S+; run `entrasync sync` to lift it/,
+      ),
       quarantineReason: 'EncounteredQuarantineException',
       consecutiveFailures: 3,
       lastError: 'Graph unavailable',
