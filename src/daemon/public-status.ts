@@ -9,19 +9,7 @@ import type { StatusDocument } from '../sync/status.js';
 export function publicStatus(s: StatusDocument): StatusDocument {
   return {
     store: { kind: s.store.kind, leader: s.store.leader },
-    lastCycles: s.lastCycles.map((c) => ({
-      id: c.id,
-      kind: c.kind,
-      dryRun: c.dryRun,
-      startedAt: c.startedAt,
-      endedAt: c.endedAt,
-      status: c.status,
-      counts: { ...c.counts },
-      graphRequests: c.graphRequests,
-      error: c.error,
-      failureClass: c.failureClass,
-      durationMs: c.durationMs,
-    })),
+    lastCycles: s.lastCycles.map(cycleFields),
     onDemandRuns: s.onDemandRuns.map(cycleFields),
     lastSuccessfulCycle: s.lastSuccessfulCycle && {
       id: s.lastSuccessfulCycle.id,
@@ -93,7 +81,7 @@ export function publicStatus(s: StatusDocument): StatusDocument {
   };
 }
 
-/** An on-demand run's fields (the same as a cycle's of lastCycles). */
+/** A cycle's fields (of lastCycles and of onDemandRuns). */
 function cycleFields(c: StatusDocument['onDemandRuns'][number]): StatusDocument['onDemandRuns'][number] {
   return {
     id: c.id,

@@ -6,27 +6,7 @@ import { cycleChart } from './status-chart.js';
 import { STYLESHEET } from './status-style.js';
 import { duration, escapeHtml as e, num, time } from './status-html.js';
 
-/** The running cycle's progress, as the status document carries it (when the cycle reports it). */
-export interface Progress {
-  cycleId: string;
-  kind: string;
-  phase: string;
-  startedAt: string;
-  updatedAt: string;
-  usersInScope: number | null;
-  pagesRead: number;
-  usersRead: number;
-  usersWritten: number;
-  done: number;
-  expected: number | null;
-  ratePerSecond: number | null;
-  etaSeconds: number | null;
-  counts: Record<string, number>;
-  graphRequests: number;
-}
-
 export type PageDocument = StatusDocument & {
-  progress?: Progress | null;
   /** Users in scope or linked, from the store (the running cycle's own count is in `progress`). */
   usersInScope?: number | null;
 };
@@ -44,11 +24,8 @@ const SCOPE_COUNT_LIMIT = 1_000_000;
 /** What the page shows, read from the store: the /status document, personal fields only when allowed. */
 export async function statusPageDocument(store: UserStore, showUsers: boolean): Promise<PageDocument> {
   const full = await buildStatus(store, { personal: showUsers });
-  // Only counts and times: no personal data in it.
-  const progress = (full as PageDocument).progress ?? null;
   return {
     ...(showUsers ? full : publicStatus(full)),
-    progress,
     usersInScope: await store.scope.relevantUserCount(SCOPE_COUNT_LIMIT),
   };
 }
