@@ -61,7 +61,19 @@ export async function handleControl(
     const role = typeof body.appRoleId === 'string' ? body.appRoleId : undefined;
     return ok(control.assign(str(body, 'principalId'), type, role), 201);
   }
-  if ((m = /^DELETE \/assignments\/([^/]+)$/.exec(route))) return ok(control.unassign(m[1]!));
+  if ((m = /^DELETE \/assignments\/([^/]+)(?:\/([^/]+))?$/.exec(route)))
+    return ok(control.unassign(m[1]!, m[2]));
+  if ((m = /^(GET|PUT|DELETE) \/users\/([^/]+)\/manager$/.exec(route))) {
+    if (m[1] === 'GET') {
+      const u = control.getManager(m[2]!);
+      if (!u) throw graphError(404, 'Request_ResourceNotFound', `User '${m[2]}' has no manager.`);
+      return ok(u);
+    }
+    const managerId = m[1] === 'DELETE' ? null : body.managerId;
+    if (managerId !== null && (typeof managerId !== 'string' || !managerId))
+      throw badRequest("'managerId' (string or null) is required.");
+    return ok(control.setManager(m[2]!, managerId));
+  }
   if (route === 'POST /bulk') {
     const n = Number(body.users);
     const opts: { assignEvery?: number; prefix?: string } = {};

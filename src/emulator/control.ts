@@ -29,7 +29,12 @@ export interface TenantControl {
   addMember(groupId: string, memberId: string): void;
   removeMember(groupId: string, memberId: string): void;
   assign(principalId: string, principalType: PrincipalType, appRoleId?: string): AssignmentRecord;
-  unassign(principalId: string): void;
+  /** Removes one role's assignment, or every assignment of the principal when no role is given. */
+  unassign(principalId: string, appRoleId?: string): void;
+  /** Sets the user's manager (a user id), or removes it with null. */
+  setManager(userId: string, managerId: string | null): void;
+  /** The user's manager while that user is active, as GET /users/{id}/manager returns it. */
+  getManager(userId: string): UserRecord | undefined;
   bulkCreateUsers(
     n: number,
     opts?: { assignEvery?: number; prefix?: string },
@@ -79,7 +84,9 @@ export function createControl(
     addMember: (g, m) => dir.addMember(g, m),
     removeMember: (g, m) => dir.removeMember(g, m),
     assign: (p, t, r) => dir.assign(p, t, r),
-    unassign: (p) => dir.unassign(p),
+    unassign: (p, r) => dir.unassign(p, r),
+    setManager: (u, m) => dir.setManager(u, m),
+    getManager: (u) => dir.getManager(u),
     bulkCreateUsers: (n, o) => dir.bulkCreateUsers(n, o),
     setFaults: (f) => faults.set(f),
     clearFaults: () => faults.clear(),

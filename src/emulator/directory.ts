@@ -3,6 +3,7 @@ import {
   Assignments,
   DEFAULT_APP_ROLE,
   assignmentId,
+  assignmentKey,
   type AssignmentRecord,
   type PrincipalType,
 } from './assignments.js';
@@ -10,6 +11,7 @@ import { ChangeLog, Kind, PropBits } from './change-log.js';
 import { badRequest, notFound } from './errors.js';
 import { GroupStore, type GroupRecord, type GroupSlot, type MemberType } from './groups.js';
 import { SlotIds } from './ids.js';
+import { ManagerLinks } from './managers.js';
 import { UserState, UserStore, isoNow, type UserRecord } from './users.js';
 
 const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
@@ -29,6 +31,7 @@ export class Directory {
   readonly users: UserStore;
   readonly groups = new GroupStore();
   readonly assignments = new Assignments();
+  readonly managers = new ManagerLinks();
   /** member id -> indices of groups it is a direct member of. */
   private memberOf = new Map<string, Set<number>>();
 
@@ -87,6 +90,7 @@ export class Directory {
     this.logUser(i, Kind.SoftDelete, 0);
     // A deleted member leaves its groups as far as delta is concerned; restore brings it back.
     this.touchMemberships(this.users.idAt(i), 'user');
+    this.touchReports(this.users.idAt(i));
   }
 
   restoreUser(id: string): UserRecord {
@@ -96,6 +100,7 @@ export class Directory {
     this.users.deletedDateTime.delete(i);
     this.logUser(i, Kind.Restore, -1);
     this.touchMemberships(this.users.idAt(i), 'user');
+    this.touchReports(this.users.idAt(i));
     return this.userRecord(i);
   }
 
@@ -107,7 +112,13 @@ export class Directory {
     this.users.deletedDateTime.delete(i);
     this.logUser(i, Kind.HardDelete, 0);
     this.dropMemberships(userId, wasActive);
-    this.assignments.explicit.delete(userId);
+    this.managers.link(i, null);
+    // A hard-deleted manager's links go with it; a soft-deleted one had already stopped counting.
+    const reports = [...(this.managers.reportsOf.get(userId) ?? [])];
+    for (const r of reports) this.managers.link(r, null);
+    if (wasActive) for (const r of reports) this.managerChanged(r);
+    this.managers.reportsOf.delete(userId);
+    this.assignments.removePrincipal(userId);
     if (this.users.virtuallyAssigned(i)) this.assignments.virtualOff.add(i);
   }
 
@@ -138,6 +149,46 @@ export class Directory {
   userIdAt(index: number): string {
     if (index < 0 || index >= this.users.count) throw notFound(String(index));
     return this.users.idAt(index);
+  }
+
+  // ---- managers ----
+
+  /** The user's manager as Graph shows it: the linked user while that user is active, else null. */
+  managerOf(i: number): string | null {
+    const m = this.managers.linkOf.get(i);
+    return m !== undefined && this.isUserActive(m) ? m : null;
+  }
+
+  getManager(userId: string): UserRecord | undefined {
+    const m = this.managerOf(this.userIndex(userId));
+    return m === null ? undefined : this.getUser(m);
+  }
+
+  /** Sets (or with null removes) a user's manager; a real change is a `manager` change for delta. */
+  setManager(userId: string, managerId: string | null): void {
+    const i = this.userIndex(userId);
+    let target: string | null = null;
+    if (managerId !== null) {
+      target = this.users.idAt(this.userIndex(managerId));
+      if (target === this.users.idAt(i)) throw badRequest('A user cannot be their own manager.');
+    }
+    if ((this.managers.linkOf.get(i) ?? null) === target) return;
+    this.managers.link(i, target);
+    this.managerChanged(i);
+  }
+
+  /**
+   * Logs a change of the effective manager. A report that is itself deleted gets no log entry (it
+   * shows as removed anyway) but its history is kept right for when it is restored.
+   */
+  private managerChanged(i: number): void {
+    if (this.users.state(i) === UserState.Active) this.logUser(i, Kind.Update, this.props.bit('manager'));
+    this.managers.record(i, this.seq, this.managerOf(i));
+  }
+
+  /** A manager who is deleted or restored changes the effective manager of each report. */
+  private touchReports(managerId: string): void {
+    for (const r of this.managers.reportsOf.get(managerId) ?? []) this.managerChanged(r);
   }
 
   // ---- groups ----
@@ -196,7 +247,7 @@ export class Directory {
     for (const m of g.members.keys()) this.memberOf.get(m)?.delete(gi);
     g.members.clear();
     this.dropMemberships(g.id, true);
-    this.assignments.explicit.delete(g.id);
+    this.assignments.removePrincipal(g.id);
   }
 
   getGroup(id: string): GroupRecord | undefined {
@@ -301,8 +352,9 @@ export class Directory {
 
   // ---- assignments ----
 
-  assign(principalId: string, principalType: PrincipalType, appRoleId = DEFAULT_APP_ROLE): AssignmentRecord {
+  assign(principalId: string, principalType: PrincipalType, role = DEFAULT_APP_ROLE): AssignmentRecord {
     const id = principalId.toLowerCase();
+    const appRoleId = role.toLowerCase();
     if (principalType === 'User') {
       const i = this.userIndex(id);
       if (
@@ -311,10 +363,12 @@ export class Directory {
         appRoleId === DEFAULT_APP_ROLE
       )
         return this.virtualAssignment(i);
-      this.assignments.virtualOff.add(i);
     } else if (principalType === 'Group') this.groupSlot(id);
     else if (principalType !== 'ServicePrincipal')
       throw badRequest(`Invalid principalType '${String(principalType)}'.`);
+    // Assigning a role the principal already has keeps the existing assignment (see README).
+    const existing = this.assignments.explicit.get(assignmentKey(id, appRoleId));
+    if (existing) return existing;
     const rec: AssignmentRecord = {
       id: assignmentId(id, appRoleId),
       appRoleId,
@@ -322,15 +376,23 @@ export class Directory {
       principalType,
       createdDateTime: isoNow(),
     };
-    this.assignments.explicit.set(id, rec);
+    this.assignments.explicit.set(assignmentKey(id, appRoleId), rec);
     return rec;
   }
 
-  unassign(principalId: string): void {
+  /** Removes the principal's assignment of `appRoleId`, or all its assignments when none is given. */
+  unassign(principalId: string, appRoleId?: string): void {
     const id = principalId.toLowerCase();
-    const had = this.assignments.explicit.delete(id);
+    const had =
+      appRoleId === undefined
+        ? this.assignments.removePrincipal(id)
+        : this.assignments.explicit.delete(assignmentKey(id, appRoleId.toLowerCase()));
     const i = this.users.indexOf(id);
-    const virtual = i !== undefined && this.users.virtuallyAssigned(i) && !this.assignments.virtualOff.has(i);
+    const virtual =
+      i !== undefined &&
+      this.users.virtuallyAssigned(i) &&
+      !this.assignments.virtualOff.has(i) &&
+      (appRoleId === undefined || appRoleId.toLowerCase() === DEFAULT_APP_ROLE);
     if (virtual) this.assignments.virtualOff.add(i);
     if (!had && !virtual) throw notFound(principalId);
   }

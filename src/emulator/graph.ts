@@ -2,7 +2,7 @@ import type { AssignmentRecord } from './assignments.js';
 import type { DeltaResult, DeltaSettings } from './delta-common.js';
 import { badRequest, graphError, notFound } from './errors.js';
 import { groupsDelta } from './groups-delta.js';
-import { GRAPH_JSON, sendJson, type Ctx } from './http.js';
+import { GRAPH_JSON, readJson, sendJson, type Ctx } from './http.js';
 import { DEFAULT_USER_SELECT, usersDelta } from './users-delta.js';
 import { parseSelect } from './delta-common.js';
 import { UserState } from './users.js';
@@ -12,6 +12,7 @@ const NEEDS = {
   users: ['User.Read.All', 'User.ReadWrite.All', ...DIRECTORY],
   groups: ['GroupMember.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', ...DIRECTORY],
   servicePrincipals: ['Application.Read.All', 'Application.ReadWrite.All', ...DIRECTORY],
+  userWrites: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
   any: [] as string[],
 };
 
@@ -34,9 +35,11 @@ function sendDelta(ctx: Ctx, r: DeltaResult): void {
 }
 
 /** Graph v1.0. The bearer token is checked before anything else, as Graph does. */
-export function handleGraph(ctx: Ctx): void {
+export function handleGraph(ctx: Ctx): void | Promise<void> {
   const { core, req } = ctx;
   const claims = core.identity.verifyAccessToken(req.headers.authorization, core.faults.rejectTokens);
+  const manager = /^\/v1\.0\/users\/([^/]+)\/manager(\/\$ref)?\/?$/.exec(ctx.path);
+  if (manager) return managerRoute(ctx, claims.roles, decodeURIComponent(manager[1]!), !!manager[2]);
   if (req.method !== 'GET')
     throw graphError(405, 'Request_BadRequest', `The HTTP method '${req.method}' is not allowed.`);
   const path = ctx.path.slice('/v1.0'.length).replace(/\/$/, '');
@@ -99,6 +102,50 @@ export function handleGraph(ctx: Ctx): void {
     'Request_ResourceNotFound',
     `Resource not found for the segment '${path.split('/')[1] ?? ''}'.`,
   );
+}
+
+/**
+ * GET /users/{id}/manager (404 when there is none, as Graph answers), and the reference itself:
+ * PUT …/manager/$ref {"@odata.id": "…/users/{managerId}"} and DELETE …/manager/$ref, both 204.
+ */
+async function managerRoute(ctx: Ctx, roles: string[], key: string, ref: boolean): Promise<void> {
+  const dir = ctx.core.directory;
+  const method = ctx.req.method ?? 'GET';
+  const i = key.includes('@') ? dir.users.indexOfUpn(key) : dir.users.indexOf(key);
+  if (i === undefined || dir.users.state(i) !== UserState.Active) throw notFound(key);
+  const userId = dir.users.idAt(i);
+  if (method === 'GET') {
+    requirePermission(roles, 'users');
+    const m = dir.managerOf(i);
+    if (m === null) throw notFound('manager');
+    const origin = ctx.core.origin;
+    if (ref)
+      return send(ctx, {
+        '@odata.context': `${origin}/v1.0/$metadata#directoryObjects/$ref`,
+        '@odata.id': `${origin}/v1.0/directoryObjects/${m}/Microsoft.DirectoryServices.User`,
+      });
+    const sel = parseSelect(ctx.url.searchParams);
+    return send(ctx, {
+      '@odata.context': `${origin}/v1.0/$metadata#directoryObjects/$entity`,
+      '@odata.type': '#microsoft.graph.user',
+      ...userView(dir.users.props(dir.users.indexOf(m)!), sel),
+    });
+  }
+  if (!ref || (method !== 'PUT' && method !== 'DELETE'))
+    throw graphError(405, 'Request_BadRequest', `The HTTP method '${method}' is not allowed.`);
+  requirePermission(roles, 'userWrites');
+  if (method === 'DELETE') {
+    if (dir.managerOf(i) === null) throw notFound('manager');
+    dir.setManager(userId, null);
+  } else {
+    const target = (await readJson(ctx.req))['@odata.id'];
+    const id =
+      typeof target === 'string' ? /\/(?:users|directoryObjects)\/([^/?]+)$/.exec(target)?.[1] : undefined;
+    if (!id) throw badRequest('Invalid URL format specified in @odata.id.', 'Request_BadRequest');
+    dir.setManager(userId, decodeURIComponent(id));
+  }
+  ctx.res.writeHead(204);
+  ctx.res.end();
 }
 
 /** The malformedElement fault: a bad member in the listed group's members@delta. */

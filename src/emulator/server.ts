@@ -93,7 +93,7 @@ export function createRequestHandler(
         }
       }
       if (isControl) await handleControl(ctx, control, info);
-      else if (path === '/v1.0' || path.startsWith('/v1.0/')) handleGraph(ctx);
+      else if (path === '/v1.0' || path.startsWith('/v1.0/')) await handleGraph(ctx);
       else if (!(await handleLogin(ctx)))
         throw graphError(404, 'Request_ResourceNotFound', `No route for '${path}'.`);
     } catch (err) {
