@@ -78,12 +78,16 @@ function statusText(s: StatusDocument): string {
     }
     lines.push(...andMore(s.failingUsers.count, LISTED, '`status --json` lists up to 100'));
   }
-  lines.push('', 'Recent cycles:', ...s.lastCycles.map(cycleLine));
-  if (s.onDemandRuns.length > 0) lines.push('', 'On-demand runs:', ...s.onDemandRuns.map(cycleLine));
+  lines.push('', 'Recent cycles:', ...s.lastCycles.map((c) => cycleLine(c, s.progress)));
+  if (s.onDemandRuns.length > 0)
+    lines.push('', 'On-demand runs:', ...s.onDemandRuns.map((c) => cycleLine(c, s.progress)));
   return lines.join('\n');
 }
 
-function cycleLine(c: StatusDocument['lastCycles'][number]): string {
+function cycleLine(c: StatusDocument['lastCycles'][number], progress: CycleProgress | null): string {
+  // A running cycle's row has no duration, requests or counts yet: its "Running:" lines have them.
+  if (c.status === 'running')
+    return `  ${c.startedAt}  ${c.kind.padEnd(11)} running   in progress${progress?.cycleId === c.id ? ' (see "Running:" above)' : ''}`;
   const counts = Object.entries(c.counts)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${k} ${n}`)

@@ -1,0 +1,67 @@
+/**
+ * Issue 15 tried as a new operator would (review of the merged work): each test is a defect found by
+ * running the built CLI against the emulator, on both stores where the store is read.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningEmulator } from '../../src/emulator/index.js';
+import { startTestEmulator } from '../support/emulator.js';
+import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
+import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
+import { assertBuilt } from '../daemon/support.js';
+
+const USERS = 100;
+
+async function seededEmulator(): Promise<RunningEmulator> {
+  const emu = await startTestEmulator({ pageSize: 5 });
+  for (let i = 0; i < USERS; i++) {
+    const u = emu.tenant.createUser({ userPrincipalName: `r${i}@contoso.com`, accountEnabled: true });
+    emu.tenant.assign(u.id, 'User');
+  }
+  return emu;
+}
+
+describe.each(STORE_KINDS)('status text while a cycle runs (%s)', (kind) => {
+  let emu: RunningEmulator;
+  let store: TestStore;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    assertBuilt();
+    emu = await seededEmulator();
+    const dir = tempDir();
+    store = await testStore(kind, dir);
+    writeSettings(dir, { sync: { batchSize: 50, lockTtlSeconds: 60 } });
+    env = emulatorEnv(emu, dir, { ENTRASYNC_DB: store.db, ENTRASYNC_USERS_STRATEGY: 'tenant' });
+  });
+  afterAll(async () => {
+    await store.close();
+    await emu.close();
+  });
+
+  // Before: the running cycle's row read "running - ms  0 requests  no changes" under a "Running:"
+  // line that counted its requests and creates.
+  it('the running cycle in "Recent cycles" does not claim 0 requests and no changes', async () => {
+    emu.tenant.setFaults({ slowPaths: [{ pathPrefix: '/v1.0/users/delta', latencyMs: 300 }] });
+    const child = spawn(process.execPath, [CLI, 'sync', '--json'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...env },
+      stdio: 'ignore',
+    });
+    let running = true;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    void exited.then(() => (running = false));
+    let text = '';
+    while (running && !/Running: users [\d,]+ \/ 100 \(\d+ %\)/.test(text)) {
+      const r = await runCli(['status'], env);
+      if (r.code === 0) text = r.stdout;
+    }
+    expect(await exited).toBe(0);
+    emu.tenant.setFaults({});
+    expect(text).toMatch(/Running: users/);
+    const row = text.split('\n').find((l) => / initial +running/.test(l));
+    expect(row, text).toBeDefined();
+    expect(row).not.toMatch(/ 0 requests|no changes|- ms/);
+    expect(row).toMatch(/in progress/);
+  }, 60_000);
+});
