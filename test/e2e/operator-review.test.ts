@@ -6,7 +6,15 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../support/emulator.js';
-import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
+import {
+  CLI,
+  emulatorEnv,
+  ROOT,
+  runCli,
+  tempDir,
+  writeSettings,
+  type CliResult,
+} from '../support/harness.js';
 import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
 import { assertBuilt } from '../daemon/support.js';
 
@@ -63,5 +71,48 @@ describe.each(STORE_KINDS)('status text while a cycle runs (%s)', (kind) => {
     expect(row, text).toBeDefined();
     expect(row).not.toMatch(/ 0 requests|no changes|- ms/);
     expect(row).toMatch(/in progress/);
+  }, 60_000);
+});
+
+/** The built CLI under a pseudo-terminal (util-linux `script`): stdout and stderr merged. */
+function runTty(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const command = [process.execPath, CLI, ...args].join(' ');
+  return new Promise((resolve) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+        TERM: 'xterm',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout: stdout.replace(/\r/g, ''), stderr: '' }));
+  });
+}
+
+describe('the progress bar of a dry run', () => {
+  let emu: RunningEmulator;
+  beforeAll(async () => {
+    assertBuilt();
+    emu = await seededEmulator();
+  });
+  afterAll(() => emu.close());
+
+  // Before: a dry run's bar read "100 read, 100 written" although it writes nothing.
+  it('does not say the users were written', async () => {
+    const dir = tempDir();
+    writeSettings(dir, {});
+    const env = emulatorEnv(emu, dir);
+    const r = await runTty(['sync', '--dry-run'], env);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain('Dry run (initial): nothing was written.');
+    expect(r.stdout).toMatch(/[\d,]+ read, [\d,]+ to write/);
+    expect(r.stdout).not.toMatch(/ written, /);
+    // The store really was left alone.
+    expect((await runCli(['status'], env)).code).toBe(2);
   }, 60_000);
 });
