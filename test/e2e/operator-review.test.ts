@@ -116,3 +116,19 @@ describe('the progress bar of a dry run', () => {
     expect((await runCli(['status'], env)).code).toBe(2);
   }, 60_000);
 });
+
+// Before: every command's --help said ENTRASYNC_LOG_FORMAT defaults to "pretty on a terminal", but
+// only sync, resync and approve-deletions choose pretty by themselves; the daemon on a terminal logs JSON.
+describe('--help on the default log format', () => {
+  it('says pretty on a terminal for the cycle commands, JSON for the daemon and the rest', async () => {
+    for (const command of ['sync', 'resync', 'approve-deletions']) {
+      const help = (await runCli([command, '--help'], {})).stdout;
+      expect(help, command).toMatch(/ENTRASYNC_LOG_FORMAT, NO_COLOR\n.*default: pretty on a terminal/);
+    }
+    for (const command of ['run', 'status', 'test-connection']) {
+      const help = (await runCli([command, '--help'], {})).stdout;
+      expect(help, command).toMatch(/ENTRASYNC_LOG_FORMAT, NO_COLOR\n.*default: json\b/);
+      expect(help, command).not.toContain('pretty on a terminal');
+    }
+  }, 60_000);
+});
