@@ -87,6 +87,11 @@ export class ProgressBar {
   }
 }
 
+/** Most cycles after the first take under a few seconds: "0 s" would say nothing. */
+function cycleDuration(seconds: number): string {
+  return seconds < 10 ? `${seconds.toFixed(1)} s` : formatSeconds(seconds);
+}
+
 /** A two-column table of the actions that happened (or "no changes"). */
 export function countsTable(counts: Record<string, number>): string[] {
   const rows = ACTIONS.filter((a) => (counts[a] ?? 0) > 0).map((a) => [LABEL[a] ?? a, String(counts[a])]);
@@ -113,7 +118,7 @@ export function summaryText({ command, result, usersInScope, held, failing }: Su
   const lines = [
     '',
     `${command} ${result.status}: ${result.kind} cycle ${result.cycleId}`,
-    `  ${formatSeconds(result.durationMs / 1000)}, ${result.graphRequests} Graph requests${usersInScope === null ? '' : `, ${usersInScope.toLocaleString('en-US')} users in scope`}`,
+    `  ${cycleDuration(result.durationMs / 1000)}, ${result.graphRequests} Graph requests${usersInScope === null ? '' : `, ${usersInScope.toLocaleString('en-US')} users in scope`}`,
     '',
     ...countsTable(result.counts),
   ];

@@ -115,6 +115,21 @@ describe('the progress bar of a dry run', () => {
     // The store really was left alone.
     expect((await runCli(['status'], env)).code).toBe(2);
   }, 60_000);
+
+  // Before: a cycle that took 300 ms was summarised as lasting "0 s".
+  it('the summary of a short cycle gives its duration in tenths, not "0 s"', async () => {
+    const dir = tempDir();
+    writeSettings(dir, {});
+    const env = emulatorEnv(emu, dir);
+    const r = await runTty(['sync'], env);
+    expect(r.code, r.stdout).toBe(0);
+    const line = r.stdout.split('\n').find((l) => / Graph requests/.test(l));
+    expect(line, r.stdout).toMatch(/^\s+\d+(\.\d)? s, \d+ Graph requests, 100 users in scope$/);
+    expect(line).not.toMatch(/^\s+0 s,/);
+    const status = (await runCli(['status'], env)).stdout;
+    const ms = Number(/succeeded (\d+) ms/.exec(status)![1]);
+    if (ms < 10_000) expect(line).toContain(` ${(ms / 1000).toFixed(1)} s,`);
+  }, 60_000);
 });
 
 // Before: every command's --help said ENTRASYNC_LOG_FORMAT defaults to "pretty on a terminal", but
