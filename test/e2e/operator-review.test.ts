@@ -146,4 +146,11 @@ describe('--help on the default log format', () => {
       expect(help, command).not.toContain('pretty on a terminal');
     }
   }, 60_000);
+
+  // Before: `run --help` listed /healthz /readyz /metrics /status but not the status page at /.
+  it('run --help names the status page at / and the host variable', async () => {
+    const help = (await runCli(['run', '--help'], {})).stdout.replace(/\s+/g, ' ');
+    expect(help).toMatch(/\/metrics \/status and a status page at \/ on /);
+    expect(help).toContain('ENTRASYNC_HTTP_HOST:ENTRASYNC_HTTP_PORT (default 127.0.0.1:8080)');
+  }, 30_000);
 });
