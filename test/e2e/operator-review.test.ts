@@ -127,7 +127,7 @@ describe('the progress bar of a dry run', () => {
     expect(line, r.stdout).toMatch(/^\s+\d+(\.\d)? s, \d+ Graph requests, 100 users in scope$/);
     expect(line).not.toMatch(/^\s+0 s,/);
     const status = (await runCli(['status'], env)).stdout;
-    const ms = Number(/succeeded (\d+) ms/.exec(status)![1]);
+    const ms = Number(/succeeded ([\d,]+) ms/.exec(status)![1]!.replace(/,/g, ''));
     if (ms < 10_000) expect(line).toContain(` ${(ms / 1000).toFixed(1)} s,`);
   }, 60_000);
 });
@@ -153,4 +153,31 @@ describe('--help on the default log format', () => {
     expect(help).toMatch(/\/metrics \/status and a status page at \/ on /);
     expect(help).toContain('ENTRASYNC_HTTP_HOST:ENTRASYNC_HTTP_PORT (default 127.0.0.1:8080)');
   }, 30_000);
+});
+
+// Before: `status` printed "Users in store: 1104 (active 1104, …)" where the summary, the bar and the
+// status page print "1,104": the same number in two spellings.
+describe('status text numbers', () => {
+  let emu: RunningEmulator;
+  beforeAll(async () => {
+    assertBuilt();
+    emu = await startTestEmulator({ seed: { users: 1200, groups: 2, assignEvery: 1, seed: 7 } });
+  });
+  afterAll(() => emu.close());
+
+  it('are grouped by thousands, as on the page and in the summary', async () => {
+    const dir = tempDir();
+    writeSettings(dir, {});
+    const env = emulatorEnv(emu, dir);
+    const sync = await runCli(['sync', '--json'], env);
+    expect(sync.code, sync.stderr).toBe(0);
+    const created = (JSON.parse(sync.stdout) as { counts: { create: number } }).counts.create;
+    expect(created).toBeGreaterThan(999);
+    const text = (await runCli(['status'], env)).stdout;
+    const grouped = created.toLocaleString('en-US');
+    expect(text).toContain(
+      `Users in store: ${grouped} (active ${grouped}, inactive 0, linked to Entra ${grouped}, local 0)`,
+    );
+    expect(text).toMatch(new RegExp(`succeeded [\\d,]+ ms +[\\d,]+ requests +create ${grouped}`));
+  }, 60_000);
 });
