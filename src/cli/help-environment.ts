@@ -10,8 +10,15 @@ const STORE = [
   ['ENTRASYNC_DB_SCHEMA, ENTRASYNC_DB_PASSWORD_FILE, PGUSER, PGPASSWORD', 'PostgreSQL only'],
   ['ENTRASYNC_CONFIG', 'the settings file (mappings, target actions, …)'],
   ['ENTRASYNC_LOG_LEVEL', 'fatal, error, warn, info (default), debug, trace, silent'],
-  ['ENTRASYNC_LOG_FORMAT, NO_COLOR', 'pretty or json (default: pretty on a terminal); no colour when set'],
+  ['ENTRASYNC_LOG_FORMAT, NO_COLOR', 'pretty or json (default: json); no colour when set'],
 ] as const;
+
+/** Only the cycle commands choose pretty by themselves (src/log.ts); the rest, the daemon too, log JSON. */
+const CYCLE_STORE = STORE.map(([name, what]) =>
+  name.startsWith('ENTRASYNC_LOG_FORMAT')
+    ? ([name, 'pretty or json (default: pretty on a terminal); no colour when set'] as const)
+    : ([name, what] as const),
+);
 
 const IDENTITY = [
   ['ENTRASYNC_TENANT_ID', 'directory (tenant) id or verified domain (required)'],
@@ -45,9 +52,9 @@ type Variables = readonly (readonly [string, string])[];
 
 /** Command path (as typed after `entrasync`) → the variables it reads. */
 const READS: Record<string, Variables> = {
-  sync: [...IDENTITY, ...STORE],
-  resync: [...IDENTITY, ...STORE],
-  'approve-deletions': [...IDENTITY, ...STORE],
+  sync: [...IDENTITY, ...CYCLE_STORE],
+  resync: [...IDENTITY, ...CYCLE_STORE],
+  'approve-deletions': [...IDENTITY, ...CYCLE_STORE],
   'reject-deletions': STORE,
   retry: STORE,
   status: STORE,

@@ -35,7 +35,10 @@ export class ProgressBar {
   private readonly bar: cliProgress.SingleBar;
   private started = false;
 
-  private constructor(private readonly stream: NodeJS.WriteStream) {
+  private constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly dryRun: boolean,
+  ) {
     this.bar = new cliProgress.SingleBar(
       {
         stream,
@@ -51,17 +54,19 @@ export class ProgressBar {
   }
 
   /** A bar when stderr is a terminal and --no-progress was not given; null otherwise. */
-  static forTerminal(flags: TerminalFlags, log: Logger): ProgressBar | null {
+  static forTerminal(flags: TerminalFlags, log: Logger, dryRun = false): ProgressBar | null {
     if (flags.progress === false || !process.stderr.isTTY) return null;
     // Only the default: an operator who asked for debug lines gets them, around the bar.
     if (log.level === 'info') log.level = 'warn';
-    return new ProgressBar(process.stderr);
+    return new ProgressBar(process.stderr, dryRun);
   }
 
   update(p: CycleProgress): void {
     const total = p.expected ?? 1;
     const value = p.expected === null ? 0 : p.done;
-    const text = `${describeProgress(p)} · ${p.usersRead.toLocaleString('en-US')} read, ${p.usersWritten.toLocaleString('en-US')} written, ${p.graphRequests} requests`;
+    // A dry run writes nothing: its "written" users are the ones a real run would write.
+    const written = `${p.usersWritten.toLocaleString('en-US')} ${this.dryRun ? 'to write' : 'written'}`;
+    const text = `${describeProgress(p)} · ${p.usersRead.toLocaleString('en-US')} read, ${written}, ${p.graphRequests} requests`;
     if (!this.started) {
       this.started = true;
       this.bar.start(total, value, { text });
@@ -80,6 +85,11 @@ export class ProgressBar {
     if (this.started) this.bar.stop();
     this.started = false;
   }
+}
+
+/** Most cycles after the first take under a few seconds: "0 s" would say nothing. */
+function cycleDuration(seconds: number): string {
+  return seconds < 10 ? `${seconds.toFixed(1)} s` : formatSeconds(seconds);
 }
 
 /** A two-column table of the actions that happened (or "no changes"). */
@@ -108,7 +118,7 @@ export function summaryText({ command, result, usersInScope, held, failing }: Su
   const lines = [
     '',
     `${command} ${result.status}: ${result.kind} cycle ${result.cycleId}`,
-    `  ${formatSeconds(result.durationMs / 1000)}, ${result.graphRequests} Graph requests${usersInScope === null ? '' : `, ${usersInScope.toLocaleString('en-US')} users in scope`}`,
+    `  ${cycleDuration(result.durationMs / 1000)}, ${result.graphRequests} Graph requests${usersInScope === null ? '' : `, ${usersInScope.toLocaleString('en-US')} users in scope`}`,
     '',
     ...countsTable(result.counts),
   ];

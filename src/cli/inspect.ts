@@ -6,6 +6,9 @@ import { print, printJson, withStore } from './common.js';
 import { auditAction, cycleId, isoTime, MAX_LIMIT, positiveInteger } from './options.js';
 import { escapeControls as esc } from './text.js';
 
+/** Numbers as the summary, the bar and the status page write them: 20,000. */
+const n = (value: number) => value.toLocaleString('en-US');
+
 /** Lists in the text status show this many entries, then "…and N more". */
 const LISTED = 20;
 
@@ -23,20 +26,20 @@ function deltaStateText(s: StatusDocument): string {
 /** "Running: users 12,000 / 20,000 (60 %), 1,400/s, about 6 s left" and what the cycle has done so far. */
 function runningText(p: CycleProgress): string {
   const counts = Object.entries(p.counts)
-    .map(([k, n]) => `${k} ${n}`)
+    .map(([k, count]) => `${k} ${n(count)}`)
     .join(', ');
   return [
     `Running: ${describeProgress(p)}`,
-    `  ${p.kind} cycle ${p.cycleId} since ${p.startedAt}; ${p.usersInScope ?? '?'} users in scope, ${p.usersRead} read in ${p.pagesRead} pages, ${p.usersWritten} written, ${p.graphRequests} Graph requests${counts ? `; ${counts}` : ''} (as of ${p.updatedAt})`,
+    `  ${p.kind} cycle ${p.cycleId} since ${p.startedAt}; ${p.usersInScope === null ? '?' : n(p.usersInScope)} users in scope, ${n(p.usersRead)} read in ${n(p.pagesRead)} pages, ${n(p.usersWritten)} written, ${n(p.graphRequests)} Graph requests${counts ? `; ${counts}` : ''} (as of ${p.updatedAt})`,
   ].join('\n');
 }
 
 function statusText(s: StatusDocument): string {
   const lines = [
     `Store: ${s.store.kind}${s.store.leader ? `; leader (running a cycle): ${esc(s.store.leader)}` : ''}`,
-    `Users in store: ${s.users.total} (active ${s.users.active}, inactive ${s.users.inactive}, linked to Entra ${s.users.linked}, local ${s.users.local})`,
+    `Users in store: ${n(s.users.total)} (active ${n(s.users.active)}, inactive ${n(s.users.inactive)}, linked to Entra ${n(s.users.linked)}, local ${n(s.users.local)})`,
     `Delta state: ${deltaStateText(s)}`,
-    `Pending users: ${s.pendingUsers}`,
+    `Pending users: ${n(s.pendingUsers)}`,
     s.cycleRunning ? `A cycle is running: ${esc(s.cycleRunning.owner)}` : 'No cycle running',
     ...(s.progress ? [runningText(s.progress)] : []),
     s.lastError
@@ -78,17 +81,21 @@ function statusText(s: StatusDocument): string {
     }
     lines.push(...andMore(s.failingUsers.count, LISTED, '`status --json` lists up to 100'));
   }
-  lines.push('', 'Recent cycles:', ...s.lastCycles.map(cycleLine));
-  if (s.onDemandRuns.length > 0) lines.push('', 'On-demand runs:', ...s.onDemandRuns.map(cycleLine));
+  lines.push('', 'Recent cycles:', ...s.lastCycles.map((c) => cycleLine(c, s.progress)));
+  if (s.onDemandRuns.length > 0)
+    lines.push('', 'On-demand runs:', ...s.onDemandRuns.map((c) => cycleLine(c, s.progress)));
   return lines.join('\n');
 }
 
-function cycleLine(c: StatusDocument['lastCycles'][number]): string {
+function cycleLine(c: StatusDocument['lastCycles'][number], progress: CycleProgress | null): string {
+  // A running cycle's row has no duration, requests or counts yet: its "Running:" lines have them.
+  if (c.status === 'running')
+    return `  ${c.startedAt}  ${c.kind.padEnd(11)} running   in progress${progress?.cycleId === c.id ? ' (see "Running:" above)' : ''}`;
   const counts = Object.entries(c.counts)
-    .filter(([, n]) => n > 0)
-    .map(([k, n]) => `${k} ${n}`)
+    .filter(([, count]) => count > 0)
+    .map(([k, count]) => `${k} ${n(count)}`)
     .join(', ');
-  return `  ${c.startedAt}  ${c.kind.padEnd(11)} ${c.status.padEnd(9)} ${c.durationMs ?? '-'} ms  ${c.graphRequests} requests  ${counts || 'no changes'}${c.error ? `  error: ${esc(c.error)}` : ''}`;
+  return `  ${c.startedAt}  ${c.kind.padEnd(11)} ${c.status.padEnd(9)} ${c.durationMs === null ? '-' : n(c.durationMs)} ms  ${n(c.graphRequests)} requests  ${counts || 'no changes'}${c.error ? `  error: ${esc(c.error)}` : ''}`;
 }
 
 interface AuditFlags {

@@ -10,7 +10,7 @@ export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description(
-      'run as a daemon: a cycle at start, then on ENTRASYNC_SCHEDULE (default hourly); HTTP /healthz /readyz /metrics /status on ENTRASYNC_HTTP_PORT (default 8080); stops cleanly on SIGTERM/SIGINT',
+      'run as a daemon: a cycle at start, then on ENTRASYNC_SCHEDULE (default hourly); HTTP /healthz /readyz /metrics /status and a status page at / on ENTRASYNC_HTTP_HOST:ENTRASYNC_HTTP_PORT (default 127.0.0.1:8080); stops cleanly on SIGTERM/SIGINT',
     )
     .option('--port <n>', 'HTTP port (overrides ENTRASYNC_HTTP_PORT; 0: any free port)', tcpPort)
     .option('--schedule <cron>', 'cron schedule (overrides ENTRASYNC_SCHEDULE)', cronSchedule)

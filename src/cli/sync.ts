@@ -67,7 +67,7 @@ export async function cycleWithBar(
   flags: TerminalFlags,
   options: CycleOptions,
 ): Promise<{ result: CycleResult; last: CycleProgress | null }> {
-  const bar = ProgressBar.forTerminal(flags, rt.log);
+  const bar = ProgressBar.forTerminal(flags, rt.log, options.dryRun === true);
   let last: CycleProgress | null = null;
   try {
     const result = await runCycle(rt, {
