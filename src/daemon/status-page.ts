@@ -161,7 +161,11 @@ function cyclesTable(doc: PageDocument): string {
     return (
       `<tr class="${e(c.status)}"><td>${e(time(c.startedAt))}</td><td>${e(c.kind)}${c.dryRun ? ' (dry run)' : ''}</td>` +
       `<td>${e(c.status)}</td><td class="n">${c.durationMs === null ? '–' : duration(c.durationMs / 1000)}</td>` +
-      `<td>${counts || '–'}</td><td class="n">${num(c.graphRequests)}</td><td>${e(c.error ?? '')}</td></tr>`
+      // A running cycle records its counts and requests when it ends: the card above has them live.
+      (c.status === 'running'
+        ? `<td>in progress (above)</td><td class="n">–</td>`
+        : `<td>${counts || '–'}</td><td class="n">${num(c.graphRequests)}</td>`) +
+      `<td>${e(c.error ?? '')}</td></tr>`
     );
   });
   return (

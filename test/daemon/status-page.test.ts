@@ -306,6 +306,9 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
       expect(await w.page.locator('#running progress').isVisible()).toBe(true);
       // The cycle's own progress, published by it while it runs: its phase by name.
       expect(await textOf(w.page, '#running')).toMatch(/\b(scope|users|reconcile|pending|settle)\b/);
+      // Its row in the cycles table does not claim "no changes, 0 requests": it points to the card.
+      const runningRow = await w.page.locator('#cycles tbody tr.running td').allInnerTexts();
+      expect(runningRow.slice(4, 6)).toEqual(['in progress (above)', '–']);
       expect(a.d.lines().filter(cycleFinished)).toHaveLength(0);
       expectClean(w, a.origin);
       await w.page.context().close();
