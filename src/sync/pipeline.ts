@@ -146,11 +146,13 @@ function report(ctx: CycleContext, { action, outcome }: AppliedAction, listed: b
   else ctx.log.info(line, action.kind === 'skip' ? 'skipped' : 'change');
 }
 
-/** ssosync's "change summary": what a batch is about to do, before it does it. */
+/**
+ * ssosync's "change summary": the changes a batch is about to make, before it makes them. Skips are
+ * not changes, and whether a first-sight skip is reported is the store's to say (once per user).
+ */
 function logSummary(ctx: CycleContext, planned: readonly Planned[]) {
   const summary: Record<string, number> = {};
-  for (const { action: a } of planned)
-    if (!(a.kind === 'skip' && a.quiet)) summary[a.kind] = (summary[a.kind] ?? 0) + 1;
+  for (const { action: a } of planned) if (a.kind !== 'skip') summary[a.kind] = (summary[a.kind] ?? 0) + 1;
   if (Object.keys(summary).length > 0) {
     ctx.log.info({ cycleId: ctx.cycleId, planned: summary, dryRun: ctx.dryRun }, 'change summary');
   }

@@ -123,6 +123,13 @@ describe.each(STORE_KINDS)('on %s', (kind) => {
     expect((await h.sync()).counts.skip ?? 0).toBe(0);
     expect((await h.sync({ forced: true })).counts.skip ?? 0).toBe(0);
     expect((await audit()).filter((e) => e.entraId === off.id)).toHaveLength(1);
+    // The batches' change summaries announce changes only: never a skip the cycle then does not count.
+    const announced = h
+      .logs()
+      .filter((l) => l.msg === 'change summary')
+      .map((l) => l.planned as Record<string, number>);
+    expect(announced.length).toBeGreaterThan(0);
+    expect(announced.filter((p) => 'skip' in p)).toEqual([]);
   });
 
   it('a create lists every attribute it set, old value null', async () => {
