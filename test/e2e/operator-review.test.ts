@@ -6,15 +6,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../support/emulator.js';
-import {
-  CLI,
-  emulatorEnv,
-  ROOT,
-  runCli,
-  tempDir,
-  writeSettings,
-  type CliResult,
-} from '../support/harness.js';
+import { CLI, emulatorEnv, ROOT, runCli, runTty, tempDir, writeSettings } from '../support/harness.js';
 import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
 import { assertBuilt } from '../daemon/support.js';
 
@@ -73,26 +65,6 @@ describe.each(STORE_KINDS)('status text while a cycle runs (%s)', (kind) => {
     expect(row).toMatch(/in progress/);
   }, 60_000);
 });
-
-/** The built CLI under a pseudo-terminal (util-linux `script`): stdout and stderr merged. */
-function runTty(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const command = [process.execPath, CLI, ...args].join(' ');
-  return new Promise((resolve) => {
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
-        TERM: 'xterm',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout: stdout.replace(/\r/g, ''), stderr: '' }));
-  });
-}
 
 describe('the progress bar of a dry run', () => {
   let emu: RunningEmulator;

@@ -3,19 +3,10 @@
  * (`script -qfec`, util-linux) and into pipes. On a terminal: a progress bar on stderr, a readable
  * log (colour unless NO_COLOR), a summary at the end; into a pipe: JSON, nothing drawn.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../support/emulator.js';
-import {
-  CLI,
-  emulatorEnv,
-  ROOT,
-  runCli,
-  tempDir,
-  writeSettings,
-  type CliResult,
-} from '../support/harness.js';
+import { emulatorEnv, runCli, runTty, tempDir, writeSettings } from '../support/harness.js';
 import { STORE_KINDS, testStore } from '../support/stores.js';
 import { assertBuilt } from '../daemon/support.js';
 
@@ -23,28 +14,6 @@ import { assertBuilt } from '../daemon/support.js';
 const BAR = /[\u2591\u2588]{5,}/;
 // eslint-disable-next-line no-control-regex -- an ANSI colour sequence is what is looked for
 const COLOUR = /\x1b\[3\dm/;
-
-/** The built CLI under a pseudo-terminal: stdout and stderr are both the terminal (merged here). */
-function runTty(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const command = [process.execPath, CLI, ...args].join(' ');
-  return new Promise((resolve) => {
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
-        TERM: 'xterm',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout: stdout.replace(/\r/g, ''), stderr }));
-  });
-}
 
 const lastLine = (text: string) =>
   text

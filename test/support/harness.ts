@@ -2,7 +2,7 @@
  * Test harness: entrasync configured against an in-process emulator, through the real config
  * loader, msal-node and Graph client, over HTTPS.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -150,5 +150,27 @@ export function runCli(args: string[], env: Record<string, string>, cwd = ROOT):
         resolvePromise({ code, stdout, stderr });
       },
     );
+  });
+}
+
+/** The built CLI under a pseudo-terminal (util-linux `script`): stdout and stderr are both the terminal (merged here). */
+export function runTty(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const command = [process.execPath, CLI, ...args].join(' ');
+  return new Promise((resolve) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+        TERM: 'xterm',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout: stdout.replace(/\r/g, ''), stderr }));
   });
 }
