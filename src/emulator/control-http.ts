@@ -81,6 +81,16 @@ export async function handleControl(
     if (typeof body.prefix === 'string') opts.prefix = body.prefix;
     return ok(control.bulkCreateUsers(n, opts), 201);
   }
+  if (route === 'POST /bulkGroups') {
+    const spec = {
+      first: Number(body.first),
+      users: Number(body.users),
+      groups: Number(body.groups),
+      largest: Number(body.largest),
+      assign: body.assign === true,
+    };
+    return ok(control.bulkCreateGroups(spec), 201);
+  }
   if (route === 'POST /faults') return ok(control.setFaults(body as FaultSpec));
   if (route === 'DELETE /faults') return ok(control.clearFaults());
   if (route === 'POST /deltaTokens/expire') return ok(control.expireDeltaTokens());

@@ -1,4 +1,5 @@
 import type { AssignmentRecord, PrincipalType } from './assignments.js';
+import { bulkGroupsPlan, type BulkGroupsSpec } from './bulk-groups.js';
 import type { DeltaTokens } from './delta-tokens.js';
 import type { Directory } from './directory.js';
 import type { FaultSpec, Faults } from './faults.js';
@@ -39,6 +40,8 @@ export interface TenantControl {
     n: number,
     opts?: { assignEvery?: number; prefix?: string },
   ): { first: number; count: number };
+  /** Groups over a bulk range (bench tenants): see bulk-groups.ts. Returns the group ids. */
+  bulkCreateGroups(spec: BulkGroupsSpec): { ids: string[] };
   setFaults(f: FaultSpec): void;
   clearFaults(): void;
   expireDeltaTokens(): void;
@@ -88,6 +91,18 @@ export function createControl(
     setManager: (u, m) => dir.setManager(u, m),
     getManager: (u) => dir.getManager(u),
     bulkCreateUsers: (n, o) => dir.bulkCreateUsers(n, o),
+    bulkCreateGroups: (spec) => {
+      const { members } = bulkGroupsPlan(spec);
+      const ids = members.map((slots, g) => {
+        const group = dir.createGroup({
+          displayName: `Bulk group ${String(g).padStart(4, '0')}`,
+          members: slots.map((i) => dir.userIdAt(spec.first + i)),
+        });
+        if (spec.assign) dir.assign(group.id, 'Group');
+        return group.id;
+      });
+      return { ids };
+    },
     setFaults: (f) => faults.set(f),
     clearFaults: () => faults.clear(),
     expireDeltaTokens: () => tokens.expireAll(),
