@@ -8,8 +8,9 @@
  *   npm run bench -- --sizes 10000 --only initial     # a quick run
  *   npm run bench -- --latency 100                    # 100 ms per Graph request, as against the real service
  *
- * --only: comma list of initial, initial1pct, nochange, incremental, resync, small, scoped1pct
- *   (default: all). nochange/incremental/resync run in a --tenant tenant with every user assigned;
+ * --only: comma list of initial, initial1pct, nochange, incremental, resync, small, scoped1pct,
+ *   groups (default: all). groups: a --tenant tenant in 1,000 assigned groups (up to 5,000 members
+ *   each, no user assigned directly): the initial sync and a cycle with 100 membership changes. nochange/incremental/resync run in a --tenant tenant with every user assigned;
  *   scoped1pct runs the same cycles in a --tenant tenant with 1% assigned.
  * --sizes: tenant sizes of the initial rows (default 10000,100000,1000000; 10000,100000 with --latency)
  * --tenant: tenant size of the cycles after the initial one (default 100000)
@@ -43,7 +44,7 @@ const { values: flags } = parseArgs({
 
 const latencyMs = Number(flags.latency ?? 0);
 const only = new Set(
-  (flags.only ?? 'initial,initial1pct,nochange,incremental,resync,scoped1pct,small')
+  (flags.only ?? 'initial,initial1pct,nochange,incremental,resync,scoped1pct,small,groups')
     .split(',')
     .map((s) => s.trim()),
 );
@@ -309,6 +310,75 @@ async function smallTenant(): Promise<void> {
   }
 }
 
+/** Groups in the bench tenant, and the members of the largest ones (Entra's nesting aside). */
+const GROUPS = 1000;
+const LARGEST_GROUP = 5000;
+
+/**
+ * A tenant in 1,000 assigned groups: the initial sync (users and groups with their memberships), then
+ * 100 membership changes (half removals, half additions, each in another group).
+ */
+async function groupsSession(): Promise<void> {
+  const n = tenantSize;
+  const emu = await EmulatorProcess.start(200);
+  const { first } = await emu.ctl<{ first: number }>('POST', '/bulk', { users: n });
+  await emu.ctl('POST', '/bulkGroups', {
+    first,
+    users: n,
+    groups: GROUPS,
+    largest: LARGEST_GROUP,
+    assign: true,
+  });
+  if (latencyMs) await emu.ctl('POST', '/faults', { latencyMs });
+  const db = await store.create('store');
+  const what = `${fmt(GROUPS)} assigned groups`;
+  try {
+    await record(
+      { scenario: `initial, ${what}`, tenantUsers: n, assigned: n, itemsForRate: n },
+      () => runEntrasync(emu, db, 'sync', `initial-groups-${n}`),
+      null,
+    );
+    const counts = await store.groupCounts(db);
+    console.error(`  store: ${fmt(counts.groups)} groups, ${fmt(counts.memberships)} memberships`);
+    if (counts.groups !== GROUPS) throw new Error(`${counts.groups} groups in the store, not ${GROUPS}`);
+    const pairs = await store.membershipsToChange(db, 100);
+    if (pairs.length < 100) throw new Error(`only ${pairs.length} memberships to change`);
+    await emu.ctlMany(
+      pairs.map((p, k) => async () => {
+        if (k % 2 === 0) return emu.ctl('DELETE', `/groups/${p.groupId}/members/${p.userId}`);
+        // The member joins another group of the list, the first one it is not in already.
+        for (let j = 1; j < pairs.length; j++) {
+          const other = pairs[(k + 2 * j) % pairs.length]!.groupId;
+          try {
+            return await emu.ctl('POST', `/groups/${other}/members/${p.userId}`);
+          } catch (e) {
+            if (!/already exist/.test((e as Error).message)) throw e;
+          }
+        }
+        throw new Error(`no group to add ${p.userId} to`);
+      }),
+    );
+    await record(
+      {
+        scenario: `incremental, 100 membership changes, ${what}`,
+        tenantUsers: n,
+        assigned: n,
+        changes: 100,
+        itemsForRate: 100,
+      },
+      () => runEntrasync(emu, db, 'sync', `incremental-groups-${n}`),
+      null,
+    );
+    const after = await store.groupCounts(db);
+    console.error(`  store: ${fmt(after.memberships)} memberships after the changes`);
+    if (after.memberships !== counts.memberships)
+      throw new Error('50 removals and 50 additions changed the count');
+  } finally {
+    await store.remove(db);
+    await emu.stop();
+  }
+}
+
 const machine = {
   host: hostname(),
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -347,6 +417,10 @@ try {
   if (only.has('scoped1pct')) {
     console.error(`tenant of ${fmt(tenantSize)}, 1% assigned: the cycles after the initial one`);
     await tenantSession(tenantSize, 100, false);
+  }
+  if (only.has('groups')) {
+    console.error(`tenant of ${fmt(tenantSize)} in ${fmt(GROUPS)} assigned groups`);
+    await groupsSession();
   }
   if (only.has('small')) {
     console.error('tenant of 1,000: incremental');

@@ -22,6 +22,10 @@ export interface BenchStore {
   deltaLink(db: string): Promise<string>;
   /** `n` provisioned users that are active and not soft-deleted, to be changed in Graph. */
   idsToChange(db: string, n: number): Promise<string[]>;
+  /** `n` memberships of provisioned groups (Entra ids), one per group in turn, to be changed in Graph. */
+  membershipsToChange(db: string, n: number): Promise<{ groupId: string; userId: string }[]>;
+  /** Rows of `groups` and `group_members`. */
+  groupCounts(db: string): Promise<{ groups: number; memberships: number }>;
   sizeMb(db: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -30,6 +34,14 @@ const DELTA_LINK = "SELECT value FROM sync_state WHERE key = 'users_delta_link'"
 const TO_CHANGE = (limit: string) =>
   `SELECT u.external_id AS id FROM users u JOIN source_users s ON s.entra_id = u.external_id
    WHERE u.active = 1 AND s.soft_deleted = 0 ORDER BY u.external_id LIMIT ${limit}`;
+
+/** One membership of each of the first `limit` groups (the lowest user id in each). */
+const MEMBERSHIPS = (limit: string) =>
+  `SELECT g.external_id AS "groupId", min(u.external_id) AS "userId"
+   FROM groups g JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id
+   WHERE g.external_id IS NOT NULL GROUP BY g.external_id ORDER BY g.external_id LIMIT ${limit}`;
+const GROUP_COUNTS =
+  'SELECT (SELECT count(*) FROM groups) AS groups, (SELECT count(*) FROM group_members) AS memberships';
 
 /** SQLite: a file in the bench's work folder, read read-only after the process exited. */
 export function sqliteStore(work: string): BenchStore {
@@ -60,6 +72,14 @@ export function sqliteStore(work: string): BenchStore {
     idsToChange: (db, n) =>
       Promise.resolve(
         readStore(db, (d) => (d.prepare(TO_CHANGE('?')).all(n) as { id: string }[]).map((r) => r.id)),
+      ),
+    membershipsToChange: (db, n) =>
+      Promise.resolve(
+        readStore(db, (d) => d.prepare(MEMBERSHIPS('?')).all(n) as { groupId: string; userId: string }[]),
+      ),
+    groupCounts: (db) =>
+      Promise.resolve(
+        readStore(db, (d) => d.prepare(GROUP_COUNTS).get() as { groups: number; memberships: number }),
       ),
     sizeMb: (db) => Promise.resolve(fileSizeMb(db)),
     close: () => Promise.resolve(),
@@ -121,6 +141,11 @@ export async function postgresStore(): Promise<BenchStore> {
     },
     deltaLink: async (db) => (await query<{ value: string }>(db, DELTA_LINK))[0]!.value,
     idsToChange: async (db, n) => (await query<{ id: string }>(db, TO_CHANGE('$1'), [n])).map((r) => r.id),
+    membershipsToChange: (db, n) => query<{ groupId: string; userId: string }>(db, MEMBERSHIPS('$1'), [n]),
+    groupCounts: async (db) => {
+      const [row] = await query<{ groups: string; memberships: string }>(db, GROUP_COUNTS);
+      return { groups: Number(row!.groups), memberships: Number(row!.memberships) };
+    },
     sizeMb: async (db) => {
       const [row] = await query<{ bytes: string }>(
         db,
