@@ -124,7 +124,9 @@ export async function dropUnseenMemberships(db: Queryable, s: string, generation
     ),
     [generation],
   );
-  const { rowCount } = await db.query(`DELETE FROM "${s}".entra_group_members WHERE generation < $1`, [generation]);
+  const { rowCount } = await db.query(`DELETE FROM "${s}".entra_group_members WHERE generation < $1`, [
+    generation,
+  ]);
   return rowCount ?? 0;
 }
 
