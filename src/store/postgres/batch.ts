@@ -15,6 +15,7 @@ import type {
   PrefetchedLookup,
   WriteBatch,
 } from '../interface.js';
+import { auditColumns } from '../audit.js';
 import { UNUSABLE_DATA, type RetrySpacing } from '../pending.js';
 import { onceKey, reportKey } from '../state.js';
 import { knownUserOf, type FactsRow } from '../known-users.js';
@@ -27,6 +28,7 @@ import {
   toStoreUser,
   type UserRow,
 } from '../users.js';
+import { markGroupsOfUsers } from './groups.js';
 import { nocase } from './schema.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -47,7 +49,7 @@ export const knownUsersSql = (s: string) =>
   `SELECT k.id AS entra_key,
      CASE
        WHEN (SELECT 1 FROM "${s}".assignments WHERE principal_id = k.id AND principal_type = 'User' LIMIT 1) = 1 THEN 1
-       WHEN (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+       WHEN (SELECT 1 FROM "${s}".entra_group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
              WHERE gm.member_id = k.id AND gm.member_type = 'user' LIMIT 1) = 1 THEN 2
        ELSE 0 END AS via,
      su.entra_id AS s_entra_id, su.attributes AS s_attributes, su.soft_deleted AS s_soft_deleted,
@@ -89,7 +91,7 @@ export async function knownUsers(
        FROM unnest($1::text[]) AS k(id)
        JOIN "${s}".assignments a ON (a.principal_type = 'User' AND a.principal_id = k.id)
           OR (a.principal_type = 'Group' AND a.principal_id IN
-              (SELECT group_id FROM "${s}".group_members WHERE member_id = k.id AND member_type = 'user'))
+              (SELECT group_id FROM "${s}".entra_group_members WHERE member_id = k.id AND member_type = 'user'))
        LEFT JOIN "${s}".app_roles r ON r.id = a.app_role_id
        ORDER BY 1, 2`,
       [unique],
@@ -193,13 +195,18 @@ export async function applyBatch(db: Queryable, s: string, batch: WriteBatch): P
   const failed: AppliedAction[] = [];
   const cleared: string[] = [];
   const forgotten: string[] = [];
+  const linked: string[] = [];
   results.forEach((r, i) => {
     const entry = r.outcome === 'staged' ? null : auditEntryOf(batch.cycleId, r.action, r.userId);
     if (entry) audit.push(entry);
     if (r.outcome === 'failed') failed.push(r);
     else cleared.push(r.action.entraId);
     if (r.outcome === 'applied' && writes[i]!.forgetWhenApplied) forgotten.push(r.action.entraId);
+    if (r.outcome === 'applied' && (r.action.kind === 'create' || r.action.kind === 'link'))
+      linked.push(r.action.entraId);
   });
+  // Users just linked become members of the groups that list them (group_members).
+  await markGroupsOfUsers(db, s, linked);
   for (const r of failed)
     await fail(
       db,
@@ -216,7 +223,7 @@ export async function applyBatch(db: Queryable, s: string, batch: WriteBatch): P
     );
   if (forgotten.length > 0) {
     await db.query(`DELETE FROM "${s}".source_users WHERE entra_id = ANY($1::text[])`, [forgotten]);
-    await db.query(`DELETE FROM "${s}".group_members WHERE member_id = ANY($1::text[])`, [forgotten]);
+    await db.query(`DELETE FROM "${s}".entra_group_members WHERE member_id = ANY($1::text[])`, [forgotten]);
   }
   await appendAudit(db, s, audit);
   await mirrorWrites(db, s, batch.after ?? [], batch.cycleId, batch.retry);
@@ -225,11 +232,14 @@ export async function applyBatch(db: Queryable, s: string, batch: WriteBatch): P
 
 export async function appendAudit(db: Queryable, s: string, entries: readonly AuditDraft[]): Promise<void> {
   if (entries.length === 0) return;
+  const extra = entries.map(auditColumns);
   await db.query(
-    `INSERT INTO "${s}".audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason, reason_code)
-     SELECT c, $9, a, st, e, u, n, m, r, rc
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $10::text[])
-       AS v(c, a, st, e, u, n, m, r, rc)`,
+    `INSERT INTO "${s}".audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason, reason_code,
+       object_type, group_id, group_name)
+     SELECT c, $9, a, st, e, u, n, m, r, rc, ot, gi, gn
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $10::text[],
+       $11::text[], $12::text[], $13::text[])
+       AS v(c, a, st, e, u, n, m, r, rc, ot, gi, gn)`,
     [
       entries.map((e) => e.cycleId),
       entries.map((e) => e.action),
@@ -241,6 +251,9 @@ export async function appendAudit(db: Queryable, s: string, entries: readonly Au
       entries.map((e) => e.reason),
       new Date().toISOString(),
       entries.map((e) => e.reasonCode),
+      extra.map((e) => e.objectType),
+      extra.map((e) => e.groupId),
+      extra.map((e) => e.groupName),
     ],
   );
 }

@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import type { AppRole, GroupWrite, ListedAssignment } from '../interface.js';
 import type { Membership } from '../scope.js';
+import { markGroupsMembers, markPlan, markUnseen, removeSources, upsertSources } from './groups.js';
 import type { PostgresListing } from './listing.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -10,7 +11,7 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
 const inScopeUsers = (
   s: string,
 ) => `SELECT principal_id AS id FROM "${s}".assignments WHERE principal_type = 'User'
-  UNION SELECT gm.member_id FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+  UNION SELECT gm.member_id FROM "${s}".entra_group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
     WHERE gm.member_type = 'user'`;
 /** Users that matter to the application: in scope, or linked to a store row (until released). */
 export const relevantUsers = (s: string) =>
@@ -46,7 +47,7 @@ async function noteLeftGroups(
      WHERE su.entra_id = v.m
        AND EXISTS (SELECT 1 FROM "${s}".scope_groups WHERE group_id = v.g)
        AND NOT EXISTS (SELECT 1 FROM "${s}".assignments WHERE principal_id = v.m AND principal_type = 'User')
-       AND NOT EXISTS (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+       AND NOT EXISTS (SELECT 1 FROM "${s}".entra_group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
                        WHERE gm.member_id = v.m AND gm.member_type = 'user')`,
     [left.map((x) => x.groupId), left.map((x) => x.memberId)],
   );
@@ -65,6 +66,15 @@ export async function applyGroupPage(
     while (j < writes.length && writes[j]!.op === op) j++;
     const run = writes.slice(i, j);
     i = j;
+    if (op === 'groupAttributes') {
+      await upsertSources(
+        db,
+        s,
+        run.filter((w) => w.op === 'groupAttributes'),
+        generation,
+      );
+      continue;
+    }
     if (op === 'add') {
       // One statement may not touch a row twice: the last listing of a membership wins.
       const byKey = new Map<string, Membership>();
@@ -72,36 +82,47 @@ export async function applyGroupPage(
         if (w.op === 'add') byKey.set(`${w.membership.groupId}/${w.membership.memberId}`, w.membership);
       const m = [...byKey.values()];
       await db.query(
-        `INSERT INTO "${s}".group_members AS g (group_id, member_id, member_type, generation)
+        `INSERT INTO "${s}".entra_group_members AS g (group_id, member_id, member_type, generation)
          SELECT g, m, t, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS v(g, m, t)
          ON CONFLICT (group_id, member_id) DO UPDATE SET generation = greatest(g.generation, excluded.generation)`,
         [m.map((x) => x.groupId), m.map((x) => x.memberId), m.map((x) => x.memberType), generation],
       );
       await pendingMembers(db, s, m);
+      await markGroupsMembers(
+        db,
+        s,
+        m.map((x) => x.groupId),
+      );
     } else if (op === 'remove') {
       const m = run.filter((w): w is Extract<GroupWrite, { op: 'remove' }> => w.op === 'remove');
       await db.query(
-        `DELETE FROM "${s}".group_members g USING unnest($1::text[], $2::text[]) AS v(g, m)
+        `DELETE FROM "${s}".entra_group_members g USING unnest($1::text[], $2::text[]) AS v(g, m)
          WHERE g.group_id = v.g AND g.member_id = v.m`,
         [m.map((x) => x.groupId), m.map((x) => x.memberId)],
       );
       await noteLeftGroups(db, s, m);
       await pendingMembers(db, s, m);
+      await markGroupsMembers(
+        db,
+        s,
+        m.map((x) => x.groupId),
+      );
     } else {
       const groups = run.map((w) => (w.op === 'removeGroup' ? w.groupId : ''));
       await db.query(
         markPending(
           s,
-          `SELECT DISTINCT member_id FROM "${s}".group_members WHERE group_id = ANY($1::text[]) AND member_type = 'user'`,
+          `SELECT DISTINCT member_id FROM "${s}".entra_group_members WHERE group_id = ANY($1::text[]) AND member_type = 'user'`,
         ),
         [groups],
       );
       const { rows: members } = await db.query<{ groupId: string; memberId: string }>(
-        `DELETE FROM "${s}".group_members WHERE group_id = ANY($1::text[])
+        `DELETE FROM "${s}".entra_group_members WHERE group_id = ANY($1::text[])
          RETURNING group_id AS "groupId", member_id AS "memberId"`,
         [groups],
       );
       await noteLeftGroups(db, s, members);
+      await removeSources(db, s, groups);
     }
   }
 }
@@ -116,14 +137,17 @@ async function pendingMembers(
 }
 
 export async function dropUnseenMemberships(db: Queryable, s: string, generation: number): Promise<number> {
+  await markUnseen(db, s, generation);
   await db.query(
     markPending(
       s,
-      `SELECT DISTINCT member_id FROM "${s}".group_members WHERE generation < $1 AND member_type = 'user'`,
+      `SELECT DISTINCT member_id FROM "${s}".entra_group_members WHERE generation < $1 AND member_type = 'user'`,
     ),
     [generation],
   );
-  const { rowCount } = await db.query(`DELETE FROM "${s}".group_members WHERE generation < $1`, [generation]);
+  const { rowCount } = await db.query(`DELETE FROM "${s}".entra_group_members WHERE generation < $1`, [
+    generation,
+  ]);
   return rowCount ?? 0;
 }
 
@@ -180,9 +204,12 @@ export async function commitListing(
       markPending(
         s,
         `SELECT principal_id FROM (${changed}) c WHERE principal_type = 'User'
-         UNION SELECT gm.member_id FROM "${s}".group_members gm JOIN (${changed}) c
+         UNION SELECT gm.member_id FROM "${s}".entra_group_members gm JOIN (${changed}) c
            ON c.principal_type = 'Group' AND gm.group_id = c.principal_id WHERE gm.member_type = 'user'`,
       ),
+    );
+    await db.query(
+      markPlan(s, `SELECT DISTINCT principal_id, 1 FROM (${changed}) c WHERE principal_type = 'Group'`),
     );
     await db.query(`DELETE FROM "${s}".assignments a WHERE NOT EXISTS (SELECT 1 FROM "${s}".assignments_listing l
       WHERE l.principal_id = a.principal_id AND l.principal_type = a.principal_type AND l.app_role_id = a.app_role_id)`);
@@ -221,7 +248,7 @@ async function refreshScopeGroups(
     ? `WITH RECURSIVE reach(group_id) AS (
          SELECT principal_id FROM "${s}".assignments WHERE principal_type = 'Group'
          UNION
-         SELECT gm.member_id FROM "${s}".group_members gm JOIN reach r ON gm.group_id = r.group_id WHERE gm.member_type = 'group'
+         SELECT gm.member_id FROM "${s}".entra_group_members gm JOIN reach r ON gm.group_id = r.group_id WHERE gm.member_type = 'group'
        ) SELECT group_id FROM reach`
     : `SELECT DISTINCT principal_id AS group_id FROM "${s}".assignments WHERE principal_type = 'Group'`;
   const { rows } = await db.query<{ group_id: string; entered: boolean }>(
@@ -235,7 +262,7 @@ async function refreshScopeGroups(
   await db.query(
     markPending(
       s,
-      `SELECT DISTINCT member_id FROM "${s}".group_members WHERE member_type = 'user' AND group_id = ANY($1::text[])`,
+      `SELECT DISTINCT member_id FROM "${s}".entra_group_members WHERE member_type = 'user' AND group_id = ANY($1::text[])`,
     ),
     [changed],
   );

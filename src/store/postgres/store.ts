@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
-import { toAuditEntry, type AuditRow } from '../audit.js';
+import { groupHistory, toAuditEntry, type AuditRow } from '../audit.js';
 import { CYCLE_SET_SQL, toRecord, type CycleRow } from '../cycles.js';
 import type { CycleLease, PageStash, UserStore, WriteSpan } from '../interface.js';
 import { holderIsDead, waitForLease, type LeaseHolder } from '../lock.js';
@@ -26,6 +26,7 @@ import { assertHeld, CYCLE_LEASE, PostgresLease } from './lease.js';
 import { PostgresListing } from './listing.js';
 import { migrate } from './migrate.js';
 import { nocase } from './schema.js';
+import * as groupOps from './groups.js';
 import * as scopeOps from './scope-ops.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -93,6 +94,13 @@ export class PostgresStore implements UserStore {
     const db = this.db;
     if (db !== this.pool) return (await db.query<R>(sql, params)).rows;
     return withRetry(async () => (await this.pool.query<R>(sql, params)).rows, RETRY);
+  }
+
+  /** Reads of several statements or helpers: retried like rows() when on the pool. */
+  private async read<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    const db = this.db;
+    if (db !== this.pool) return fn(db);
+    return withRetry(() => fn(this.pool), RETRY);
   }
 
   private async exec(sql: string, params: unknown[] = []): Promise<number> {
@@ -188,6 +196,33 @@ export class PostgresStore implements UserStore {
         [generation],
       ),
   };
+
+  readonly groups: UserStore['groups'] = {
+    duePlan: (afterId, limit) => this.read((db) => groupOps.duePlan(db, this.s, afterId, limit)),
+    known: (entraIds) => this.read((db) => groupOps.knownGroups(db, this.s, entraIds)),
+    unlinkedByDisplayName: (names) => this.read((db) => groupOps.unlinkedByDisplayName(db, this.s, names)),
+    apply: (cycleId, writes) =>
+      this.write(() => groupOps.applyGroups(this.db, this.s, cycleId, writes), 'groups'),
+    settleMemberships: (cycleId, options) =>
+      this.write(() => groupOps.settleMemberships(this.db, this.s, cycleId, options), 'group memberships'),
+    markAllForPlan: () => this.write(() => groupOps.markAllForPlan(this.db, this.s), 'groups'),
+    counts: () => this.read((db) => groupOps.groupCounts(db, this.s)),
+    find: (key) => this.read((db) => groupOps.findGroups(db, this.s, key)),
+    memberIds: (groupId) => this.read((db) => groupOps.memberIds(db, this.s, groupId)),
+    inDisplayNameOrder: () => this.groupsInDisplayNameOrder(),
+  };
+
+  /** Pages of 500 rows by (display_name, id): never the whole table in memory. */
+  private async *groupsInDisplayNameOrder() {
+    let after: [string, string] | null = null;
+    for (;;) {
+      const page = await this.read((db) => groupOps.groupsPage(db, this.s, after, 500));
+      yield* page;
+      if (page.length < 500) return;
+      const last = page[page.length - 1]!;
+      after = [last.displayName, last.id];
+    }
+  }
 
   readonly pending: UserStore['pending'] = {
     dueAfter: async (afterId, limit, cycleId) =>
@@ -407,6 +442,11 @@ export class PostgresStore implements UserStore {
         params.push(q.user);
         const p = `$${params.length}`;
         where.push(userHistory(`"${this.s}".`, p, (c) => `${nocase(c)} = ${nocase(p)}`));
+      }
+      if (q.group) {
+        params.push(q.group);
+        const p = `$${params.length}`;
+        where.push(groupHistory(`"${this.s}".`, p, (c) => `${nocase(c)} = ${nocase(p)}`));
       }
       if (q.action) add('action = ?', q.action);
       if (q.since) add('at >= ?', q.since);
