@@ -140,4 +140,11 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX audit_user_id ON audit (user_id);
   ALTER TABLE source_users ADD COLUMN left_group TEXT;
   `,
+  // 8 (7 is the groups tables'): the manager's Entra id each user's mirror names (the enterprise
+  // manager mapping), indexed: a manager's row created, linked or deleted makes its reports pending.
+  // No backfill: before it, a mirror never held a manager.
+  `
+  ALTER TABLE source_users ADD COLUMN manager_id TEXT;
+  CREATE INDEX source_users_manager ON source_users (manager_id) WHERE manager_id IS NOT NULL;
+  `,
 ];

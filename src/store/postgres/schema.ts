@@ -150,6 +150,11 @@ export const PG_MIGRATIONS: ((schema: string) => string)[] = [
   CREATE INDEX audit_user_id ON "${s}".audit (user_id);
   ALTER TABLE "${s}".source_users ADD COLUMN left_group text;
   `,
+  // SQLite's migration 8: the manager's Entra id each user's mirror names, indexed (its reports).
+  (s) => `
+  ALTER TABLE "${s}".source_users ADD COLUMN manager_id text;
+  CREATE INDEX source_users_manager ON "${s}".source_users (manager_id) WHERE manager_id IS NOT NULL;
+  `,
 ];
 
 /** The schema version this entrasync creates and reads. */
