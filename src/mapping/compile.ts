@@ -344,7 +344,8 @@ export function evaluateExpression(
  * point at, and a reference cannot identify the user it belongs to.
  */
 function checkManagerMapping(def: MappingDefinition, i: number): void {
-  const field = def.direct === undefined ? (def.constant === undefined ? 'expression' : 'constant') : 'direct';
+  const field =
+    def.direct === undefined ? (def.constant === undefined ? 'expression' : 'constant') : 'direct';
   if (def.direct?.trim() !== 'manager')
     throw new MappingConfigError(
       `${label(i, def.target)}, ${field}: the manager is mapped only from "direct: manager" (the manager's Entra id, resolved to its local row)`,
@@ -353,5 +354,9 @@ function checkManagerMapping(def: MappingDefinition, i: number): void {
     );
   for (const key of ['defaultValue', 'matchingPrecedence'] as const)
     if (def[key] !== undefined)
-      throw new MappingConfigError(`${label(i, def.target)}, ${key}: not allowed on the manager reference`, i, key);
+      throw new MappingConfigError(
+        `${label(i, def.target)}, ${key}: not allowed on the manager reference`,
+        i,
+        key,
+      );
 }

@@ -182,7 +182,8 @@ export function removeManager(resource: ScimUserResource): void {
   delete o.manager;
   if (Object.keys(o).length > 0) return;
   delete resource[ENTERPRISE_SCHEMA];
-  if (Array.isArray(resource.schemas)) resource.schemas = resource.schemas.filter((x) => x !== ENTERPRISE_SCHEMA);
+  if (Array.isArray(resource.schemas))
+    resource.schemas = resource.schemas.filter((x) => x !== ENTERPRISE_SCHEMA);
 }
 
 /** Writes a value at a target path, creating containers as needed. Mutates `resource` (callers clone first). */

@@ -1,4 +1,9 @@
-import { readScimValue, type EvaluatedMapping, type ModifiedProperty, type ScimUserResource } from '../mapping/index.js';
+import {
+  readScimValue,
+  type EvaluatedMapping,
+  type ModifiedProperty,
+  type ScimUserResource,
+} from '../mapping/index.js';
 import { MANAGER_TARGET, removeManager } from '../mapping/scim-path.js';
 import type { UserFacts } from './types.js';
 

@@ -133,9 +133,7 @@ export async function readUser(
     api.get(`/users/${encodeURIComponent(idOrUpn)}?$select=${properties.join(',')}`),
   );
   if (!user || properties.length === select.length) return user;
-  const manager = await nullWhenNotFound(
-    api.get(`/users/${encodeURIComponent(idOrUpn)}/manager?$select=id`),
-  );
+  const manager = await nullWhenNotFound(api.get(`/users/${encodeURIComponent(idOrUpn)}/manager?$select=id`));
   return { ...user, manager: manager?.id ?? null };
 }
 

@@ -59,7 +59,12 @@ export class SourceUsers {
        VALUES (@id, @attributes, 0, @generation, @manager)
        ON CONFLICT (entra_id) DO UPDATE SET attributes = excluded.attributes, soft_deleted = 0, hard_deleted = 0,
        generation = max(source_users.generation, excluded.generation), manager_id = excluded.manager_id`,
-    ).run({ id: entraId, attributes: JSON.stringify(attributes), generation, manager: managerIdOf(attributes) });
+    ).run({
+      id: entraId,
+      attributes: JSON.stringify(attributes),
+      generation,
+      manager: managerIdOf(attributes),
+    });
   }
 
   softDelete(entraId: string, generation: number): void {

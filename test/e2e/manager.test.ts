@@ -36,7 +36,11 @@ describe.each(STORE_KINDS)('the manager on %s', (kind) => {
   });
 
   const user = (n: number, assigned = true) => {
-    const u = emu.tenant.createUser({ id: idOf(n), userPrincipalName: `u${n}@contoso.com`, displayName: `U ${n}` });
+    const u = emu.tenant.createUser({
+      id: idOf(n),
+      userPrincipalName: `u${n}@contoso.com`,
+      displayName: `U ${n}`,
+    });
     if (assigned) emu.tenant.assign(u.id, 'User');
     return u.id;
   };
@@ -135,7 +139,12 @@ describe.each(STORE_KINDS)('the manager on %s', (kind) => {
 
   it('a report and its manager created in the same batch, in either order, resolve in that cycle', async () => {
     // Report before its manager in id order, and after it.
-    const [early, lateBoss, earlyBoss, late] = [user(1, false), user(2, false), user(3, false), user(4, false)];
+    const [early, lateBoss, earlyBoss, late] = [
+      user(1, false),
+      user(2, false),
+      user(3, false),
+      user(4, false),
+    ];
     emu.tenant.setManager(early, lateBoss);
     emu.tenant.setManager(late, earlyBoss);
     const bystander = user(5);

@@ -45,13 +45,20 @@ const MAPPINGS: Record<'default' | 'emailMatching' | 'manager' | 'managerOnCreat
     ),
   ),
   manager: compileMappings([...shipped, { target: MANAGER, direct: 'manager' }]),
-  managerOnCreate: compileMappings([...shipped, { target: MANAGER, direct: 'manager', apply: 'create-only' }]),
+  managerOnCreate: compileMappings([
+    ...shipped,
+    { target: MANAGER, direct: 'manager', apply: 'create-only' },
+  ]),
 };
 
 /** A row whose SCIM resource names a manager (its local id). */
 const managed = (r: StoreUser, managerRowId: string): StoreUser => ({
   ...r,
-  resource: { ...r.resource, schemas: [USER_SCHEMA, ENTERPRISE], [ENTERPRISE]: { manager: { value: managerRowId } } },
+  resource: {
+    ...r.resource,
+    schemas: [USER_SCHEMA, ENTERPRISE],
+    [ENTERPRISE]: { manager: { value: managerRowId } },
+  },
 });
 
 const ADA = {
@@ -434,7 +441,10 @@ const cases: Case[] = [
   // The enterprise manager: the manager's Entra id resolved to its row's local id
   {
     name: 'manager at first sight, its row in the store: created with manager.value = the row id',
-    facts: { attributes: { ...ADA, manager: 'entra-boss' }, manager: { entraId: 'entra-boss', rowId: 'row-boss' } },
+    facts: {
+      attributes: { ...ADA, manager: 'entra-boss' },
+      manager: { entraId: 'entra-boss', rowId: 'row-boss' },
+    },
     settings: { mappings: 'manager' },
     expected: {
       kind: 'create',
