@@ -4,9 +4,12 @@
  * when the manager has no row; reports follow their manager's row as it is created, changed,
  * deleted, in the cycle in which that happens.
  */
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
+import { toUserChange } from '../../src/source/users.js';
 import { startTestEmulator } from '../support/emulator.js';
+import { runCli, tempDir, writeSettings } from '../support/harness.js';
 import { STORE_KINDS, storeHarness, type StoreHarness } from '../support/stores.js';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -182,6 +185,21 @@ describe.each(STORE_KINDS)('the manager on %s', (kind) => {
     expect((await audit(r.cycleId, report)).map((a) => a.action)).toEqual(['create', 'update']);
   });
 
+  it('provision on demand (the built CLI) reads the manager by id: kept when set, cleared when removed', async () => {
+    const [boss, report] = [user(1), user(2)];
+    emu.tenant.setManager(report, boss);
+    await h.sync();
+    const bossRow = await rowId(boss);
+    let r = await runCli(['provision', 'u2@contoso.com', '--json'], h.env);
+    expect(r.code).toBe(0);
+    expect(await managerOf(report)).toBe(bossRow);
+
+    emu.tenant.setManager(report, null);
+    r = await runCli(['provision', report, '--json'], h.env);
+    expect(r.code).toBe(0);
+    expect(await managerOf(report)).toBeNull();
+  });
+
   it('the first cycle resolves every manager, a cycle of managers (A manages B, B manages A) included', async () => {
     const [a, b, c] = [user(1), user(2), user(3)];
     emu.tenant.setManager(a, b);
@@ -198,4 +216,65 @@ describe.each(STORE_KINDS)('the manager on %s', (kind) => {
     expect(next.counts.update).toBe(0);
     expect(next.counts.create).toBe(0);
   });
+});
+
+describe('the manager mapping and manager@delta, as read', () => {
+  const ref = (id: string) => ({ '@odata.type': '#microsoft.graph.user', id });
+  const gone = (id: string) => ({ ...ref(id), '@removed': { reason: 'deleted' } });
+  const [user, boss, other] = [idOf(1), idOf(2), idOf(3)];
+
+  it.each([
+    ['none in a full round: no manager attribute', {}, undefined],
+    ['set', { 'manager@delta': [ref(boss)] }, boss],
+    ['changed: the one not removed', { 'manager@delta': [gone(boss), ref(other)] }, other],
+    ['removed', { 'manager@delta': [gone(boss)] }, null],
+  ])('manager@delta %s', (_name, annotation, manager) => {
+    const change = toUserChange({ id: user, displayName: 'U', ...annotation });
+    expect(change).toEqual({
+      kind: 'upsert',
+      id: user,
+      attributes: { displayName: 'U', ...(manager === undefined ? {} : { manager }) },
+    });
+  });
+
+  it.each([
+    ['not a list', { id: boss }],
+    ['a reference without a valid id', [{ id: 'nope' }]],
+  ])('a malformed manager@delta (%s) fails that user only, keeping a decisive disable', (_name, refs) => {
+    expect(toUserChange({ id: user, accountEnabled: false, 'manager@delta': refs })).toEqual({
+      kind: 'invalid',
+      id: user,
+      problem: expect.stringMatching(/^manager@delta /),
+      disabled: true,
+    });
+  });
+
+  it.each([
+    [
+      'an expression',
+      { expression: 'Coalesce([manager], "")' },
+      /expression: the manager is mapped only from "direct: manager"/,
+    ],
+    [
+      'another attribute',
+      { direct: 'employeeId' },
+      /direct: the manager is mapped only from "direct: manager"/,
+    ],
+    [
+      'a default value',
+      { direct: 'manager', defaultValue: 'x' },
+      /defaultValue: not allowed on the manager reference/,
+    ],
+    ['a sub-attribute', { direct: 'manager', target: `${MANAGER}.displayName` }, /mapped as a whole/],
+  ])(
+    'a manager mapped from %s: mappings check exits 2 naming the mapping',
+    async (_name, source, message) => {
+      const dir = tempDir();
+      writeSettings(dir, { mappings: [...mappings.slice(0, 3), { target: MANAGER, ...source }] });
+      const r = await runCli(['mappings', 'check'], { ENTRASYNC_CONFIG: join(dir, 'settings.yaml') });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/mappings\[3\]/);
+      expect(r.stderr).toMatch(message);
+    },
+  );
 });
