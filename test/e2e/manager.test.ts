@@ -82,6 +82,12 @@ describe.each(STORE_KINDS)('the manager on %s', (kind) => {
     expect(await managerChanges(r.cycleId, report)).toEqual([['update', null, await rowId(boss)]]);
     const row = (await h.rows()).find((x) => x.external_id === report)!;
     expect(JSON.parse(row.scim).schemas).toContain(ENTERPRISE);
+    // The application's query, as README "Attribute mappings" gives it for each store.
+    const sql =
+      kind === 'sqlite'
+        ? `SELECT json_extract(scim, '$."${ENTERPRISE}".manager.value') AS manager FROM t.users WHERE external_id = ?`
+        : `SELECT scim::jsonb -> '${ENTERPRISE}' -> 'manager' ->> 'value' AS manager FROM t.users WHERE external_id = ?`;
+    expect(await h.store.query(sql, [report])).toEqual([{ manager: await rowId(boss) }]);
 
     emu.tenant.setManager(report, other);
     r = await h.sync();
