@@ -144,6 +144,7 @@ describe.each(STORE_KINDS)('the manager on %s', (kind) => {
     r = await h.sync();
     expect(await rowId(m2)).toBe(m2Row);
     expect(await managerOf(r2)).toBe(m2Row);
+    expect(await managerChanges(r.cycleId, r2)).toEqual([['update', null, m2Row]]);
   });
 
   it('a report and its manager created in the same batch, in either order, resolve in that cycle', async () => {
