@@ -136,6 +136,7 @@ export function compileMappings(
       );
     }
     seen.set(path.canonical, i);
+    if (path.kind === 'manager') checkManagerMapping(def, i);
     const apply = def.apply ?? 'always';
 
     let source: Source;
@@ -335,4 +336,27 @@ export function evaluateExpression(
   const r = runTree(tree, input, ctx, target);
   if (r.flow) return null;
   return toOutputText(r.value);
+}
+
+/**
+ * The manager is a reference: its source is the manager's Entra id, which the planner replaces by
+ * the manager's local id. Any other source (an expression, a constant, a default) has no row to
+ * point at, and a reference cannot identify the user it belongs to.
+ */
+function checkManagerMapping(def: MappingDefinition, i: number): void {
+  const field =
+    def.direct === undefined ? (def.constant === undefined ? 'expression' : 'constant') : 'direct';
+  if (def.direct?.trim() !== 'manager')
+    throw new MappingConfigError(
+      `${label(i, def.target)}, ${field}: the manager is mapped only from "direct: manager" (the manager's Entra id, resolved to its local row)`,
+      i,
+      field,
+    );
+  for (const key of ['defaultValue', 'matchingPrecedence'] as const)
+    if (def[key] !== undefined)
+      throw new MappingConfigError(
+        `${label(i, def.target)}, ${key}: not allowed on the manager reference`,
+        i,
+        key,
+      );
 }

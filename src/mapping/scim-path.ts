@@ -8,6 +8,7 @@ import type { ScimUserResource, ScimValue } from './types.js';
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+export const MANAGER_TARGET = `${ENTERPRISE_SCHEMA}:manager`;
 
 export type ScimType = 'string' | 'boolean';
 
@@ -15,7 +16,9 @@ export type TargetPath =
   | { kind: 'simple'; canonical: string; attr: string; type: ScimType }
   | { kind: 'complex'; canonical: string; attr: string; sub: string; type: ScimType }
   | { kind: 'multi'; canonical: string; attr: string; filterType: string; sub: string; type: ScimType }
-  | { kind: 'enterprise'; canonical: string; attr: string; type: ScimType };
+  | { kind: 'enterprise'; canonical: string; attr: string; type: ScimType }
+  /** The enterprise `manager`: `{ value: <the manager's local id> }`, a reference the planner resolves. */
+  | { kind: 'manager'; canonical: string; attr: 'manager'; type: 'string' };
 
 const SIMPLE = [
   'userName',
@@ -76,9 +79,11 @@ function parseUncached(raw: string): TargetPath {
   }
   if (path.toLowerCase().startsWith(ENTERPRISE_SCHEMA.toLowerCase() + ':')) {
     const attr = path.slice(ENTERPRISE_SCHEMA.length + 1);
-    if (attr.toLowerCase() === 'manager' || attr.toLowerCase().startsWith('manager.')) {
-      throw new TargetPathError('the enterprise "manager" attribute is a reference and is out of scope');
-    }
+    const lower = attr.toLowerCase();
+    if (lower === 'manager' || lower === 'manager.value')
+      return { kind: 'manager', canonical: MANAGER_TARGET, attr: 'manager', type: 'string' };
+    if (lower.startsWith('manager.'))
+      throw new TargetPathError('the enterprise "manager" is mapped as a whole (manager or manager.value)');
     const c = canon(ENTERPRISE, attr);
     if (!c)
       throw new TargetPathError(
@@ -117,7 +122,7 @@ function parseUncached(raw: string): TargetPath {
       return { kind: 'complex', canonical: `name.${sub}`, attr: 'name', sub, type: 'string' };
     }
     if (head.toLowerCase() === 'manager')
-      throw new TargetPathError('"manager" is a reference and is out of scope');
+      throw new TargetPathError(`"manager" is the enterprise extension's: ${MANAGER_TARGET}`);
   }
   const simple = canon(SIMPLE, path);
   if (simple)
@@ -160,9 +165,25 @@ export function readPath(resource: ScimUserResource, p: TargetPath): ScimValue |
       const o = resource[ENTERPRISE_SCHEMA];
       return isRecord(o) ? asScim(o[p.attr]) : null;
     }
+    case 'manager': {
+      const o = resource[ENTERPRISE_SCHEMA];
+      const manager = isRecord(o) ? o.manager : undefined;
+      return isRecord(manager) ? asScim(manager.value) : null;
+    }
     case 'multi':
       return asScim(findElement(resource[p.attr], p.filterType)?.[p.sub]);
   }
+}
+
+/** Removes the enterprise manager (the reference went stale); the extension goes when it is empty. */
+export function removeManager(resource: ScimUserResource): void {
+  const o = resource[ENTERPRISE_SCHEMA];
+  if (!isRecord(o)) return;
+  delete o.manager;
+  if (Object.keys(o).length > 0) return;
+  delete resource[ENTERPRISE_SCHEMA];
+  if (Array.isArray(resource.schemas))
+    resource.schemas = resource.schemas.filter((x) => x !== ENTERPRISE_SCHEMA);
 }
 
 /** Writes a value at a target path, creating containers as needed. Mutates `resource` (callers clone first). */
@@ -179,6 +200,13 @@ export function writePath(resource: ScimUserResource, p: TargetPath, value: Scim
       if (isRecord(o)) o[sub] = value;
       else resource[key] = { [sub]: value };
       if (p.kind === 'enterprise') addSchema(resource, ENTERPRISE_SCHEMA);
+      return;
+    }
+    case 'manager': {
+      const o = resource[ENTERPRISE_SCHEMA];
+      if (isRecord(o)) o.manager = { value };
+      else resource[ENTERPRISE_SCHEMA] = { manager: { value } };
+      addSchema(resource, ENTERPRISE_SCHEMA);
       return;
     }
     case 'multi': {

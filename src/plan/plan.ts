@@ -23,6 +23,7 @@ import {
   type Reason,
 } from './reasons.js';
 import { sameUserName, userNameProblem } from './user-name.js';
+import { clearStaleManager, resolveManager } from './manager.js';
 
 /**
  * Decides what happens to one Entra user, as Entra's provisioning would (graph-semantics §6.4–6.6).
@@ -65,9 +66,12 @@ export function planUser(facts: UserFacts, settings: PlanSettings, lookup: Store
 
   let evaluated: EvaluatedMapping[];
   try {
-    evaluated = settings.mappings.evaluate(
-      { attributes: source.attributes, isSoftDeleted, appRoleAssignments: facts.appRoles },
-      { ...settings.evaluation, mode: linked ? 'update' : 'create' },
+    evaluated = resolveManager(
+      settings.mappings.evaluate(
+        { attributes: source.attributes, isSoftDeleted, appRoleAssignments: facts.appRoles },
+        { ...settings.evaluation, mode: linked ? 'update' : 'create' },
+      ),
+      facts,
     );
   } catch (error) {
     if (!(error instanceof MappingEvaluationError)) throw error;
@@ -144,6 +148,7 @@ function planFirstSight(
     }
     if (row) {
       const linked = projectMappings(row.resource, evaluated, 'update');
+      clearStaleManager(linked.resource, linked.modified, evaluated);
       const conflict = userNameConflict(linked.resource, row, lookup);
       if (conflict) return fail(conflict);
       return {
@@ -197,6 +202,7 @@ function planLinked(
 ): PlannedAction {
   const { entraId } = facts;
   const { resource, modified } = projectMappings(row.resource, evaluated, 'update');
+  clearStaleManager(resource, modified, evaluated);
   // Back in scope: Entra manages the user again.
   const release = facts.inScope && facts.source?.released ? false : undefined;
   if (modified.length === 0)

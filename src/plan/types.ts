@@ -53,6 +53,11 @@ export interface UserFacts {
   scopeVia?: 'assignment' | 'group' | 'all' | null;
   /** The group the user last left while it gave scope (its id; the store keeps no group names). */
   leftGroup?: string | null;
+  /**
+   * The manager `source` names (its Entra id) and the local id of the row linked to it (null: the
+   * manager has no row); absent when the source names no manager.
+   */
+  manager?: { entraId: string; rowId: string | null };
 }
 
 /** Who holds a userName: a store row, or (id null) a row created earlier in the same batch. */

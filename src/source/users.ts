@@ -75,7 +75,13 @@ export function toUserChange(raw: unknown): UserChange {
     if (reason === 'changed' || reason === 'deleted') return { kind: 'removed', id: item.id, reason };
     return { kind: 'invalid', id: item.id, problem: `unknown @removed reason ${JSON.stringify(reason)}` };
   }
-  const result = userAttributes(item);
+  const manager = managerOf(item);
+  if (typeof manager === 'object' && manager !== null) {
+    const disabled = item.accountEnabled === false ? { disabled: true as const } : {};
+    return { kind: 'invalid', id: item.id, problem: manager.problem, ...disabled };
+  }
+  const result = userAttributes(withoutManagerAnnotation(item));
+  if (!('problem' in result) && manager !== undefined) result.attributes.manager = manager;
   if ('problem' in result) {
     const disabled = item.accountEnabled === false ? { disabled: true as const } : {};
     return { kind: 'invalid', id: item.id, problem: result.problem, ...disabled };
@@ -84,15 +90,51 @@ export function toUserChange(raw: unknown): UserChange {
 }
 
 /**
+ * The manager's Entra id from users/delta's `manager@delta` (graph-semantics §1.1): the reference
+ * without `@removed` is the current manager; only removed ones mean none (null). Absent: unchanged
+ * (return=minimal) or none (a full round). A malformed annotation is a problem of that user.
+ */
+function managerOf(item: Record<string, unknown>): string | null | undefined | { problem: string } {
+  if ('manager' in item) {
+    // A user read by id (readUser) carries the manager's id as a plain attribute already.
+    const id = item.manager;
+    return id === null || isObjectId(id) ? id : { problem: 'manager is not an object id' };
+  }
+  const refs = item['manager@delta'];
+  if (refs === undefined) return undefined;
+  if (!Array.isArray(refs)) return { problem: 'manager@delta is not a list' };
+  let current: string | null = null;
+  for (const ref of refs as unknown[]) {
+    const r = (typeof ref === 'object' && ref !== null ? ref : {}) as Record<string, unknown>;
+    if (!isObjectId(r.id)) return { problem: 'manager@delta holds a reference without a valid id' };
+    if (r['@removed'] === undefined) current = r.id;
+  }
+  return current;
+}
+
+function withoutManagerAnnotation(item: Record<string, unknown>): Record<string, unknown> {
+  if (!('manager@delta' in item)) return item;
+  const { 'manager@delta': _annotation, ...rest } = item;
+  return rest;
+}
+
+/**
  * One user by object id or UPN, with `select`; null when Graph has no such user (404). Graph answers
- * with a few attributes besides the selected ones.
+ * with a few attributes besides the selected ones. `manager` is a relationship, not a property that
+ * GET /users/{id} selects: it is read from /users/{id}/manager and given as the manager's id (null: none).
  */
 export async function readUser(
   api: GraphApi,
   idOrUpn: string,
   select: readonly string[],
 ): Promise<Record<string, unknown> | null> {
-  return nullWhenNotFound(api.get(`/users/${encodeURIComponent(idOrUpn)}?$select=${select.join(',')}`));
+  const properties = select.filter((a) => a !== 'manager');
+  const user = await nullWhenNotFound(
+    api.get(`/users/${encodeURIComponent(idOrUpn)}?$select=${properties.join(',')}`),
+  );
+  if (!user || properties.length === select.length) return user;
+  const manager = await nullWhenNotFound(api.get(`/users/${encodeURIComponent(idOrUpn)}/manager?$select=id`));
+  return { ...user, manager: manager?.id ?? null };
 }
 
 /** One user by object id or UPN as an operator names it (provision, mappings preview), with its id. */

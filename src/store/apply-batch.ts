@@ -46,7 +46,17 @@ export function applyBatchSqlite(t: BatchTables, batch: WriteBatch): AppliedActi
   });
   for (const entry of audit) t.audit.append(entry);
   for (const w of batch.after ?? []) applyMirrorWrite(t, w, batch.cycleId, batch.retry);
+  // After the settlement, which clears the batch's own users: a report planned in this batch before
+  // its manager's row existed is pending again, and the cycle's pending drain resolves it.
+  t.sourceUsers.markReportsPending(rowsCameOrWent(results));
   return results;
+}
+
+/** The Entra users whose linked row this batch created, linked or deleted. */
+export function rowsCameOrWent(results: readonly AppliedAction[]): string[] {
+  return results
+    .filter((r) => r.outcome === 'applied' && ['create', 'link', 'delete'].includes(r.action.kind))
+    .map((r) => r.action.entraId);
 }
 
 function applyMirrorWrite(t: BatchTables, w: MirrorWrite, cycleId: string, retry: RetrySpacing): void {

@@ -245,6 +245,8 @@ export interface KnownUser {
   appRoles?: AppRole[];
   /** The group the user last left while it gave scope, when nothing else gives it scope since. */
   leftGroup?: string;
+  /** The manager the mirror names, and the local id of the row linked to it (null: none in the store). */
+  manager?: { entraId: string; rowId: string | null };
   /**
    * Present when the user's Graph data was unusable when last read (its mirror is stale): the cycle
    * that last failed it, or null.

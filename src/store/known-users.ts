@@ -17,6 +17,9 @@ export type FactsRow = UserRow & {
   s_released: number;
   s_generation: number;
   s_left_group: string | null;
+  s_manager_id: string | null;
+  /** The local id of the row linked to the mirror's manager. */
+  m_row_id: string | null;
 };
 
 /** One statement for the whole batch: scope, the mirror row and the linked row of each id. */
@@ -29,7 +32,8 @@ const FACTS_SQL = `
       ELSE 0 END AS via,
     s.entra_id AS s_entra_id, s.attributes AS s_attributes, s.soft_deleted AS s_soft_deleted,
     s.hard_deleted AS s_hard_deleted, s.released AS s_released, s.generation AS s_generation,
-    s.left_group AS s_left_group,
+    s.left_group AS s_left_group, s.manager_id AS s_manager_id,
+    (SELECT m.id FROM users m WHERE m.external_id = s.manager_id) AS m_row_id,
     u.*
   FROM json_each(?) k
   LEFT JOIN source_users s ON s.entra_id = k.value
@@ -67,5 +71,6 @@ export function knownUserOf(row: FactsRow): KnownUser {
     scope: row.via === 1 ? 'assignment' : row.via === 2 ? 'group' : null,
     linked: row.id === null ? null : toStoreUser(row),
     ...(row.s_left_group ? { leftGroup: row.s_left_group } : {}),
+    ...(row.s_manager_id ? { manager: { entraId: row.s_manager_id, rowId: row.m_row_id } } : {}),
   };
 }

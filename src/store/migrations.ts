@@ -184,4 +184,11 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE audit ADD COLUMN group_name TEXT;
   CREATE INDEX audit_group_id ON audit (group_id);
   `,
+  // 8: the manager's Entra id each user's mirror names (the enterprise
+  // manager mapping), indexed: a manager's row created, linked or deleted makes its reports pending.
+  // No backfill: before it, a mirror never held a manager.
+  `
+  ALTER TABLE source_users ADD COLUMN manager_id TEXT;
+  CREATE INDEX source_users_manager ON source_users (manager_id) WHERE manager_id IS NOT NULL;
+  `,
 ];

@@ -23,6 +23,10 @@ interface SourceRow {
   generation: number;
 }
 
+/** The manager's Entra id a mirrored user names (the `manager` attribute), for the indexed column. */
+export const managerIdOf = (attributes: Record<string, AttributeValue>): string | null =>
+  typeof attributes.manager === 'string' ? attributes.manager : null;
+
 export const mirroredUserOf = (row: SourceRow): MirroredUser => ({
   entraId: row.entra_id,
   attributes: JSON.parse(row.attributes) as Record<string, AttributeValue>,
@@ -51,10 +55,16 @@ export class SourceUsers {
   upsert(entraId: string, attributes: Record<string, AttributeValue>, generation: number): void {
     prepared(
       this.db,
-      `INSERT INTO source_users (entra_id, attributes, soft_deleted, generation) VALUES (@id, @attributes, 0, @generation)
+      `INSERT INTO source_users (entra_id, attributes, soft_deleted, generation, manager_id)
+       VALUES (@id, @attributes, 0, @generation, @manager)
        ON CONFLICT (entra_id) DO UPDATE SET attributes = excluded.attributes, soft_deleted = 0, hard_deleted = 0,
-       generation = max(source_users.generation, excluded.generation)`,
-    ).run({ id: entraId, attributes: JSON.stringify(attributes), generation });
+       generation = max(source_users.generation, excluded.generation), manager_id = excluded.manager_id`,
+    ).run({
+      id: entraId,
+      attributes: JSON.stringify(attributes),
+      generation,
+      manager: managerIdOf(attributes),
+    });
   }
 
   softDelete(entraId: string, generation: number): void {
@@ -92,6 +102,20 @@ export class SourceUsers {
       this.db,
       `UPDATE source_users SET released = ?, left_group = CASE WHEN ? THEN left_group END WHERE entra_id = ?`,
     ).run(released ? 1 : 0, released ? 1 : 0, entraId);
+  }
+
+  /**
+   * Users whose mirror names one of these Entra users as manager become pending: the manager's row
+   * was created, linked or deleted, so their manager reference resolves differently now.
+   */
+  markReportsPending(managerIds: readonly string[]): void {
+    if (managerIds.length === 0) return;
+    prepared(
+      this.db,
+      `INSERT INTO pending_users (entra_id)
+         SELECT entra_id FROM source_users WHERE manager_id IN (SELECT value FROM json_each(?))
+       ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
+    ).run(JSON.stringify(managerIds));
   }
 
   /** A user deleted for good: its mirror row and its memberships go. */

@@ -33,6 +33,7 @@ export async function ingest(
   const known = await ctx.store.knownUsers(ids, { appRoles: ctx.mappings.usesAppRoleAssignments });
   const batch = new MirrorBatch(ctx, known, mode, generation, toRead);
   for (const item of items) batch.take(item);
+  await resolveChangedManagers(ctx, known, batch.toPlan);
   const planned = await planUsers(
     ctx,
     [...batch.toPlan].map((id) => factsOf(ctx, known.get(id)!)),
@@ -175,6 +176,33 @@ class MirrorBatch {
     const decisive =
       item.disabled === true || (!this.everyone && user.scope === null) || user.source?.softDeleted === true;
     if (decisive) this.toPlan.add(item.id);
+  }
+}
+
+/**
+ * The store resolved each user's manager as the mirror named it before this batch. A user whose
+ * manager this batch names differently (a change, a user seen for the first time) gets it resolved
+ * here: from the batch's own facts, or in one more look-up for the batch's other managers.
+ */
+async function resolveChangedManagers(
+  ctx: CycleContext,
+  known: Map<string, KnownUser>,
+  ids: Iterable<string>,
+): Promise<void> {
+  if (!ctx.mappings.sourceAttributes.includes('manager')) return;
+  const changed = new Map<string, string>();
+  for (const id of ids) {
+    const user = known.get(id)!;
+    const managerId = user.source?.attributes.manager;
+    if (typeof managerId !== 'string') delete user.manager;
+    else if (user.manager?.entraId !== managerId) changed.set(id, managerId);
+  }
+  if (changed.size === 0) return;
+  const unknown = [...new Set(changed.values())].filter((m) => !known.has(m));
+  const managers = unknown.length > 0 ? await ctx.store.knownUsers(unknown, { appRoles: false }) : known;
+  for (const [id, managerId] of changed) {
+    const row = (known.get(managerId) ?? managers.get(managerId))?.linked ?? null;
+    known.get(id)!.manager = { entraId: managerId, rowId: row?.id ?? null };
   }
 }
 

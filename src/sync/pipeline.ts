@@ -30,6 +30,7 @@ export function factsOf(ctx: CycleContext, known: KnownUser): UserFacts {
     ...(known.leftGroup ? { leftGroup: known.leftGroup } : {}),
     linked: known.linked,
     ...(known.appRoles ? { appRoles: known.appRoles } : {}),
+    ...(known.manager ? { manager: known.manager } : {}),
   };
 }
 
@@ -109,22 +110,37 @@ export async function applyPlanned(
 }
 
 /** Plans and applies the given users from the store's facts (staging disables and deletes). */
-export async function evaluateUsers(ctx: CycleContext, ids: readonly string[]): Promise<void> {
-  await applyPlanned(ctx, await planUsers(ctx, await storedFacts(ctx, ids)), { stage: true });
+export async function evaluateUsers(ctx: CycleContext, ids: readonly string[]): Promise<AppliedAction[]> {
+  return applyPlanned(ctx, await planUsers(ctx, await storedFacts(ctx, ids)), { stage: true });
 }
 
-/** Plans every pending user that is due, a batch per transaction. */
+/**
+ * Plans every pending user that is due, a batch per transaction, in id order. A pass can make users
+ * pending again (a manager's row created after its report was planned): they are planned in another
+ * pass, a few at most, since only a row created, linked or deleted does that.
+ */
 export async function drainPending(ctx: CycleContext): Promise<void> {
   const batch = ctx.settings.sync.batchSize;
-  let after = '';
-  for (;;) {
-    const ids = await ctx.store.pending.dueAfter(after, batch, ctx.cycleId);
-    if (ids.length === 0) return;
-    after = ids[ids.length - 1]!;
-    await ctx.store.write(() => evaluateUsers(ctx, ids), 'pending users');
-    ctx.progress?.step(ids.length);
+  const managers = ctx.mappings.sourceAttributes.includes('manager');
+  for (let pass = 0; pass < DRAIN_PASSES; pass++) {
+    let after = '';
+    let rowsCameOrWent = false;
+    for (;;) {
+      const ids = await ctx.store.pending.dueAfter(after, batch, ctx.cycleId);
+      if (ids.length === 0) break;
+      after = ids[ids.length - 1]!;
+      const results = await ctx.store.write(() => evaluateUsers(ctx, ids), 'pending users');
+      ctx.progress?.step(ids.length);
+      rowsCameOrWent ||= results.some(
+        (r) => r.outcome === 'applied' && ['create', 'link', 'delete'].includes(r.action.kind),
+      );
+    }
+    if (!managers || !rowsCameOrWent) return;
   }
 }
+
+/** A chain of managers created in one batch needs one pass per link; more is left to the next cycle. */
+const DRAIN_PASSES = 4;
 
 /** Counts and log line for one change; `listed` passes it to the cycle's listener (dry run, provision). */
 function report(ctx: CycleContext, { action, outcome }: AppliedAction, listed: boolean): void {

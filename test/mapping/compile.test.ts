@@ -221,10 +221,10 @@ describe('configuration errors', () => {
       1,
     ],
     [
-      'manager',
-      [...base, { target: `${ENT}:manager`, direct: 'manager' }],
-      /manager.*out of scope/,
-      'target',
+      'manager from anything but direct: manager',
+      [...base, { target: `${ENT}:manager`, expression: '[manager]' }],
+      /mappings\[1\] \(target ".*:manager"\), expression: the manager is mapped only from "direct: manager"/,
+      'expression',
       1,
     ],
     [

@@ -32,7 +32,10 @@ const shipped = (
   }
 ).mappings;
 
-const MAPPINGS: Record<'default' | 'emailMatching', CompiledMappings> = {
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const MANAGER = `${ENTERPRISE}:manager`;
+
+const MAPPINGS: Record<'default' | 'emailMatching' | 'manager' | 'managerOnCreate', CompiledMappings> = {
   default: compileMappings(shipped),
   // The shipped mappings with the work email as the only matching attribute: unlike userName
   // (UNIQUE in the store), it can find several rows.
@@ -41,7 +44,22 @@ const MAPPINGS: Record<'default' | 'emailMatching', CompiledMappings> = {
       m.target === WORK_EMAIL ? { ...m, matchingPrecedence: 1 } : m,
     ),
   ),
+  manager: compileMappings([...shipped, { target: MANAGER, direct: 'manager' }]),
+  managerOnCreate: compileMappings([
+    ...shipped,
+    { target: MANAGER, direct: 'manager', apply: 'create-only' },
+  ]),
 };
+
+/** A row whose SCIM resource names a manager (its local id). */
+const managed = (r: StoreUser, managerRowId: string): StoreUser => ({
+  ...r,
+  resource: {
+    ...r.resource,
+    schemas: [USER_SCHEMA, ENTERPRISE],
+    [ENTERPRISE]: { manager: { value: managerRowId } },
+  },
+});
 
 const ADA = {
   userPrincipalName: 'ada@contoso.com',
@@ -100,6 +118,8 @@ interface FactsSpec {
   scopeVia?: UserFacts['scopeVia'];
   leftGroup?: string;
   linked?: StoreUser;
+  /** The manager the mirror names and its row's local id, as the store resolved it. */
+  manager?: { entraId: string; rowId: string | null };
 }
 
 interface SettingsSpec {
@@ -418,6 +438,84 @@ const cases: Case[] = [
     expected: { kind: 'skip', reason: /^hard-deleted in Entra, never provisioned$/, quiet: true },
   },
 
+  // The enterprise manager: the manager's Entra id resolved to its row's local id
+  {
+    name: 'manager at first sight, its row in the store: created with manager.value = the row id',
+    facts: {
+      attributes: { ...ADA, manager: 'entra-boss' },
+      manager: { entraId: 'entra-boss', rowId: 'row-boss' },
+    },
+    settings: { mappings: 'manager' },
+    expected: {
+      kind: 'create',
+      modified: ['userName', WORK_EMAIL, 'active', 'displayName', MANAGER],
+      resource: { [ENTERPRISE]: { manager: { value: 'row-boss' } }, schemas: [USER_SCHEMA, ENTERPRISE] },
+    },
+  },
+  {
+    name: 'manager at first sight without a row (yet): created without a manager',
+    facts: { attributes: { ...ADA, manager: 'entra-boss' }, manager: { entraId: 'entra-boss', rowId: null } },
+    settings: { mappings: 'manager' },
+    expected: { kind: 'create', modified: ['userName', WORK_EMAIL, 'active', 'displayName'] },
+  },
+  {
+    name: 'manager set on a linked user: update of the manager only',
+    facts: {
+      attributes: { ...ADA, manager: 'entra-boss' },
+      manager: { entraId: 'entra-boss', rowId: 'row-boss' },
+      linked: adaRow(),
+    },
+    settings: { mappings: 'manager' },
+    expected: {
+      kind: 'update',
+      row: 'row-ada',
+      modified: [MANAGER],
+      resource: { [ENTERPRISE]: { manager: { value: 'row-boss' } } },
+    },
+  },
+  {
+    name: 'manager unchanged: quiet skip',
+    facts: {
+      attributes: { ...ADA, manager: 'entra-boss' },
+      manager: { entraId: 'entra-boss', rowId: 'row-boss' },
+      linked: managed(adaRow(), 'row-boss'),
+    },
+    settings: { mappings: 'manager' },
+    expected: { kind: 'skip', row: 'row-ada', quiet: true, reason: /^unchanged$/ },
+  },
+  {
+    name: 'manager removed in Entra: the reference is cleared',
+    facts: { attributes: { ...ADA, manager: null }, linked: managed(adaRow(), 'row-boss') },
+    settings: { mappings: 'manager' },
+    expected: { kind: 'update', row: 'row-ada', modified: [MANAGER] },
+  },
+  {
+    name: "manager's row gone from the store: the stale reference is cleared",
+    facts: {
+      attributes: { ...ADA, manager: 'entra-boss' },
+      manager: { entraId: 'entra-boss', rowId: null },
+      linked: managed(adaRow(), 'row-boss'),
+    },
+    settings: { mappings: 'manager' },
+    expected: { kind: 'update', row: 'row-ada', modified: [MANAGER] },
+  },
+  {
+    name: 'manager resolved for another Entra id than the source names: not taken',
+    facts: {
+      attributes: { ...ADA, manager: 'entra-new-boss' },
+      manager: { entraId: 'entra-boss', rowId: 'row-boss' },
+      linked: adaRow(),
+    },
+    settings: { mappings: 'manager' },
+    expected: { kind: 'skip', row: 'row-ada', quiet: true, reason: /^unchanged$/ },
+  },
+  {
+    name: 'manager mapped create-only: a linked user keeps its reference',
+    facts: { attributes: { ...ADA, manager: null }, linked: managed(adaRow(), 'row-boss') },
+    settings: { mappings: 'managerOnCreate' },
+    expected: { kind: 'skip', row: 'row-ada', quiet: true, reason: /^unchanged$/ },
+  },
+
   // Mapping evaluation errors fail the user, never disable or delete it
   {
     name: 'mapping evaluation error at first sight',
@@ -459,6 +557,7 @@ function factsOf(spec: FactsSpec = {}): UserFacts {
     inScope: spec.inScope ?? true,
     ...(spec.scopeVia !== undefined ? { scopeVia: spec.scopeVia } : {}),
     ...(spec.leftGroup ? { leftGroup: spec.leftGroup } : {}),
+    ...(spec.manager ? { manager: spec.manager } : {}),
     linked: spec.linked ?? null,
   };
 }
@@ -521,5 +620,35 @@ describe('planUser', () => {
     else expect(action.code).toMatch(/^[a-z-]+(:.+)?$/);
     if (got.modified || expected.modified) expect(got.modified).toEqual(expected.modified ?? []);
     if (expected.resource) expect('resource' in action && action.resource).toMatchObject(expected.resource);
+  });
+});
+
+describe('planUser: the manager reference', () => {
+  it('a cleared reference is audited old → null and leaves no manager (nor an empty extension) behind', () => {
+    const action = planUser(
+      factsOf({ attributes: { ...ADA, manager: null }, linked: managed(adaRow(), 'row-boss') }),
+      settingsOf({ mappings: 'manager' }),
+      lookupOf([]),
+    );
+    expect(action.kind).toBe('update');
+    if (action.kind !== 'update') return;
+    expect(action.modified).toEqual([{ target: MANAGER, oldValue: 'row-boss', newValue: null }]);
+    expect(action.resource[ENTERPRISE]).toBeUndefined();
+    expect(action.resource.schemas).toEqual([USER_SCHEMA]);
+  });
+
+  it('a changed manager is audited with both local ids', () => {
+    const action = planUser(
+      factsOf({
+        attributes: { ...ADA, manager: 'entra-other' },
+        manager: { entraId: 'entra-other', rowId: 'row-other' },
+        linked: managed(adaRow(), 'row-boss'),
+      }),
+      settingsOf({ mappings: 'manager' }),
+      lookupOf([]),
+    );
+    expect(action.kind === 'update' && action.modified).toEqual([
+      { target: MANAGER, oldValue: 'row-boss', newValue: 'row-other' },
+    ]);
   });
 });

@@ -19,6 +19,8 @@ import { auditColumns } from '../audit.js';
 import { UNUSABLE_DATA, type RetrySpacing } from '../pending.js';
 import { onceKey, reportKey } from '../state.js';
 import { knownUserOf, type FactsRow } from '../known-users.js';
+import { rowsCameOrWent } from '../apply-batch.js';
+import { managerIdOf } from '../source-users.js';
 import { parseTargetPath, readPath } from '../../mapping/scim-path.js';
 import {
   columns,
@@ -54,7 +56,8 @@ export const knownUsersSql = (s: string) =>
        ELSE 0 END AS via,
      su.entra_id AS s_entra_id, su.attributes AS s_attributes, su.soft_deleted AS s_soft_deleted,
      su.hard_deleted AS s_hard_deleted, su.released AS s_released, su.generation AS s_generation,
-     su.left_group AS s_left_group,
+     su.left_group AS s_left_group, su.manager_id AS s_manager_id,
+     (SELECT id FROM "${s}".users WHERE external_id = su.manager_id LIMIT 1) AS m_row_id,
      (${isUnusable('p', '$2')}) AS p_unusable, p.failed_cycle AS p_failed_cycle,
      u.*
    FROM unnest($1::text[]) AS k(id)
@@ -227,6 +230,15 @@ export async function applyBatch(db: Queryable, s: string, batch: WriteBatch): P
   }
   await appendAudit(db, s, audit);
   await mirrorWrites(db, s, batch.after ?? [], batch.cycleId, batch.retry);
+  // After the settlement (see the SQLite twin): one statement for the whole batch.
+  const managers = rowsCameOrWent(results);
+  if (managers.length > 0)
+    await db.query(
+      `INSERT INTO "${s}".pending_users (entra_id)
+         SELECT entra_id FROM "${s}".source_users WHERE manager_id = ANY($1::text[])
+       ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
+      [managers],
+    );
   return results;
 }
 
@@ -297,14 +309,16 @@ async function mirrorRun(
   const upserts = of('upsert');
   if (upserts.length > 0)
     await db.query(
-      `INSERT INTO "${s}".source_users AS su (entra_id, attributes, soft_deleted, generation)
-       SELECT id, attributes, 0, generation FROM unnest($1::text[], $2::text[], $3::int[]) AS v(id, attributes, generation)
+      `INSERT INTO "${s}".source_users AS su (entra_id, attributes, soft_deleted, generation, manager_id)
+       SELECT id, attributes, 0, generation, manager
+       FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS v(id, attributes, generation, manager)
        ON CONFLICT (entra_id) DO UPDATE SET attributes = excluded.attributes, soft_deleted = 0, hard_deleted = 0,
-         generation = greatest(su.generation, excluded.generation)`,
+         generation = greatest(su.generation, excluded.generation), manager_id = excluded.manager_id`,
       [
         upserts.map((w) => w.entraId),
         upserts.map((w) => JSON.stringify(w.attributes)),
         upserts.map((w) => w.generation),
+        upserts.map((w) => managerIdOf(w.attributes)),
       ],
     );
   const soft = of('softDelete');

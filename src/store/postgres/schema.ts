@@ -192,6 +192,11 @@ export const PG_MIGRATIONS: ((schema: string) => string)[] = [
   ALTER TABLE "${s}".audit ADD COLUMN group_name text;
   CREATE INDEX audit_group_id ON "${s}".audit (group_id);
   `,
+  // 4: SQLite's migration 8: the manager's Entra id each user's mirror names, indexed (its reports).
+  (s) => `
+  ALTER TABLE "${s}".source_users ADD COLUMN manager_id text;
+  CREATE INDEX source_users_manager ON "${s}".source_users (manager_id) WHERE manager_id IS NOT NULL;
+  `,
 ];
 
 /** The schema version this entrasync creates and reads. */
