@@ -17,6 +17,7 @@ export type {
   EvaluationContext,
   MappingDefinition,
   ModifiedProperty,
+  ScimRole,
   ScimUserResource,
   ScimValue,
   SourceInput,
