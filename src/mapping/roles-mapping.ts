@@ -5,8 +5,10 @@
  * (graph-semantics §6.6); anything else would write a list of roles the user does not hold, or text where
  * role objects belong. No default value (a role nobody assigned) and no matching on roles.
  */
-import type { Node } from './ast.js';
-import { PRIMARY_ROLE_FUNCTIONS, ROLES_FUNCTIONS } from './functions/context.js';
+import { walk, type Node } from './ast.js';
+import { APP_ROLE_ASSIGNMENTS, PRIMARY_ROLE_FUNCTIONS, ROLES_FUNCTIONS } from './functions/context.js';
+import { lookupFunction } from './functions/registry.js';
+import { parseExpression } from './parser.js';
 import type { TargetPath } from './scim-path.js';
 import type { MappingDefinition } from './types.js';
 
@@ -32,4 +34,31 @@ export function rolesMappingProblem(
   if (def.matchingPrecedence !== undefined)
     return { field: 'matchingPrecedence', message: 'roles cannot be a matching attribute' };
   return null;
+}
+
+/**
+ * The mappings that read the user's app roles, named for an error: with scope `all` no assignment is
+ * listed, so they would remove every role (graph-semantics §6.3: Entra rejects these mappings with
+ * "Sync all"). Expressions that do not parse are left to the mapping check, which names them.
+ */
+export function appRoleReaders(defs: readonly MappingDefinition[]): string[] {
+  const readers: string[] = [];
+  defs.forEach((def, i) => {
+    const names = new Set<string>();
+    if (def.direct?.trim().toLowerCase() === APP_ROLE_ASSIGNMENTS.toLowerCase()) names.add('[appRoleAssignments]');
+    if (def.expression !== undefined) {
+      try {
+        walk(parseExpression(def.expression), (n) => {
+          if (n.type === 'attribute' && n.name.toLowerCase() === APP_ROLE_ASSIGNMENTS.toLowerCase())
+            names.add('[appRoleAssignments]');
+          const fn = n.type === 'call' ? lookupFunction(n.name)?.name : undefined;
+          if (fn && [...ROLES_FUNCTIONS, ...PRIMARY_ROLE_FUNCTIONS].includes(fn)) names.add(fn);
+        });
+      } catch {
+        // reported by the mapping check
+      }
+    }
+    if (names.size > 0) readers.push(`mappings[${i}] (target "${def.target}", ${[...names].sort().join(', ')})`);
+  });
+  return readers;
 }
