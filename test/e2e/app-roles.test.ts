@@ -78,6 +78,18 @@ describe.each(STORE_KINDS)('app roles on %s', (kind) => {
     );
   };
   const rolesOf = async (name: string) => (await state())[name]?.roles;
+  /** Who holds a role, by the README's query ("Reading the store") for this kind of store. */
+  const holders = async (value: string) =>
+    (
+      await h.store.query<{ user_name: string }>(
+        kind === 'sqlite'
+          ? `SELECT user_name FROM t.users, json_each(users.scim, '$.roles') r
+             WHERE json_extract(r.value, '$.value') = ? ORDER BY user_name`
+          : `SELECT user_name FROM t.users, jsonb_array_elements(scim::jsonb -> 'roles') r
+             WHERE r ->> 'value' = ? ORDER BY user_name`,
+        [value],
+      )
+    ).map((r) => r.user_name);
   /** The `modified` entries of the last audit row of a user. */
   const lastModified = async (name: string) => {
     const rows = await h.store.query<{ action: string; modified: string }>(
@@ -96,6 +108,7 @@ describe.each(STORE_KINDS)('app roles on %s', (kind) => {
       cy: { active: 1, roles: complex('Admin', 'Reader') },
       dee: { active: 1, roles: null },
     });
+    expect(await holders('Admin')).toEqual(['ada@contoso.com', 'cy@contoso.com']);
 
     emu.tenant.assign(ada, 'User', AUDITOR);
     emu.tenant.assign(team, 'Group', AUDITOR);
