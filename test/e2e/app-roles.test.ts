@@ -2,13 +2,16 @@
  * App roles end to end, on both stores: the emulator's app-role assignments (direct, and through an
  * assigned group) read over HTTPS by the real Graph client, written to `roles` in the users table and
  * read back with plain SQL as the application would. Roles added, changed and removed; the primary role
- * from SingleAppRoleAssignment; the settings that cannot work rejected by the built CLI (exit 2).
+ * from SingleAppRoleAssignment; a role change under the daemon (`entrasync run`); the settings that cannot
+ * work rejected by the built CLI (exit 2).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../support/emulator.js';
 import { emulatorEnv, runCli, tempDir, writeSettings } from '../support/harness.js';
-import { STORE_KINDS, storeHarness, type StoreHarness } from '../support/stores.js';
+import { STORE_KINDS, storeHarness, testStore, type StoreHarness } from '../support/stores.js';
+import { EVERY_SECOND } from '../daemon/fixture.js';
+import { cycleFinished, startDaemon } from '../daemon/support.js';
 
 const ADMIN = '11111111-1111-4111-8111-111111111111';
 const READER = '22222222-2222-4222-8222-222222222222';
@@ -218,6 +221,49 @@ describe.each(STORE_KINDS)('app roles on %s', (kind) => {
     emu.tenant.unassign(ada, READER);
     expect((await h.sync()).counts).toMatchObject({ update: 1 });
     expect((await state()).ada).toEqual({ active: 1, roles: null });
+  });
+});
+
+describe.each(STORE_KINDS)('under the daemon on %s', (kind) => {
+  it('a role given and then taken in Entra reaches the row in the next cycles', async () => {
+    const emu = await startTestEmulator();
+    const dir = tempDir();
+    const store = await testStore(kind, dir);
+    try {
+      emu.tenant.setAppRoles(APP_ROLES);
+      const ada = emu.tenant.createUser({ userPrincipalName: 'ada@contoso.com', accountEnabled: true }).id;
+      emu.tenant.assign(ada, 'User', READER);
+      writeSettings(dir, { mappings: COMPLEX });
+      const d = await startDaemon(
+        emulatorEnv(emu, dir, {
+          ENTRASYNC_DB: store.db,
+          ENTRASYNC_SCHEDULE: EVERY_SECOND,
+          ENTRASYNC_LOG_LEVEL: 'info',
+        }),
+      );
+      const roles = async () =>
+        (JSON.parse((await store.users())[0]?.scim ?? '{}') as { roles?: unknown }).roles ?? null;
+      const updated = (l: Record<string, unknown>) =>
+        cycleFinished(l) && (l.counts as Record<string, number>).update === 1;
+      try {
+        await d.waitFor((l) => cycleFinished(l) && l.kind === 'initial');
+        expect(await roles()).toEqual(complex('Reader'));
+        emu.tenant.assign(ada, 'User', ADMIN);
+        await d.waitForCount(updated, 1, 15_000);
+        expect(await roles()).toEqual(complex('Admin', 'Reader'));
+        emu.tenant.assign(ada, 'User');
+        emu.tenant.unassign(ada, ADMIN);
+        emu.tenant.unassign(ada, READER);
+        await d.waitForCount(updated, 2, 15_000);
+        expect(await roles()).toBeNull();
+        expect((await store.users())[0]?.active).toBe(1);
+      } finally {
+        expect(await d.stop()).toBe(0);
+      }
+    } finally {
+      await store.close();
+      await emu.close();
+    }
   });
 });
 
