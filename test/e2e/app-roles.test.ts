@@ -201,6 +201,19 @@ describe.each(STORE_KINDS)('app roles on %s', (kind) => {
     expect(await rolesOf('bo')).toEqual(complex('Reader'));
   });
 
+  it('provision on demand (the built CLI) writes the roles held at that moment', async () => {
+    h = await storeHarness(emu, kind, { settings: { mappings: COMPLEX } });
+    await h.sync();
+    emu.tenant.unassign(ada, ADMIN);
+    emu.tenant.assign(ada, 'User', AUDITOR);
+    emu.tenant.addMember(team, ada);
+    const r = await runCli(['provision', ada, '--json'], h.env);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { action: string | null }).action).toBe('update');
+    expect((await state()).ada).toEqual({ active: 1, roles: complex('Auditor', 'Reader') });
+    expect((await state()).cy).toEqual({ active: 1, roles: complex('Admin', 'Reader') });
+  });
+
   it('the primary role from SingleAppRoleAssignment: one role of several, the same each cycle; changed, then removed', async () => {
     h = await storeHarness(emu, kind, { settings: { mappings: SINGLE } });
     await h.sync();
