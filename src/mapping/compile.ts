@@ -211,7 +211,11 @@ export function compileMappings(
     if (isRolesPath(path)) {
       const problem = rolesMappingProblem(path, def, source.kind === 'expression' ? source.tree : null);
       if (problem)
-        throw new MappingConfigError(`${label(i, def.target)}, ${problem.field}: ${problem.message}`, i, problem.field);
+        throw new MappingConfigError(
+          `${label(i, def.target)}, ${problem.field}: ${problem.message}`,
+          i,
+          problem.field,
+        );
     }
 
     let defaultValue: ScimValue | null = null;

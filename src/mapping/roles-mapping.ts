@@ -45,7 +45,8 @@ export function appRoleReaders(defs: readonly MappingDefinition[]): string[] {
   const readers: string[] = [];
   defs.forEach((def, i) => {
     const names = new Set<string>();
-    if (def.direct?.trim().toLowerCase() === APP_ROLE_ASSIGNMENTS.toLowerCase()) names.add('[appRoleAssignments]');
+    if (def.direct?.trim().toLowerCase() === APP_ROLE_ASSIGNMENTS.toLowerCase())
+      names.add('[appRoleAssignments]');
     if (def.expression !== undefined) {
       try {
         walk(parseExpression(def.expression), (n) => {
@@ -58,7 +59,8 @@ export function appRoleReaders(defs: readonly MappingDefinition[]): string[] {
         // reported by the mapping check
       }
     }
-    if (names.size > 0) readers.push(`mappings[${i}] (target "${def.target}", ${[...names].sort().join(', ')})`);
+    if (names.size > 0)
+      readers.push(`mappings[${i}] (target "${def.target}", ${[...names].sort().join(', ')})`);
   });
   return readers;
 }

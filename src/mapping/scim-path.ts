@@ -152,8 +152,16 @@ function parseRolesPath(path: string): TargetPath {
   if (!m) throw new TargetPathError(`unsupported target "${path}": ${ROLES_PATHS}`);
   const sub = canon([...ROLE_SUBS], m[1] ?? '') as RoleSub | undefined;
   if (!sub)
-    throw new TargetPathError(`the primary role has no sub-attribute "${m[1]}" (expected ${ROLE_SUBS.join(', ')})`);
-  return { kind: 'primaryRole', canonical: `roles[primary eq "True"].${sub}`, attr: 'roles', sub, type: 'string' };
+    throw new TargetPathError(
+      `the primary role has no sub-attribute "${m[1]}" (expected ${ROLE_SUBS.join(', ')})`,
+    );
+  return {
+    kind: 'primaryRole',
+    canonical: `roles[primary eq "True"].${sub}`,
+    attr: 'roles',
+    sub,
+    type: 'string',
+  };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>

@@ -50,7 +50,10 @@ function parseRole(text: string): ScimRole | null {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return null;
   const { primary, type, display, value } = o as Record<string, unknown>;
   if (typeof value !== 'string' || value === '' || typeof primary !== 'boolean') return null;
-  if ((type !== undefined && typeof type !== 'string') || (display !== undefined && typeof display !== 'string'))
+  if (
+    (type !== undefined && typeof type !== 'string') ||
+    (display !== undefined && typeof display !== 'string')
+  )
     return null;
   return {
     primary,

@@ -131,7 +131,7 @@ describe.each(STORE_KINDS)('app roles on %s', (kind) => {
     expect((await h.sync()).counts).toMatchObject({ update: 0, create: 0 });
   });
 
-  it('roles changed: a direct role swapped, the group\'s role swapped, a member joining the group', async () => {
+  it("roles changed: a direct role swapped, the group's role swapped, a member joining the group", async () => {
     h = await storeHarness(emu, kind, { settings: { mappings: COMPLEX } });
     await h.sync();
     emu.tenant.unassign(ada, READER);

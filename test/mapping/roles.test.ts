@@ -59,9 +59,11 @@ const configError = (defs: MappingDefinition[]): string => {
 };
 
 describe('roles target paths', () => {
-  it('roles, and the primary role\'s value, display and type, in any case, canonical spelling', () => {
+  it("roles, and the primary role's value, display and type, in any case, canonical spelling", () => {
     expect(parseTargetPath('Roles').canonical).toBe('roles');
-    expect(parseTargetPath('roles[primary eq "true"].Value').canonical).toBe('roles[primary eq "True"].value');
+    expect(parseTargetPath('roles[primary eq "true"].Value').canonical).toBe(
+      'roles[primary eq "True"].value',
+    );
     expect(parseTargetPath('ROLES[PRIMARY EQ "True"].display').canonical).toBe(
       'roles[primary eq "True"].display',
     );
@@ -93,14 +95,22 @@ describe('roles mappings are checked when compiled', () => {
   it('the primary role takes SingleAppRoleAssignment([appRoleAssignments])', () => {
     expect(
       configError([
-        { target: 'roles[primary eq "True"].value', expression: 'SingleAppRoleAssignment([appRoleAssignments])' },
+        {
+          target: 'roles[primary eq "True"].value',
+          expression: 'SingleAppRoleAssignment([appRoleAssignments])',
+        },
       ]),
     ).toBe('no error');
     expect(configError([{ target: 'roles[primary eq "True"].value', direct: 'jobTitle' }])).toMatch(
       /SingleAppRoleAssignment/,
     );
     expect(
-      configError([{ target: 'roles[primary eq "True"].display', expression: 'AppRoleAssignmentsComplex([appRoleAssignments])' }]),
+      configError([
+        {
+          target: 'roles[primary eq "True"].display',
+          expression: 'AppRoleAssignmentsComplex([appRoleAssignments])',
+        },
+      ]),
     ).toMatch(/SingleAppRoleAssignment/);
   });
 
@@ -110,7 +120,10 @@ describe('roles mappings are checked when compiled', () => {
     expect(
       configError([
         COMPLEX,
-        { target: 'roles[primary eq "True"].value', expression: 'SingleAppRoleAssignment([appRoleAssignments])' },
+        {
+          target: 'roles[primary eq "True"].value',
+          expression: 'SingleAppRoleAssignment([appRoleAssignments])',
+        },
       ]),
     ).toMatch(/roles.*already mapped by mappings\[1\]/);
   });
@@ -119,7 +132,11 @@ describe('roles mappings are checked when compiled', () => {
 describe('roles written from AppRoleAssignmentsComplex', () => {
   it('every role, primary false, with its display name, in value order', () => {
     const { resource, modified } = project([COMPLEX], [READER, ADMIN, AUDITOR]);
-    expect(resource.roles).toEqual([role('Admin', 'Administrator'), role('Auditor'), role('Reader', 'Reader')]);
+    expect(resource.roles).toEqual([
+      role('Admin', 'Administrator'),
+      role('Auditor'),
+      role('Reader', 'Reader'),
+    ]);
     expect(modified.map((m) => m.target)).toEqual(['userName', 'roles']);
   });
 
@@ -158,8 +175,8 @@ describe('roles written from AppRoleAssignmentsComplex', () => {
 
   it('a role without value is named by its display name, else its id', () => {
     expect(
-      project([COMPLEX], [{ appRoleId: 'd4', value: null, displayName: 'Viewer' }, { appRoleId: 'e5' }]).resource
-        .roles,
+      project([COMPLEX], [{ appRoleId: 'd4', value: null, displayName: 'Viewer' }, { appRoleId: 'e5' }])
+        .resource.roles,
     ).toEqual([role('Viewer', 'Viewer'), role('e5')]);
   });
 });

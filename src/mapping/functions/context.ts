@@ -37,13 +37,16 @@ export function roleString(r: AppRoleAssignmentInput): string {
 }
 
 /** The user's roles: default access left out, each role once, in role-string order. */
-export function heldRoles(input: { appRoleAssignments?: AppRoleAssignmentInput[] }): AppRoleAssignmentInput[] {
+export function heldRoles(input: {
+  appRoleAssignments?: AppRoleAssignmentInput[];
+}): AppRoleAssignmentInput[] {
   const byId = new Map<string, AppRoleAssignmentInput>();
   for (const r of input.appRoleAssignments ?? []) {
     if (r.appRoleId === DEFAULT_ACCESS && !r.value) continue;
     if (!byId.has(r.appRoleId)) byId.set(r.appRoleId, r);
   }
-  const key = (r: AppRoleAssignmentInput) => `${roleString(r)}\u0000${r.displayName ?? ''}\u0000${r.appRoleId}`;
+  const key = (r: AppRoleAssignmentInput) =>
+    `${roleString(r)}\u0000${r.displayName ?? ''}\u0000${r.appRoleId}`;
   return [...byId.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
