@@ -173,6 +173,16 @@ describe('roles written from AppRoleAssignmentsComplex', () => {
     ]);
   });
 
+  it('AssertiveAppRoleAssignmentsComplex is accepted and writes the same list', () => {
+    const assertive = {
+      target: 'roles',
+      expression: 'AssertiveAppRoleAssignmentsComplex([appRoleAssignments])',
+    };
+    const first = project([COMPLEX], [ADMIN, READER]).resource;
+    expect(project([assertive], [ADMIN, READER]).resource).toEqual(first);
+    expect(project([assertive], [READER], first).resource.roles).toEqual([role('Reader', 'Reader')]);
+  });
+
   it('a role without value is named by its display name, else its id', () => {
     expect(
       project([COMPLEX], [{ appRoleId: 'd4', value: null, displayName: 'Viewer' }, { appRoleId: 'e5' }])
