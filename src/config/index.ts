@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ConfigProblems, shown } from './errors.js';
 import { allowCustomHosts, AUTHORITY_HOSTS, checkHost, GRAPH_HOSTS } from './hosts.js';
 import { checkMappings, loadSettingsFile, type SettingsFile } from './file.js';
+import { appRoleReaders } from '../mapping/index.js';
 
 export { ConfigError } from './errors.js';
 
@@ -266,6 +267,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const v = value(env, 'ENTRASYNC_SCOPE') ?? 'assigned';
     if (v !== 'assigned' && v !== 'all') {
       throw new ConfigError('ENTRASYNC_SCOPE', `expected "assigned" or "all", got ${shown(v)}`);
+    }
+    const readers = v === 'all' && local ? appRoleReaders(local.settings.mappings) : [];
+    if (readers.length > 0) {
+      throw new ConfigError(
+        'ENTRASYNC_SCOPE',
+        `"all" lists no app-role assignments, which ${readers.join('; ')} read${readers.length === 1 ? 's' : ''} (Entra does not support app-role mappings with "Sync all"): set ENTRASYNC_SCOPE=assigned or remove ${readers.length === 1 ? 'that mapping' : 'those mappings'}`,
+      );
     }
     return v;
   });

@@ -7,7 +7,8 @@ import { checkTree, readAttribute, runTree, VIRTUAL_ATTRIBUTES } from './evaluat
 import { APP_ROLE_ASSIGNMENTS } from './functions/context.js';
 import { lookupFunction } from './functions/registry.js';
 import { parseExpression } from './parser.js';
-import { parseTargetPath, TargetPathError, type TargetPath } from './scim-path.js';
+import { rolesMappingProblem } from './roles-mapping.js';
+import { isRolesPath, parseTargetPath, TargetPathError, type TargetPath } from './scim-path.js';
 import { toTargetValue } from './target-value.js';
 import type {
   EvaluatedMapping,
@@ -105,6 +106,8 @@ export function compileMappings(
   const precedences = new Map<number, number>();
   const normalised: unknown[] = [];
   const warnings: string[] = [];
+  // roles and the primary role's parts write one attribute: one way or the other, not both.
+  let rolesMapping: { index: number; kind: string } | null = null;
 
   defs.forEach((raw, i) => {
     const parsed = mappingDefinitionSchema.safeParse(raw);
@@ -137,6 +140,16 @@ export function compileMappings(
     }
     seen.set(path.canonical, i);
     if (path.kind === 'manager') checkManagerMapping(def, i);
+    if (isRolesPath(path)) {
+      if (rolesMapping && rolesMapping.kind !== path.kind) {
+        throw new MappingConfigError(
+          `${label(i, def.target)}: roles is already mapped by mappings[${rolesMapping.index}]; map roles whole (AppRoleAssignmentsComplex) or its primary role (SingleAppRoleAssignment), not both`,
+          i,
+          'target',
+        );
+      }
+      rolesMapping ??= { index: i, kind: path.kind };
+    }
     const apply = def.apply ?? 'always';
 
     let source: Source;
@@ -195,6 +208,15 @@ export function compileMappings(
       });
       source = { kind: 'expression', tree };
       normalisedSource = { expression: printNode(tree) };
+    }
+    if (isRolesPath(path)) {
+      const problem = rolesMappingProblem(path, def, source.kind === 'expression' ? source.tree : null);
+      if (problem)
+        throw new MappingConfigError(
+          `${label(i, def.target)}, ${problem.field}: ${problem.message}`,
+          i,
+          problem.field,
+        );
     }
 
     let defaultValue: ScimValue | null = null;

@@ -5,13 +5,13 @@
  * - Comparisons: a null operand makes every comparison false; numbers compare numerically when both sides parse
  *   as numbers, DateTimes chronologically, everything else by case-sensitive ordinal string comparison.
  * - Attribute lookup tries the exact name, then a case-insensitive match. [IsSoftDeleted] → "True"/"False";
- *   [appRoleAssignments] → the list of role strings.
+ *   [appRoleAssignments] → the list of role strings (context.ts heldRoles: default access left out, each once).
  * - IgnoreAttributeFlow / IgnoreObjectFlow (bare keywords) stop the flow of the attribute / the whole user.
  * - No function result may exceed MAX_VALUE_LENGTH (limits.ts): that bounds the work of any evaluation.
  */
 import type { Arg, Node } from './ast.js';
 import { ExpressionError, MappingEvaluationError } from './errors.js';
-import { APP_ROLE_ASSIGNMENTS, roleString } from './functions/context.js';
+import { APP_ROLE_ASSIGNMENTS, heldRoles, roleString } from './functions/context.js';
 import { lookupFunction } from './functions/registry.js';
 import { checkedLength, valueLength } from './limits.js';
 import type { Args, Env } from './functions/types.js';
@@ -77,7 +77,7 @@ export function readAttribute(name: string, input: SourceInput): Value {
   const lower = name.toLowerCase();
   if (lower === IS_SOFT_DELETED.toLowerCase()) return boolText(input.isSoftDeleted);
   if (lower === APP_ROLE_ASSIGNMENTS.toLowerCase()) {
-    const roles = input.appRoleAssignments ?? [];
+    const roles = heldRoles(input);
     return roles.length === 0 ? null : roles.map(roleString);
   }
   const attrs = input.attributes;

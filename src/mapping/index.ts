@@ -8,6 +8,7 @@ export {
 } from './compile.js';
 export { ExpressionError, MappingConfigError, MappingEvaluationError } from './errors.js';
 export { projectMappings, readScimValue } from './project.js';
+export { appRoleReaders } from './roles-mapping.js';
 export { ENTERPRISE_SCHEMA, USER_SCHEMA } from './scim-path.js';
 import type { MappingDefinition } from './types.js';
 
@@ -17,6 +18,7 @@ export type {
   EvaluationContext,
   MappingDefinition,
   ModifiedProperty,
+  ScimRole,
   ScimUserResource,
   ScimValue,
   SourceInput,

@@ -3,14 +3,19 @@
  * Decision: attribute names and filter values are matched case-insensitively (SCIM attribute names are
  * case-insensitive) and normalised to the canonical spelling, e.g. `Emails[Type eq "Work"].Value` →
  * `emails[type eq "work"].value`.
+ * App roles (docs/expressions.md, "App roles"): `roles` is the whole multi-valued list, written at once;
+ * `roles[primary eq "True"].value|display|type` is one part of the primary role.
  */
-import type { ScimUserResource, ScimValue } from './types.js';
+import type { ScimRole, ScimUserResource, ScimValue } from './types.js';
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const MANAGER_TARGET = `${ENTERPRISE_SCHEMA}:manager`;
 
-export type ScimType = 'string' | 'boolean';
+export type ScimType = 'string' | 'boolean' | 'roles';
+
+export const ROLE_SUBS = ['value', 'display', 'type'] as const;
+export type RoleSub = (typeof ROLE_SUBS)[number];
 
 export type TargetPath =
   | { kind: 'simple'; canonical: string; attr: string; type: ScimType }
@@ -18,7 +23,13 @@ export type TargetPath =
   | { kind: 'multi'; canonical: string; attr: string; filterType: string; sub: string; type: ScimType }
   | { kind: 'enterprise'; canonical: string; attr: string; type: ScimType }
   /** The enterprise `manager`: `{ value: <the manager's local id> }`, a reference the planner resolves. */
-  | { kind: 'manager'; canonical: string; attr: 'manager'; type: 'string' };
+  | { kind: 'manager'; canonical: string; attr: 'manager'; type: 'string' }
+  | { kind: 'roles'; canonical: 'roles'; attr: 'roles'; type: 'roles' }
+  | { kind: 'primaryRole'; canonical: string; attr: 'roles'; sub: RoleSub; type: 'string' };
+
+/** The paths that write the user's app roles: only the app-role functions may feed them. */
+export const isRolesPath = (p: TargetPath): p is Extract<TargetPath, { kind: 'roles' | 'primaryRole' }> =>
+  p.kind === 'roles' || p.kind === 'primaryRole';
 
 const SIMPLE = [
   'userName',
@@ -57,6 +68,9 @@ const canon = (list: string[], name: string): string | undefined =>
 export class TargetPathError extends Error {}
 
 const FILTERED = /^([A-Za-z]+)\[\s*type\s+eq\s+"([^"]*)"\s*\]\.([A-Za-z]+)$/i;
+const PRIMARY_ROLE = /^roles\[\s*primary\s+eq\s+"true"\s*\]\.([A-Za-z]+)$/i;
+const ROLES_PATHS =
+  'roles is mapped whole (roles) or by its primary role (roles[primary eq "True"].value, .display or .type)';
 
 /**
  * Parses and validates a target path; throws TargetPathError saying what is wrong. Paths are parsed
@@ -91,6 +105,7 @@ function parseUncached(raw: string): TargetPath {
       );
     return { kind: 'enterprise', canonical: `${ENTERPRISE_SCHEMA}:${c}`, attr: c, type: 'string' };
   }
+  if (/^roles\b/i.test(path)) return parseRolesPath(path);
   const m = FILTERED.exec(path);
   if (m) {
     const attr = canon(Object.keys(MULTI), m[1] ?? '');
@@ -135,6 +150,25 @@ function parseUncached(raw: string): TargetPath {
   throw new TargetPathError(`unknown target "${raw}"`);
 }
 
+function parseRolesPath(path: string): TargetPath {
+  if (path.toLowerCase() === 'roles')
+    return { kind: 'roles', canonical: 'roles', attr: 'roles', type: 'roles' };
+  const m = PRIMARY_ROLE.exec(path);
+  if (!m) throw new TargetPathError(`unsupported target "${path}": ${ROLES_PATHS}`);
+  const sub = canon([...ROLE_SUBS], m[1] ?? '') as RoleSub | undefined;
+  if (!sub)
+    throw new TargetPathError(
+      `the primary role has no sub-attribute "${m[1]}" (expected ${ROLE_SUBS.join(', ')})`,
+    );
+  return {
+    kind: 'primaryRole',
+    canonical: `roles[primary eq "True"].${sub}`,
+    attr: 'roles',
+    sub,
+    type: 'string',
+  };
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -144,6 +178,22 @@ function findElement(list: unknown, filterType: string): Record<string, unknown>
     (e): e is Record<string, unknown> =>
       isRecord(e) && typeof e.type === 'string' && e.type.toLowerCase() === filterType.toLowerCase(),
   );
+}
+
+/** The primary role's element: `primary` true (or "True", as a SCIM client may send it). */
+function primaryRoleOf(list: unknown): Record<string, unknown> | undefined {
+  if (!Array.isArray(list)) return undefined;
+  return list.find(
+    (e): e is Record<string, unknown> =>
+      isRecord(e) && (e.primary === true || String(e.primary).toLowerCase() === 'true'),
+  );
+}
+
+/** The stored roles list, as far as it holds role objects; null when there is none. */
+function rolesOf(v: unknown): ScimRole[] | null {
+  if (!Array.isArray(v)) return null;
+  const roles = v.filter((e): e is ScimRole => isRecord(e));
+  return roles.length === 0 ? null : roles;
 }
 
 function asScim(v: unknown): ScimValue | null {
@@ -172,6 +222,10 @@ export function readPath(resource: ScimUserResource, p: TargetPath): ScimValue |
     }
     case 'multi':
       return asScim(findElement(resource[p.attr], p.filterType)?.[p.sub]);
+    case 'roles':
+      return rolesOf(resource.roles);
+    case 'primaryRole':
+      return asScim(primaryRoleOf(resource.roles)?.[p.sub]);
   }
 }
 
@@ -220,7 +274,36 @@ export function writePath(resource: ScimUserResource, p: TargetPath, value: Scim
       else (list as unknown[]).push({ type: p.filterType, [p.sub]: value });
       return;
     }
+    case 'roles':
+      resource.roles = structuredClone(value);
+      return;
+    case 'primaryRole': {
+      if (!Array.isArray(resource.roles)) resource.roles = [];
+      const list = resource.roles as unknown[];
+      const el = primaryRoleOf(list);
+      if (el) el[p.sub] = value;
+      else list.push({ primary: true, [p.sub]: value });
+      return;
+    }
   }
+}
+
+/**
+ * Removes the value at a roles path (a role the user no longer holds): the whole list, or one part
+ * of the primary role, then the primary role once nothing but `primary` is left, then an empty list.
+ */
+export function clearRolesPath(resource: ScimUserResource, p: TargetPath): void {
+  if (p.kind === 'roles') {
+    delete resource.roles;
+    return;
+  }
+  if (p.kind !== 'primaryRole' || !Array.isArray(resource.roles)) return;
+  const list = resource.roles as unknown[];
+  const el = primaryRoleOf(list);
+  if (!el) return;
+  delete el[p.sub];
+  if (Object.keys(el).every((k) => k === 'primary')) list.splice(list.indexOf(el), 1);
+  if (list.length === 0) delete resource.roles;
 }
 
 export function addSchema(resource: ScimUserResource, schema: string): void {

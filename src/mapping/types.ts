@@ -46,7 +46,15 @@ export interface EvaluationContext {
   mode?: 'create' | 'update';
 }
 
-export type ScimValue = string | boolean | number | string[];
+/** One element of the SCIM `roles` attribute (RFC 7643 §4.1.2), as AppRoleAssignmentsComplex gives it. */
+export interface ScimRole {
+  primary: boolean;
+  type?: string;
+  display?: string;
+  value: string;
+}
+
+export type ScimValue = string | boolean | number | string[] | ScimRole[];
 
 export interface EvaluatedMapping {
   target: string;

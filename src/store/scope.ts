@@ -15,6 +15,13 @@ const LEFT_GROUP_SQL = `UPDATE source_users SET left_group = @g WHERE entra_id =
   AND NOT EXISTS (SELECT 1 FROM entra_group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
                   WHERE gm.member_id = @m AND gm.member_type = 'user')`;
 
+/** The holders of the roles in `@ids` (a JSON list of ids), directly or through a group, made pending. */
+const ROLE_HOLDERS_PENDING = `INSERT INTO pending_users (entra_id)
+  SELECT principal_id FROM assignments WHERE principal_type = 'User' AND app_role_id IN (SELECT value FROM json_each(@ids))
+  UNION SELECT gm.member_id FROM group_members gm JOIN assignments a ON a.principal_type = 'Group' AND a.principal_id = gm.group_id
+    WHERE gm.member_type = 'user' AND a.app_role_id IN (SELECT value FROM json_each(@ids))
+  ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`;
+
 export type ScopeVia = 'assignment' | 'group' | null;
 
 /** A group member as Graph lists it. */
@@ -129,11 +136,27 @@ export class Scope {
     return prepared(this.db, 'DELETE FROM entra_group_members WHERE generation < ?').run(generation).changes;
   }
 
-  /** The app's role definitions, as last read from its service principal. */
+  /**
+   * The app's role definitions, as last read from its service principal. A role renamed, added or
+   * removed changes the roles of its holders without any assignment changing: they become pending.
+   */
   setAppRoles(roles: { id: string; value: string | null; displayName: string | null }[]): void {
+    const key = (r: { value: string | null; displayName: string | null }) =>
+      JSON.stringify([r.value, r.displayName]);
+    const before = new Map(
+      prepared<[], { id: string; value: string | null; displayName: string | null }>(
+        this.db,
+        'SELECT id, value, display_name AS displayName FROM app_roles',
+      )
+        .all()
+        .map((r) => [r.id, key(r)]),
+    );
+    const changed = new Set(roles.filter((r) => before.get(r.id) !== key(r)).map((r) => r.id));
+    for (const id of before.keys()) if (!roles.some((r) => r.id === id)) changed.add(id);
     prepared(this.db, 'DELETE FROM app_roles').run();
     const insert = prepared(this.db, 'INSERT INTO app_roles (id, value, display_name) VALUES (?, ?, ?)');
     for (const r of roles) insert.run(r.id, r.value, r.displayName);
+    if (changed.size > 0) prepared(this.db, ROLE_HOLDERS_PENDING).run({ ids: JSON.stringify([...changed]) });
   }
 
   /** A user's app-role assignments: direct ones, and those of assigned groups it is a direct member of. */

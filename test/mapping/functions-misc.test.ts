@@ -169,8 +169,8 @@ describe('context functions', () => {
     expect(evaluateExpression('SingleAppRoleAssignment([appRoleAssignments])', inp, ctx())).toBe('Admin');
     expect(evaluateExpression('[appRoleAssignments]', inp, ctx())).toEqual(['Admin', 'Reader', 'r3']);
     expect(evaluateExpression('AppRoleAssignmentsComplex([appRoleAssignments])', inp, ctx())).toEqual([
-      '{"primary":false,"type":"WindowsAzureActiveDirectoryRole","value":"Admin"}',
-      '{"primary":false,"type":"WindowsAzureActiveDirectoryRole","value":"Reader"}',
+      '{"primary":false,"type":"WindowsAzureActiveDirectoryRole","display":"Administrator","value":"Admin"}',
+      '{"primary":false,"type":"WindowsAzureActiveDirectoryRole","display":"Reader","value":"Reader"}',
       '{"primary":false,"type":"WindowsAzureActiveDirectoryRole","value":"r3"}',
     ]);
     expect(ev('SingleAppRoleAssignment([appRoleAssignments])')).toBeNull();

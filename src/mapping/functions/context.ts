@@ -9,10 +9,14 @@
  *   special characters are the Windows password-complexity set; CharactersToAvoid is removed from every pool.
  * - SelectUniqueValue: must be the whole expression and the mapping must be create-only (compile errors);
  *   null/empty candidates are skipped; when every candidate is taken the user fails (Entra escrows it).
- * - An assignment's role string is its value, else its displayName, else its appRoleId. SingleAppRoleAssignment
- *   returns the first assignment's role (input order) or null without assignments. AppRoleAssignmentsComplex
- *   returns one JSON object per assignment, as text: {"primary":false,"type":"WindowsAzureActiveDirectoryRole",
- *   "value":…} (the SCIM roles target itself is out of scope).
+ * - App roles (docs/expressions.md, "App roles"): a role's string is its value, else its displayName, else its
+ *   appRoleId; default access (the all-zero appRoleId, no value) is no role; a role held twice (directly and
+ *   through a group) counts once; roles are taken in role-string order, so the choice below never flaps.
+ *   SingleAppRoleAssignment returns the first role (Entra guarantees none when a user holds several), or null;
+ *   in roles[primary eq "True"].display it is the role's displayName, in .type "WindowsAzureActiveDirectoryRole".
+ *   AppRoleAssignmentsComplex (and AssertiveAppRoleAssignmentsComplex, the same here: the `roles` target is
+ *   always replaced whole) returns one JSON object per role, as text:
+ *   {"primary":false,"type":"WindowsAzureActiveDirectoryRole","display":…,"value":…}.
  */
 import type { Arg } from '../ast.js';
 import { MappingEvaluationError } from '../errors.js';
@@ -21,10 +25,51 @@ import { isNullOrEmpty, toInteger, toText } from '../values.js';
 import { fn, type Env, type FunctionSpec } from './types.js';
 
 export const APP_ROLE_ASSIGNMENTS = 'appRoleAssignments';
+/** The functions that write `roles` (whole) and the primary role's parts. */
+export const ROLES_FUNCTIONS = ['AppRoleAssignmentsComplex', 'AssertiveAppRoleAssignmentsComplex'];
+export const PRIMARY_ROLE_FUNCTIONS = ['SingleAppRoleAssignment'];
+
+const DEFAULT_ACCESS = '00000000-0000-0000-0000-000000000000';
+const ROLE_TYPE = 'WindowsAzureActiveDirectoryRole';
 
 export function roleString(r: AppRoleAssignmentInput): string {
   return r.value || r.displayName || r.appRoleId;
 }
+
+/** The user's roles: default access left out, each role once, in role-string order. */
+export function heldRoles(input: {
+  appRoleAssignments?: AppRoleAssignmentInput[];
+}): AppRoleAssignmentInput[] {
+  const byId = new Map<string, AppRoleAssignmentInput>();
+  for (const r of input.appRoleAssignments ?? []) {
+    if (r.appRoleId === DEFAULT_ACCESS && !r.value) continue;
+    if (!byId.has(r.appRoleId)) byId.set(r.appRoleId, r);
+  }
+  const key = (r: AppRoleAssignmentInput) =>
+    `${roleString(r)}\u0000${r.displayName ?? ''}\u0000${r.appRoleId}`;
+  return [...byId.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** SingleAppRoleAssignment's result: the part of the role its target asks for. */
+function primaryRolePart(r: AppRoleAssignmentInput, target: string): string | null {
+  const sub = /^roles\[primary eq "True"\]\.(display|type)$/.exec(target)?.[1];
+  if (sub === 'display') return r.displayName || null;
+  if (sub === 'type') return ROLE_TYPE;
+  return roleString(r);
+}
+
+const complexRoles = (env: Env) => {
+  const roles = heldRoles(env.input);
+  if (roles.length === 0) return null;
+  return roles.map((r) =>
+    JSON.stringify({
+      primary: false,
+      type: ROLE_TYPE,
+      ...(r.displayName ? { display: r.displayName } : {}),
+      value: roleString(r),
+    }),
+  );
+};
 
 const rnd = (env: Env): (() => number) => env.ctx.random ?? Math.random;
 const pick = (env: Env, pool: string): string => {
@@ -132,21 +177,17 @@ export const contextFunctions: FunctionSpec[] = [
     maxArgs: 1,
     check: requireAppRoleAssignments('SingleAppRoleAssignment'),
     impl: (_a, env) => {
-      const first = env.input.appRoleAssignments?.[0];
-      return first ? roleString(first) : null;
+      const first = heldRoles(env.input)[0];
+      return first ? primaryRolePart(first, env.target) : null;
     },
   }),
-  fn({
-    name: 'AppRoleAssignmentsComplex',
-    minArgs: 1,
-    maxArgs: 1,
-    check: requireAppRoleAssignments('AppRoleAssignmentsComplex'),
-    impl: (_a, env) => {
-      const roles = env.input.appRoleAssignments ?? [];
-      if (roles.length === 0) return null;
-      return roles.map((r) =>
-        JSON.stringify({ primary: false, type: 'WindowsAzureActiveDirectoryRole', value: roleString(r) }),
-      );
-    },
-  }),
+  ...ROLES_FUNCTIONS.map((name) =>
+    fn({
+      name,
+      minArgs: 1,
+      maxArgs: 1,
+      check: requireAppRoleAssignments(name),
+      impl: (_a, env) => complexRoles(env),
+    }),
+  ),
 ];

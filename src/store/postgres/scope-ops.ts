@@ -224,6 +224,19 @@ export async function commitListing(
     );
   }
   if (appRoles) {
+    // A role renamed, added or removed changes its holders' roles without any assignment changing.
+    const listed = `SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS n(id, value, display_name)`;
+    const stored = `SELECT id, value, display_name FROM "${s}".app_roles`;
+    await db.query(
+      `WITH changed AS (SELECT id FROM (${stored} EXCEPT ${listed}) o UNION SELECT id FROM (${listed} EXCEPT ${stored}) n)
+       INSERT INTO "${s}".pending_users (entra_id)
+         SELECT principal_id FROM "${s}".assignments WHERE principal_type = 'User' AND app_role_id IN (SELECT id FROM changed)
+         UNION SELECT gm.member_id FROM "${s}".group_members gm JOIN "${s}".assignments a
+           ON a.principal_type = 'Group' AND a.principal_id = gm.group_id
+           WHERE gm.member_type = 'user' AND a.app_role_id IN (SELECT id FROM changed)
+       ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
+      [appRoles.map((r) => r.appRoleId), appRoles.map((r) => r.value), appRoles.map((r) => r.displayName)],
+    );
     await db.query(`DELETE FROM "${s}".app_roles`);
     await db.query(
       `INSERT INTO "${s}".app_roles (id, value, display_name) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
