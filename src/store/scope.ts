@@ -18,7 +18,7 @@ const LEFT_GROUP_SQL = `UPDATE source_users SET left_group = @g WHERE entra_id =
 /** The holders of the roles in `@ids` (a JSON list of ids), directly or through a group, made pending. */
 const ROLE_HOLDERS_PENDING = `INSERT INTO pending_users (entra_id)
   SELECT principal_id FROM assignments WHERE principal_type = 'User' AND app_role_id IN (SELECT value FROM json_each(@ids))
-  UNION SELECT gm.member_id FROM group_members gm JOIN assignments a ON a.principal_type = 'Group' AND a.principal_id = gm.group_id
+  UNION SELECT gm.member_id FROM entra_group_members gm JOIN assignments a ON a.principal_type = 'Group' AND a.principal_id = gm.group_id
     WHERE gm.member_type = 'user' AND a.app_role_id IN (SELECT value FROM json_each(@ids))
   ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`;
 

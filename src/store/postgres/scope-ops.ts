@@ -231,7 +231,7 @@ export async function commitListing(
       `WITH changed AS (SELECT id FROM (${stored} EXCEPT ${listed}) o UNION SELECT id FROM (${listed} EXCEPT ${stored}) n)
        INSERT INTO "${s}".pending_users (entra_id)
          SELECT principal_id FROM "${s}".assignments WHERE principal_type = 'User' AND app_role_id IN (SELECT id FROM changed)
-         UNION SELECT gm.member_id FROM "${s}".group_members gm JOIN "${s}".assignments a
+         UNION SELECT gm.member_id FROM "${s}".entra_group_members gm JOIN "${s}".assignments a
            ON a.principal_type = 'Group' AND a.principal_id = gm.group_id
            WHERE gm.member_type = 'user' AND a.app_role_id IN (SELECT id FROM changed)
        ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
