@@ -9,6 +9,16 @@ export {
 export { ExpressionError, MappingConfigError, MappingEvaluationError } from './errors.js';
 export { projectMappings, readScimValue } from './project.js';
 export { ENTERPRISE_SCHEMA, USER_SCHEMA } from './scim-path.js';
+export {
+  compileGroupFilter,
+  compileGroupMappings,
+  DEFAULT_GROUP_MAPPINGS,
+  GROUP_SCHEMA,
+  groupFilterAttributes,
+  projectGroup,
+  type CompiledGroupMappings,
+  type GroupEvaluation,
+} from './group-mappings.js';
 import type { MappingDefinition } from './types.js';
 
 export type {
