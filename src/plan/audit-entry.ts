@@ -13,6 +13,11 @@ export interface AuditDraft {
   /** Why, machine-readable (README, "Reading the audit"), and as a sentence. */
   reasonCode: string | null;
   reason: string | null;
+  /** 'group' for a group's rows (entraId the Entra group); absent or 'user' otherwise. */
+  objectType?: 'user' | 'group';
+  /** The local group a group or member row is about. */
+  groupId?: string | null;
+  groupName?: string | null;
 }
 
 /** The userName an action is about: the one it writes, else the row's. */

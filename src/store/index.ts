@@ -9,6 +9,7 @@ import { loadKnownUsers } from './known-users.js';
 import { CYCLE_LEASE, CycleLease, readLeaseHolder } from './lock.js';
 import { prepared } from './statements.js';
 import { PendingQueue } from './pending.js';
+import { notImplementedGroups } from './groups.js';
 import { Scope } from './scope.js';
 import { SourceUsers } from './source-users.js';
 import { StagedChanges } from './staged.js';
@@ -23,7 +24,7 @@ export { LinkConflictError } from './users.js';
 export type { AuditEntry, AuditQuery, ModifiedValue } from './audit.js';
 export type { CycleRecord, CycleKind, CycleSet, CycleStatus, FailureClass } from './cycles.js';
 export type { MirroredUser } from './source-users.js';
-export type { StagedChange } from './staged.js';
+export type { StagedChange, StagedKind } from './staged.js';
 export type { FailingUser, RetrySpacing } from './pending.js';
 export { UNUSABLE_DATA } from './pending.js';
 export { leaseOwner, type LeaseHolder } from './lock.js';
@@ -128,6 +129,7 @@ export class Store implements UserStore {
           scope.removeGroup(w.groupId);
           continue;
         }
+        if (w.op === 'groupAttributes') continue;
         if (w.op === 'add') scope.addMember(w.membership, generation);
         else scope.removeMember(w.groupId, w.memberId);
         const member = w.op === 'add' ? w.membership : w;
@@ -156,6 +158,8 @@ export class Store implements UserStore {
       this.tables.sourceUsers.unseenLinked(generation, afterId, limit),
     forgetUnseenUnlinked: async (generation) => this.tables.sourceUsers.forgetUnseenUnlinked(generation),
   };
+
+  readonly groups: UserStore['groups'] = notImplementedGroups();
 
   readonly pending: UserStore['pending'] = {
     dueAfter: async (afterId, limit, cycleId) => this.tables.pending.dueAfter(afterId, limit, cycleId),

@@ -7,7 +7,7 @@ import type { LeaseHolder } from './lock.js';
 import type { FailingUser, RetrySpacing } from './pending.js';
 import type { Membership, ScopeVia } from './scope.js';
 import type { MirroredUser } from './source-users.js';
-import type { StagedChange } from './staged.js';
+import type { StagedChange, StagedKind } from './staged.js';
 import type { StateKey } from './state.js';
 import type { ProgressRecord } from './progress.js';
 import type { LockWaits } from './write-wait.js';
@@ -79,6 +79,41 @@ export interface UserStore {
     /** Mirror rows the full round did not list and no row links to. */
     forgetUnseenUnlinked(generation: number): Promise<number>;
   };
+  /** Groups: the mirror of Entra groups and the application's `groups` / `group_members` tables. */
+  readonly groups: {
+    /** Pending groups with plan = 1, in entra id order after `afterId`. */
+    duePlan(afterId: string, limit: number): Promise<KnownGroup[]>;
+    /** The facts of these groups (provision on demand, staged replans). */
+    known(entraIds: readonly string[]): Promise<Map<string, KnownGroup>>;
+    /** Unlinked local groups (external_id NULL) by display name, case-insensitive. */
+    unlinkedByDisplayName(names: readonly string[]): Promise<Map<string, StoreGroup[]>>;
+    /**
+     * Applies each action with its audit row (create/update/link set in_scope and members = 1; delete
+     * removes the row, its memberships by cascade, the plan mark; keep records in_scope and clears plan).
+     * A row the store rejects fails that group (outcome 'failed', error audit row), never the batch.
+     */
+    apply(cycleId: string, writes: readonly GroupActionWrite[]): Promise<AppliedGroupAction[]>;
+    /**
+     * Recomputes memberships of groups with members = 1 (plus, when expandNested, every in-scope linked
+     * ancestor of such a group), at most `limit` groups per call, writing only the differences; each
+     * add/remove gets an audit row ('add-member' / 'remove-member', reason_code 'member-added' /
+     * 'member-removed', user and group named) unless the group was created in this cycle (then its
+     * create row's `members` count says it; pass the cycle id). Returns what it did; 0 groups = done.
+     */
+    settleMemberships(
+      cycleId: string,
+      options: { expandNested: boolean; limit: number },
+    ): Promise<{ groups: number; added: number; removed: number }>;
+    /** Every source group plan = 1 and members = 1. */
+    markAllForPlan(): Promise<void>;
+    counts(): Promise<{ total: number; linked: number; memberships: number }>;
+    /** By local id, Entra id or display name (case-insensitive; may be several). */
+    find(key: string): Promise<StoreGroup[]>;
+    /** Local user ids of a group's members, in user id order. */
+    memberIds(groupId: string): Promise<string[]>;
+    /** Every group row in display-name order, read as consumed (groups export). */
+    inDisplayNameOrder(): AsyncGenerator<StoreGroup>;
+  };
   readonly pending: {
     dueAfter(afterId: string, limit: number, cycleId: string): Promise<string[]>;
     dueUnusable(cycleId: string): Promise<string[]>;
@@ -96,7 +131,7 @@ export interface UserStore {
       changes: readonly {
         entraId: string;
         cycleId: string;
-        kind: 'disable' | 'delete';
+        kind: StagedKind;
         userName: string | null;
       }[],
     ): Promise<void>;
@@ -279,4 +314,75 @@ export type GroupWrite =
   | { op: 'add'; membership: Membership }
   | { op: 'remove'; groupId: string; memberId: string; memberType: string }
   /** A deleted group: its user members become pending (they may have lost scope). */
-  | { op: 'removeGroup'; groupId: string };
+  | { op: 'removeGroup'; groupId: string }
+  /** A group's own properties as groups/delta lists them: the mirror, planned again when changed. */
+  | {
+      op: 'groupAttributes';
+      groupId: string;
+      displayName: string | null;
+      attributes: Record<string, AttributeValue>;
+    };
+
+/** A row of the application's `groups` table. */
+export interface StoreGroup {
+  id: string;
+  externalId: string | null;
+  displayName: string;
+  /** The SCIM Group resource as last written (schemas, displayName, externalId, … no members). */
+  resource: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Everything the group planner needs about one Entra group. */
+export interface KnownGroup {
+  entraId: string;
+  /** The mirror; null when Graph never listed it (or forgot it). */
+  source: {
+    displayName: string | null;
+    attributes: Record<string, AttributeValue>;
+    removed: boolean;
+  } | null;
+  /** Assigned to the application (scope `assigned`); scope `all` decides in sync/ (filter). */
+  assigned: boolean;
+  linked: StoreGroup | null;
+}
+
+export type GroupActionWrite =
+  | {
+      kind: 'create';
+      entraId: string;
+      resource: Record<string, unknown>;
+      displayName: string;
+      inScope: true;
+      audit: AuditDraft;
+    }
+  | {
+      kind: 'update';
+      entraId: string;
+      groupId: string;
+      resource: Record<string, unknown>;
+      displayName: string;
+      inScope: true;
+      audit: AuditDraft;
+    }
+  | {
+      kind: 'link';
+      entraId: string;
+      groupId: string;
+      resource: Record<string, unknown>;
+      displayName: string;
+      inScope: true;
+      audit: AuditDraft;
+    }
+  | { kind: 'delete'; entraId: string; groupId: string; audit: AuditDraft }
+  /** No row change: records the verdict (in or out of scope) and clears plan; audit optional. */
+  | { kind: 'keep'; entraId: string; inScope: boolean; audit: AuditDraft | null }
+  | { kind: 'error'; entraId: string; audit: AuditDraft };
+
+export interface AppliedGroupAction {
+  entraId: string;
+  outcome: 'applied' | 'failed';
+  groupId: string | null;
+  error?: string;
+}

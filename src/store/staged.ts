@@ -1,10 +1,13 @@
 import type { Db } from './db.js';
 import { prepared } from './statements.js';
 
+/** 'delete-group': a group's delete (entra_id the Entra group, user_name its display name). */
+export type StagedKind = 'disable' | 'delete' | 'delete-group';
+
 export interface StagedChange {
   entraId: string;
   cycleId: string;
-  kind: 'disable' | 'delete';
+  kind: StagedKind;
   userName: string | null;
   stagedAt: string;
   held: boolean;
@@ -14,7 +17,7 @@ export interface StagedChange {
 export interface StagedRow {
   entra_id: string;
   cycle_id: string;
-  kind: 'disable' | 'delete';
+  kind: StagedKind;
   user_name: string | null;
   staged_at: string;
   held: number;
@@ -45,7 +48,7 @@ export class StagedChanges {
   }
 
   /** A change already held keeps its cycle and flags; a new one joins the current cycle. */
-  stage(entraId: string, cycleId: string, kind: 'disable' | 'delete', userName: string | null): void {
+  stage(entraId: string, cycleId: string, kind: StagedKind, userName: string | null): void {
     this.stageStmt.run(entraId, cycleId, kind, userName, new Date().toISOString());
   }
 

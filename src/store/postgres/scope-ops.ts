@@ -65,6 +65,7 @@ export async function applyGroupPage(
     while (j < writes.length && writes[j]!.op === op) j++;
     const run = writes.slice(i, j);
     i = j;
+    if (op === 'groupAttributes') continue;
     if (op === 'add') {
       // One statement may not touch a row twice: the last listing of a membership wins.
       const byKey = new Map<string, Membership>();

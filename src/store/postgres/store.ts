@@ -19,6 +19,7 @@ import { DELTA_STATE_KEYS, reportKey } from '../state.js';
 import { parseProgress, PROGRESS_KEY } from '../progress.js';
 import { toStoreUser, type UserRow } from '../users.js';
 import { LockWaits } from '../write-wait.js';
+import { notImplementedGroups } from '../groups.js';
 import { appendAudit, applyBatch, knownUsers, linkCandidates } from './batch.js';
 import { checkConnection, createPool, parsePostgresUrl, type PostgresSettings } from './connection.js';
 import { withRetry } from './errors.js';
@@ -188,6 +189,8 @@ export class PostgresStore implements UserStore {
         [generation],
       ),
   };
+
+  readonly groups: UserStore['groups'] = notImplementedGroups();
 
   readonly pending: UserStore['pending'] = {
     dueAfter: async (afterId, limit, cycleId) =>
