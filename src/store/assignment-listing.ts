@@ -40,7 +40,7 @@ export class AssignmentListing {
     );
     this.pendingMembers = db.prepare(
       `INSERT INTO pending_users (entra_id)
-       SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'user'
+       SELECT member_id FROM entra_group_members WHERE group_id = ? AND member_type = 'user'
        ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
     );
   }

@@ -24,7 +24,7 @@ const FACTS_SQL = `
   SELECT k.value AS entra_key,
     CASE
       WHEN EXISTS (SELECT 1 FROM assignments WHERE principal_id = k.value AND principal_type = 'User') THEN 1
-      WHEN EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+      WHEN EXISTS (SELECT 1 FROM entra_group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
                    WHERE gm.member_id = k.value AND gm.member_type = 'user') THEN 2
       ELSE 0 END AS via,
     s.entra_id AS s_entra_id, s.attributes AS s_attributes, s.soft_deleted AS s_soft_deleted,

@@ -140,4 +140,48 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX audit_user_id ON audit (user_id);
   ALTER TABLE source_users ADD COLUMN left_group TEXT;
   `,
+  // 7: groups (README, "Reading the store"). The mirror of Entra memberships becomes
+  // entra_group_members; `groups` and `group_members` are the application's tables, maintained for
+  // the Entra groups in scope. source_groups mirrors groups/delta; pending_groups marks the groups to
+  // plan again (plan) or whose memberships to recompute (members), durably.
+  `
+  ALTER TABLE group_members RENAME TO entra_group_members;
+  DROP INDEX group_members_member;
+  CREATE INDEX entra_group_members_member ON entra_group_members (member_id);
+
+  CREATE TABLE source_groups (
+    entra_id TEXT PRIMARY KEY NOT NULL,
+    display_name TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    removed INTEGER NOT NULL DEFAULT 0,
+    generation INTEGER NOT NULL DEFAULT 0,
+    in_scope INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  CREATE TABLE pending_groups (
+    entra_id TEXT PRIMARY KEY NOT NULL,
+    plan INTEGER NOT NULL DEFAULT 0,
+    members INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+
+  CREATE TABLE groups (
+    id TEXT PRIMARY KEY NOT NULL DEFAULT (lower(hex(randomblob(16)))),
+    external_id TEXT UNIQUE,
+    display_name TEXT NOT NULL,
+    scim TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  );
+  CREATE INDEX groups_display_name ON groups (display_name COLLATE NOCASE);
+  CREATE TABLE group_members (
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX group_members_user ON group_members (user_id);
+
+  ALTER TABLE audit ADD COLUMN object_type TEXT NOT NULL DEFAULT 'user';
+  ALTER TABLE audit ADD COLUMN group_id TEXT;
+  ALTER TABLE audit ADD COLUMN group_name TEXT;
+  CREATE INDEX audit_group_id ON audit (group_id);
+  `,
 ];

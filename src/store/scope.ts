@@ -3,7 +3,7 @@ import { prepared } from './statements.js';
 
 /** Users in scope: directly assigned, or direct members of a group in scope. */
 const IN_SCOPE_USERS = `SELECT principal_id AS id FROM assignments WHERE principal_type = 'User'
-  UNION SELECT gm.member_id FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+  UNION SELECT gm.member_id FROM entra_group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
     WHERE gm.member_type = 'user'`;
 /** Users that matter to the application: in scope, or linked to a store row (until released). */
 const RELEVANT_USERS = `${IN_SCOPE_USERS} UNION SELECT external_id FROM users WHERE external_id IS NOT NULL`;
@@ -12,7 +12,7 @@ const RELEVANT_USERS = `${IN_SCOPE_USERS} UNION SELECT external_id FROM users WH
 const LEFT_GROUP_SQL = `UPDATE source_users SET left_group = @g WHERE entra_id = @m
   AND EXISTS (SELECT 1 FROM scope_groups WHERE group_id = @g)
   AND NOT EXISTS (SELECT 1 FROM assignments WHERE principal_id = @m AND principal_type = 'User')
-  AND NOT EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+  AND NOT EXISTS (SELECT 1 FROM entra_group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
                   WHERE gm.member_id = @m AND gm.member_type = 'user')`;
 
 export type ScopeVia = 'assignment' | 'group' | null;
@@ -38,7 +38,7 @@ export class Scope {
       this.db,
       `SELECT CASE
          WHEN EXISTS (SELECT 1 FROM assignments WHERE principal_id = @id AND principal_type = 'User') THEN 1
-         WHEN EXISTS (SELECT 1 FROM group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
+         WHEN EXISTS (SELECT 1 FROM entra_group_members gm JOIN scope_groups sg ON sg.group_id = gm.group_id
                       WHERE gm.member_id = @id AND gm.member_type = 'user') THEN 2
          ELSE 0 END`,
     )
@@ -79,13 +79,13 @@ export class Scope {
   addMember(m: Membership, generation: number): void {
     prepared(
       this.db,
-      `INSERT INTO group_members (group_id, member_id, member_type, generation) VALUES (?, ?, ?, ?)
+      `INSERT INTO entra_group_members (group_id, member_id, member_type, generation) VALUES (?, ?, ?, ?)
        ON CONFLICT (group_id, member_id) DO UPDATE SET generation = max(generation, excluded.generation)`,
     ).run(m.groupId, m.memberId, m.memberType, generation);
   }
 
   removeMember(groupId: string, memberId: string): void {
-    prepared(this.db, 'DELETE FROM group_members WHERE group_id = ? AND member_id = ?').run(
+    prepared(this.db, 'DELETE FROM entra_group_members WHERE group_id = ? AND member_id = ?').run(
       groupId,
       memberId,
     );
@@ -97,16 +97,16 @@ export class Scope {
     prepared(
       this.db,
       `INSERT INTO pending_users (entra_id)
-         SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'user'
+         SELECT member_id FROM entra_group_members WHERE group_id = ? AND member_type = 'user'
          ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
     ).run(groupId);
     const members = prepared<[string], string>(
       this.db,
-      `SELECT member_id FROM group_members WHERE group_id = ? AND member_type = 'user'`,
+      `SELECT member_id FROM entra_group_members WHERE group_id = ? AND member_type = 'user'`,
     )
       .pluck()
       .all(groupId);
-    prepared(this.db, 'DELETE FROM group_members WHERE group_id = ?').run(groupId);
+    prepared(this.db, 'DELETE FROM entra_group_members WHERE group_id = ?').run(groupId);
     for (const m of members) this.noteLeftGroup(groupId, m);
   }
 
@@ -123,10 +123,10 @@ export class Scope {
     prepared(
       this.db,
       `INSERT INTO pending_users (entra_id)
-         SELECT member_id FROM group_members WHERE generation < ? AND member_type = 'user'
+         SELECT member_id FROM entra_group_members WHERE generation < ? AND member_type = 'user'
          ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
     ).run(generation);
-    return prepared(this.db, 'DELETE FROM group_members WHERE generation < ?').run(generation).changes;
+    return prepared(this.db, 'DELETE FROM entra_group_members WHERE generation < ?').run(generation).changes;
   }
 
   /** The app's role definitions, as last read from its service principal. */
@@ -147,7 +147,7 @@ export class Scope {
        FROM assignments a LEFT JOIN app_roles r ON r.id = a.app_role_id
        WHERE (a.principal_type = 'User' AND a.principal_id = ?)
           OR (a.principal_type = 'Group' AND a.principal_id IN
-              (SELECT group_id FROM group_members WHERE member_id = ? AND member_type = 'user'))
+              (SELECT group_id FROM entra_group_members WHERE member_id = ? AND member_type = 'user'))
        ORDER BY a.app_role_id`,
     ).all(entraId, entraId);
   }
@@ -161,7 +161,7 @@ export class Scope {
       ? `WITH RECURSIVE reach(group_id) AS (
            SELECT principal_id FROM assignments WHERE principal_type = 'Group'
            UNION
-           SELECT gm.member_id FROM group_members gm JOIN reach r ON gm.group_id = r.group_id WHERE gm.member_type = 'group'
+           SELECT gm.member_id FROM entra_group_members gm JOIN reach r ON gm.group_id = r.group_id WHERE gm.member_type = 'group'
          ) SELECT group_id FROM reach`
       : `SELECT principal_id AS group_id FROM assignments WHERE principal_type = 'Group'`;
     this.db.exec(`DROP TABLE IF EXISTS temp.next_scope_groups;
@@ -175,7 +175,7 @@ export class Scope {
     const left = count(leftSql);
     this.db.exec(`
       INSERT INTO pending_users (entra_id)
-        SELECT member_id FROM group_members WHERE member_type = 'user'
+        SELECT member_id FROM entra_group_members WHERE member_type = 'user'
           AND group_id IN (SELECT group_id FROM (${enteredSql}) UNION SELECT group_id FROM (${leftSql}))
         ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL;
       DELETE FROM scope_groups;

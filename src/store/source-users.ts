@@ -97,7 +97,7 @@ export class SourceUsers {
   /** A user deleted for good: its mirror row and its memberships go. */
   forget(entraId: string): void {
     prepared(this.db, 'DELETE FROM source_users WHERE entra_id = ?').run(entraId);
-    prepared(this.db, 'DELETE FROM group_members WHERE member_id = ?').run(entraId);
+    prepared(this.db, 'DELETE FROM entra_group_members WHERE member_id = ?').run(entraId);
   }
 
   /** Linked store rows whose Entra user the last full round did not list (or never listed). */

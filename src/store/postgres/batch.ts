@@ -47,7 +47,7 @@ export const knownUsersSql = (s: string) =>
   `SELECT k.id AS entra_key,
      CASE
        WHEN (SELECT 1 FROM "${s}".assignments WHERE principal_id = k.id AND principal_type = 'User' LIMIT 1) = 1 THEN 1
-       WHEN (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+       WHEN (SELECT 1 FROM "${s}".entra_group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
              WHERE gm.member_id = k.id AND gm.member_type = 'user' LIMIT 1) = 1 THEN 2
        ELSE 0 END AS via,
      su.entra_id AS s_entra_id, su.attributes AS s_attributes, su.soft_deleted AS s_soft_deleted,
@@ -89,7 +89,7 @@ export async function knownUsers(
        FROM unnest($1::text[]) AS k(id)
        JOIN "${s}".assignments a ON (a.principal_type = 'User' AND a.principal_id = k.id)
           OR (a.principal_type = 'Group' AND a.principal_id IN
-              (SELECT group_id FROM "${s}".group_members WHERE member_id = k.id AND member_type = 'user'))
+              (SELECT group_id FROM "${s}".entra_group_members WHERE member_id = k.id AND member_type = 'user'))
        LEFT JOIN "${s}".app_roles r ON r.id = a.app_role_id
        ORDER BY 1, 2`,
       [unique],
@@ -216,7 +216,7 @@ export async function applyBatch(db: Queryable, s: string, batch: WriteBatch): P
     );
   if (forgotten.length > 0) {
     await db.query(`DELETE FROM "${s}".source_users WHERE entra_id = ANY($1::text[])`, [forgotten]);
-    await db.query(`DELETE FROM "${s}".group_members WHERE member_id = ANY($1::text[])`, [forgotten]);
+    await db.query(`DELETE FROM "${s}".entra_group_members WHERE member_id = ANY($1::text[])`, [forgotten]);
   }
   await appendAudit(db, s, audit);
   await mirrorWrites(db, s, batch.after ?? [], batch.cycleId, batch.retry);

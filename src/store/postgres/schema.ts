@@ -150,6 +150,48 @@ export const PG_MIGRATIONS: ((schema: string) => string)[] = [
   CREATE INDEX audit_user_id ON "${s}".audit (user_id);
   ALTER TABLE "${s}".source_users ADD COLUMN left_group text;
   `,
+  // 3: SQLite's migration 7: groups. The mirror of Entra memberships becomes entra_group_members;
+  // `groups` and `group_members` are the application's tables (README, "Reading the store").
+  (s) => `
+  ALTER TABLE "${s}".group_members RENAME TO entra_group_members;
+  ALTER INDEX "${s}".group_members_member RENAME TO entra_group_members_member;
+  ALTER TABLE "${s}".entra_group_members RENAME CONSTRAINT group_members_pkey TO entra_group_members_pkey;
+
+  CREATE TABLE "${s}".source_groups (
+    entra_id text PRIMARY KEY NOT NULL,
+    display_name text,
+    attributes text NOT NULL DEFAULT '{}',
+    removed integer NOT NULL DEFAULT 0,
+    generation integer NOT NULL DEFAULT 0,
+    in_scope integer NOT NULL DEFAULT 0
+  );
+  CREATE TABLE "${s}".pending_groups (
+    entra_id text PRIMARY KEY NOT NULL,
+    plan integer NOT NULL DEFAULT 0,
+    members integer NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE "${s}".groups (
+    id text PRIMARY KEY NOT NULL DEFAULT ${RANDOM_ID},
+    external_id text UNIQUE,
+    display_name text NOT NULL,
+    scim text NOT NULL DEFAULT '{}',
+    created_at text NOT NULL DEFAULT ${NOW_ISO},
+    updated_at text NOT NULL DEFAULT ${NOW_ISO}
+  );
+  CREATE INDEX groups_display_name ON "${s}".groups (${nocase('display_name')});
+  CREATE TABLE "${s}".group_members (
+    group_id text NOT NULL REFERENCES "${s}".groups (id) ON DELETE CASCADE,
+    user_id text NOT NULL REFERENCES "${s}".users (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, user_id)
+  );
+  CREATE INDEX group_members_user ON "${s}".group_members (user_id);
+
+  ALTER TABLE "${s}".audit ADD COLUMN object_type text NOT NULL DEFAULT 'user';
+  ALTER TABLE "${s}".audit ADD COLUMN group_id text;
+  ALTER TABLE "${s}".audit ADD COLUMN group_name text;
+  CREATE INDEX audit_group_id ON "${s}".audit (group_id);
+  `,
 ];
 
 /** The schema version this entrasync creates and reads. */
@@ -159,6 +201,10 @@ export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
 export const PG_TABLES = [
   'users',
   'source_users',
+  'entra_group_members',
+  'source_groups',
+  'pending_groups',
+  'groups',
   'group_members',
   'assignments',
   'assignments_listing',

@@ -10,7 +10,7 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
 const inScopeUsers = (
   s: string,
 ) => `SELECT principal_id AS id FROM "${s}".assignments WHERE principal_type = 'User'
-  UNION SELECT gm.member_id FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+  UNION SELECT gm.member_id FROM "${s}".entra_group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
     WHERE gm.member_type = 'user'`;
 /** Users that matter to the application: in scope, or linked to a store row (until released). */
 export const relevantUsers = (s: string) =>
@@ -46,7 +46,7 @@ async function noteLeftGroups(
      WHERE su.entra_id = v.m
        AND EXISTS (SELECT 1 FROM "${s}".scope_groups WHERE group_id = v.g)
        AND NOT EXISTS (SELECT 1 FROM "${s}".assignments WHERE principal_id = v.m AND principal_type = 'User')
-       AND NOT EXISTS (SELECT 1 FROM "${s}".group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
+       AND NOT EXISTS (SELECT 1 FROM "${s}".entra_group_members gm JOIN "${s}".scope_groups sg ON sg.group_id = gm.group_id
                        WHERE gm.member_id = v.m AND gm.member_type = 'user')`,
     [left.map((x) => x.groupId), left.map((x) => x.memberId)],
   );
@@ -73,7 +73,7 @@ export async function applyGroupPage(
         if (w.op === 'add') byKey.set(`${w.membership.groupId}/${w.membership.memberId}`, w.membership);
       const m = [...byKey.values()];
       await db.query(
-        `INSERT INTO "${s}".group_members AS g (group_id, member_id, member_type, generation)
+        `INSERT INTO "${s}".entra_group_members AS g (group_id, member_id, member_type, generation)
          SELECT g, m, t, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS v(g, m, t)
          ON CONFLICT (group_id, member_id) DO UPDATE SET generation = greatest(g.generation, excluded.generation)`,
         [m.map((x) => x.groupId), m.map((x) => x.memberId), m.map((x) => x.memberType), generation],
@@ -82,7 +82,7 @@ export async function applyGroupPage(
     } else if (op === 'remove') {
       const m = run.filter((w): w is Extract<GroupWrite, { op: 'remove' }> => w.op === 'remove');
       await db.query(
-        `DELETE FROM "${s}".group_members g USING unnest($1::text[], $2::text[]) AS v(g, m)
+        `DELETE FROM "${s}".entra_group_members g USING unnest($1::text[], $2::text[]) AS v(g, m)
          WHERE g.group_id = v.g AND g.member_id = v.m`,
         [m.map((x) => x.groupId), m.map((x) => x.memberId)],
       );
@@ -93,12 +93,12 @@ export async function applyGroupPage(
       await db.query(
         markPending(
           s,
-          `SELECT DISTINCT member_id FROM "${s}".group_members WHERE group_id = ANY($1::text[]) AND member_type = 'user'`,
+          `SELECT DISTINCT member_id FROM "${s}".entra_group_members WHERE group_id = ANY($1::text[]) AND member_type = 'user'`,
         ),
         [groups],
       );
       const { rows: members } = await db.query<{ groupId: string; memberId: string }>(
-        `DELETE FROM "${s}".group_members WHERE group_id = ANY($1::text[])
+        `DELETE FROM "${s}".entra_group_members WHERE group_id = ANY($1::text[])
          RETURNING group_id AS "groupId", member_id AS "memberId"`,
         [groups],
       );
@@ -120,11 +120,13 @@ export async function dropUnseenMemberships(db: Queryable, s: string, generation
   await db.query(
     markPending(
       s,
-      `SELECT DISTINCT member_id FROM "${s}".group_members WHERE generation < $1 AND member_type = 'user'`,
+      `SELECT DISTINCT member_id FROM "${s}".entra_group_members WHERE generation < $1 AND member_type = 'user'`,
     ),
     [generation],
   );
-  const { rowCount } = await db.query(`DELETE FROM "${s}".group_members WHERE generation < $1`, [generation]);
+  const { rowCount } = await db.query(`DELETE FROM "${s}".entra_group_members WHERE generation < $1`, [
+    generation,
+  ]);
   return rowCount ?? 0;
 }
 
@@ -181,7 +183,7 @@ export async function commitListing(
       markPending(
         s,
         `SELECT principal_id FROM (${changed}) c WHERE principal_type = 'User'
-         UNION SELECT gm.member_id FROM "${s}".group_members gm JOIN (${changed}) c
+         UNION SELECT gm.member_id FROM "${s}".entra_group_members gm JOIN (${changed}) c
            ON c.principal_type = 'Group' AND gm.group_id = c.principal_id WHERE gm.member_type = 'user'`,
       ),
     );
@@ -222,7 +224,7 @@ async function refreshScopeGroups(
     ? `WITH RECURSIVE reach(group_id) AS (
          SELECT principal_id FROM "${s}".assignments WHERE principal_type = 'Group'
          UNION
-         SELECT gm.member_id FROM "${s}".group_members gm JOIN reach r ON gm.group_id = r.group_id WHERE gm.member_type = 'group'
+         SELECT gm.member_id FROM "${s}".entra_group_members gm JOIN reach r ON gm.group_id = r.group_id WHERE gm.member_type = 'group'
        ) SELECT group_id FROM reach`
     : `SELECT DISTINCT principal_id AS group_id FROM "${s}".assignments WHERE principal_type = 'Group'`;
   const { rows } = await db.query<{ group_id: string; entered: boolean }>(
@@ -236,7 +238,7 @@ async function refreshScopeGroups(
   await db.query(
     markPending(
       s,
-      `SELECT DISTINCT member_id FROM "${s}".group_members WHERE member_type = 'user' AND group_id = ANY($1::text[])`,
+      `SELECT DISTINCT member_id FROM "${s}".entra_group_members WHERE member_type = 'user' AND group_id = ANY($1::text[])`,
     ),
     [changed],
   );

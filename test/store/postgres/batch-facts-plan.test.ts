@@ -60,8 +60,8 @@ describe('the facts of a batch on PostgreSQL', () => {
     const wholeTableScans = nodes
       .filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'])
       .map((n) => n['Relation Name']);
-    // group_members and scope_groups are empty here: a scan of nothing is what the planner should do.
-    expect(wholeTableScans.filter((t) => t !== 'group_members' && t !== 'scope_groups')).toEqual([]);
+    // entra_group_members and scope_groups are empty here: a scan of nothing is what the planner should do.
+    expect(wholeTableScans.filter((t) => t !== 'entra_group_members' && t !== 'scope_groups')).toEqual([]);
     expect(nodes.filter((n) => n['Node Type'] === 'Hash').length).toBe(0);
   });
 
