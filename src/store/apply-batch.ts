@@ -1,5 +1,6 @@
 import { auditEntryOf, isStageable, rowIdOf, userNameOf, type AuditDraft } from '../plan/audit-entry.js';
 import type { AuditLog } from './audit.js';
+import type { GroupTables } from './groups.js';
 import type { ActionWrite, AppliedAction, MirrorWrite, WriteBatch } from './interface.js';
 import type { PendingQueue, RetrySpacing } from './pending.js';
 import type { SourceUsers } from './source-users.js';
@@ -14,6 +15,7 @@ export interface BatchTables {
   staged: StagedChanges;
   audit: AuditLog;
   state: Pick<SyncState, 'firstReport'>;
+  groups: Pick<GroupTables, 'markGroupsOfUser'>;
   /** Runs `fn` in a savepoint (a transaction when none is open). */
   savepoint<T>(fn: () => T): T;
 }
@@ -38,6 +40,9 @@ export function applyBatchSqlite(t: BatchTables, batch: WriteBatch): AppliedActi
     const entry = r.outcome === 'staged' ? null : auditEntryOf(batch.cycleId, r.action, r.userId);
     if (entry) audit.push(entry);
     settle(t, writes[i]!, r, batch.cycleId, batch.retry);
+    // A user row just linked becomes a member of the groups that list it (group_members).
+    if (r.outcome === 'applied' && (r.action.kind === 'create' || r.action.kind === 'link'))
+      t.groups.markGroupsOfUser(r.action.entraId);
   });
   for (const entry of audit) t.audit.append(entry);
   for (const w of batch.after ?? []) applyMirrorWrite(t, w, batch.cycleId, batch.retry);

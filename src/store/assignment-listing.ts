@@ -29,6 +29,7 @@ export class AssignmentListing {
 
   private readonly pendingUser: Statement<[string]>;
   private readonly pendingMembers: Statement<[string]>;
+  private readonly pendingGroup: Statement<[string]>;
   private readonly pages: PageStash<readonly ListedAssignment[]>;
 
   constructor(private readonly db: Db) {
@@ -42,6 +43,10 @@ export class AssignmentListing {
       `INSERT INTO pending_users (entra_id)
        SELECT member_id FROM entra_group_members WHERE group_id = ? AND member_type = 'user'
        ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
+    );
+    // A group assigned or unassigned is planned again (groups provisioning).
+    this.pendingGroup = db.prepare(
+      'INSERT INTO pending_groups (entra_id, plan) VALUES (?, 1) ON CONFLICT (entra_id) DO UPDATE SET plan = 1',
     );
   }
 
@@ -132,7 +137,10 @@ export class AssignmentListing {
   /** A user whose assignment changed, or every user member of a group whose assignment changed. */
   private markChanged(principalId: string, principalType: string): void {
     if (principalType === 'User') this.pendingUser.run(principalId);
-    else if (principalType === 'Group') this.pendingMembers.run(principalId);
+    else if (principalType === 'Group') {
+      this.pendingMembers.run(principalId);
+      this.pendingGroup.run(principalId);
+    }
   }
 }
 

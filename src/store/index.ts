@@ -9,7 +9,7 @@ import { loadKnownUsers } from './known-users.js';
 import { CYCLE_LEASE, CycleLease, readLeaseHolder } from './lock.js';
 import { prepared } from './statements.js';
 import { PendingQueue } from './pending.js';
-import { notImplementedGroups } from './groups.js';
+import { GroupTables } from './groups.js';
 import { Scope } from './scope.js';
 import { SourceUsers } from './source-users.js';
 import { StagedChanges } from './staged.js';
@@ -44,6 +44,7 @@ export interface SqliteTables {
   audit: AuditLog;
   staged: StagedChanges;
   assignmentListing: AssignmentListing;
+  groups: GroupTables;
 }
 
 /** The SQLite user store: UserStore over better-sqlite3's synchronous calls. */
@@ -73,6 +74,7 @@ export class Store implements UserStore {
       audit: new AuditLog(db),
       staged: new StagedChanges(db),
       assignmentListing: new AssignmentListing(db),
+      groups: new GroupTables(db),
     };
   }
 
@@ -97,13 +99,19 @@ export class Store implements UserStore {
 
   async applyBatch(batch: WriteBatch) {
     const t = this.tables;
-    const run = () => {
-      const applied = applyBatchSqlite({ ...t, savepoint: <T>(fn: () => T) => this.runner(fn) as T }, batch);
+    return this.writeNow('users batch', () => {
+      const applied = applyBatchSqlite({ ...t, savepoint: this.savepoint }, batch);
       fitPageCache(this.db);
       return applied;
-    };
-    if (this.db.inTransaction) return run();
-    return beginWhenFree(this.db, 'users batch', () => this.commitOrRollback(run));
+    });
+  }
+
+  private readonly savepoint = <T>(fn: () => T): T => this.runner(fn) as T;
+
+  /** `fn` in the open transaction, or in one of its own once the write lock is free. */
+  private async writeNow<T>(operation: string, fn: () => T): Promise<T> {
+    if (this.db.inTransaction) return fn();
+    return beginWhenFree(this.db, operation, () => this.commitOrRollback(fn));
   }
 
   readonly users: UserStore['users'] = {
@@ -123,20 +131,28 @@ export class Store implements UserStore {
 
   readonly scope: UserStore['scope'] = {
     applyGroupPage: async (writes, generation) => {
-      const { scope, pending } = this.tables;
+      const { scope, pending, groups } = this.tables;
       for (const w of writes) {
         if (w.op === 'removeGroup') {
           scope.removeGroup(w.groupId);
+          groups.removeSource(w.groupId);
           continue;
         }
-        if (w.op === 'groupAttributes') continue;
+        if (w.op === 'groupAttributes') {
+          groups.upsertSource(w.groupId, w.displayName, w.attributes, generation);
+          continue;
+        }
         if (w.op === 'add') scope.addMember(w.membership, generation);
         else scope.removeMember(w.groupId, w.memberId);
         const member = w.op === 'add' ? w.membership : w;
         if (member.memberType === 'user') pending.mark(member.memberId);
+        groups.markMembers(member.groupId);
       }
     },
-    dropUnseenMemberships: async (generation) => this.tables.scope.dropUnseenMemberships(generation),
+    dropUnseenMemberships: async (generation) => {
+      this.tables.groups.markUnseen(generation);
+      return this.tables.scope.dropUnseenMemberships(generation);
+    },
     beginListing: async () => this.tables.assignmentListing.begin(),
     addToListing: async (items) => this.tables.assignmentListing.add(items),
     commitListing: async (appRoles, expandNested) => {
@@ -159,7 +175,32 @@ export class Store implements UserStore {
     forgetUnseenUnlinked: async (generation) => this.tables.sourceUsers.forgetUnseenUnlinked(generation),
   };
 
-  readonly groups: UserStore['groups'] = notImplementedGroups();
+  readonly groups: UserStore['groups'] = {
+    duePlan: async (afterId, limit) => this.tables.groups.duePlan(afterId, limit),
+    known: async (entraIds) => this.tables.groups.known(entraIds),
+    unlinkedByDisplayName: async (names) => this.tables.groups.unlinkedByDisplayName(names),
+    apply: (cycleId, writes) =>
+      this.writeNow('groups', () => this.tables.groups.apply(cycleId, writes, this.savepoint)),
+    settleMemberships: (cycleId, options) =>
+      this.writeNow('group memberships', () => this.tables.groups.settle(cycleId, options)),
+    markAllForPlan: () => this.writeNow('groups', () => this.tables.groups.markAllForPlan()),
+    counts: async () => this.tables.groups.counts(),
+    find: async (key) => this.tables.groups.find(key),
+    memberIds: async (groupId) => this.tables.groups.memberIds(groupId),
+    inDisplayNameOrder: () => this.groupsInDisplayNameOrder(),
+  };
+
+  /** Pages of 500 rows: never the whole table in memory. */
+  private async *groupsInDisplayNameOrder() {
+    let after: [string, string] | null = null;
+    for (;;) {
+      const page = this.tables.groups.page(after, 500);
+      yield* page;
+      if (page.length < 500) return;
+      const last = page[page.length - 1]!;
+      after = [last.displayName, last.id];
+    }
+  }
 
   readonly pending: UserStore['pending'] = {
     dueAfter: async (afterId, limit, cycleId) => this.tables.pending.dueAfter(afterId, limit, cycleId),

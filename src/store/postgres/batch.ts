@@ -15,6 +15,7 @@ import type {
   PrefetchedLookup,
   WriteBatch,
 } from '../interface.js';
+import { auditColumns } from '../audit.js';
 import { UNUSABLE_DATA, type RetrySpacing } from '../pending.js';
 import { onceKey, reportKey } from '../state.js';
 import { knownUserOf, type FactsRow } from '../known-users.js';
@@ -27,6 +28,7 @@ import {
   toStoreUser,
   type UserRow,
 } from '../users.js';
+import { markGroupsOfUsers } from './groups.js';
 import { nocase } from './schema.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -193,13 +195,18 @@ export async function applyBatch(db: Queryable, s: string, batch: WriteBatch): P
   const failed: AppliedAction[] = [];
   const cleared: string[] = [];
   const forgotten: string[] = [];
+  const linked: string[] = [];
   results.forEach((r, i) => {
     const entry = r.outcome === 'staged' ? null : auditEntryOf(batch.cycleId, r.action, r.userId);
     if (entry) audit.push(entry);
     if (r.outcome === 'failed') failed.push(r);
     else cleared.push(r.action.entraId);
     if (r.outcome === 'applied' && writes[i]!.forgetWhenApplied) forgotten.push(r.action.entraId);
+    if (r.outcome === 'applied' && (r.action.kind === 'create' || r.action.kind === 'link'))
+      linked.push(r.action.entraId);
   });
+  // Users just linked become members of the groups that list them (group_members).
+  await markGroupsOfUsers(db, s, linked);
   for (const r of failed)
     await fail(
       db,
@@ -225,11 +232,14 @@ export async function applyBatch(db: Queryable, s: string, batch: WriteBatch): P
 
 export async function appendAudit(db: Queryable, s: string, entries: readonly AuditDraft[]): Promise<void> {
   if (entries.length === 0) return;
+  const extra = entries.map(auditColumns);
   await db.query(
-    `INSERT INTO "${s}".audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason, reason_code)
-     SELECT c, $9, a, st, e, u, n, m, r, rc
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $10::text[])
-       AS v(c, a, st, e, u, n, m, r, rc)`,
+    `INSERT INTO "${s}".audit (cycle_id, at, action, status, entra_id, user_id, user_name, modified, reason, reason_code,
+       object_type, group_id, group_name)
+     SELECT c, $9, a, st, e, u, n, m, r, rc, ot, gi, gn
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $10::text[],
+       $11::text[], $12::text[], $13::text[])
+       AS v(c, a, st, e, u, n, m, r, rc, ot, gi, gn)`,
     [
       entries.map((e) => e.cycleId),
       entries.map((e) => e.action),
@@ -241,6 +251,9 @@ export async function appendAudit(db: Queryable, s: string, entries: readonly Au
       entries.map((e) => e.reason),
       new Date().toISOString(),
       entries.map((e) => e.reasonCode),
+      extra.map((e) => e.objectType),
+      extra.map((e) => e.groupId),
+      extra.map((e) => e.groupName),
     ],
   );
 }

@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import type { AppRole, GroupWrite, ListedAssignment } from '../interface.js';
 import type { Membership } from '../scope.js';
+import { markGroupsMembers, markPlan, markUnseen, removeSources, upsertSources } from './groups.js';
 import type { PostgresListing } from './listing.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -65,7 +66,15 @@ export async function applyGroupPage(
     while (j < writes.length && writes[j]!.op === op) j++;
     const run = writes.slice(i, j);
     i = j;
-    if (op === 'groupAttributes') continue;
+    if (op === 'groupAttributes') {
+      await upsertSources(
+        db,
+        s,
+        run.filter((w) => w.op === 'groupAttributes'),
+        generation,
+      );
+      continue;
+    }
     if (op === 'add') {
       // One statement may not touch a row twice: the last listing of a membership wins.
       const byKey = new Map<string, Membership>();
@@ -79,6 +88,11 @@ export async function applyGroupPage(
         [m.map((x) => x.groupId), m.map((x) => x.memberId), m.map((x) => x.memberType), generation],
       );
       await pendingMembers(db, s, m);
+      await markGroupsMembers(
+        db,
+        s,
+        m.map((x) => x.groupId),
+      );
     } else if (op === 'remove') {
       const m = run.filter((w): w is Extract<GroupWrite, { op: 'remove' }> => w.op === 'remove');
       await db.query(
@@ -88,6 +102,11 @@ export async function applyGroupPage(
       );
       await noteLeftGroups(db, s, m);
       await pendingMembers(db, s, m);
+      await markGroupsMembers(
+        db,
+        s,
+        m.map((x) => x.groupId),
+      );
     } else {
       const groups = run.map((w) => (w.op === 'removeGroup' ? w.groupId : ''));
       await db.query(
@@ -103,6 +122,7 @@ export async function applyGroupPage(
         [groups],
       );
       await noteLeftGroups(db, s, members);
+      await removeSources(db, s, groups);
     }
   }
 }
@@ -117,6 +137,7 @@ async function pendingMembers(
 }
 
 export async function dropUnseenMemberships(db: Queryable, s: string, generation: number): Promise<number> {
+  await markUnseen(db, s, generation);
   await db.query(
     markPending(
       s,
@@ -186,6 +207,9 @@ export async function commitListing(
          UNION SELECT gm.member_id FROM "${s}".entra_group_members gm JOIN (${changed}) c
            ON c.principal_type = 'Group' AND gm.group_id = c.principal_id WHERE gm.member_type = 'user'`,
       ),
+    );
+    await db.query(
+      markPlan(s, `SELECT DISTINCT principal_id, 1 FROM (${changed}) c WHERE principal_type = 'Group'`),
     );
     await db.query(`DELETE FROM "${s}".assignments a WHERE NOT EXISTS (SELECT 1 FROM "${s}".assignments_listing l
       WHERE l.principal_id = a.principal_id AND l.principal_type = a.principal_type AND l.app_role_id = a.app_role_id)`);

@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
-import { toAuditEntry, type AuditRow } from '../audit.js';
+import { groupHistory, toAuditEntry, type AuditRow } from '../audit.js';
 import { CYCLE_SET_SQL, toRecord, type CycleRow } from '../cycles.js';
 import type { CycleLease, PageStash, UserStore, WriteSpan } from '../interface.js';
 import { holderIsDead, waitForLease, type LeaseHolder } from '../lock.js';
@@ -19,7 +19,6 @@ import { DELTA_STATE_KEYS, reportKey } from '../state.js';
 import { parseProgress, PROGRESS_KEY } from '../progress.js';
 import { toStoreUser, type UserRow } from '../users.js';
 import { LockWaits } from '../write-wait.js';
-import { notImplementedGroups } from '../groups.js';
 import { appendAudit, applyBatch, knownUsers, linkCandidates } from './batch.js';
 import { checkConnection, createPool, parsePostgresUrl, type PostgresSettings } from './connection.js';
 import { withRetry } from './errors.js';
@@ -27,6 +26,7 @@ import { assertHeld, CYCLE_LEASE, PostgresLease } from './lease.js';
 import { PostgresListing } from './listing.js';
 import { migrate } from './migrate.js';
 import { nocase } from './schema.js';
+import * as groupOps from './groups.js';
 import * as scopeOps from './scope-ops.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -190,7 +190,32 @@ export class PostgresStore implements UserStore {
       ),
   };
 
-  readonly groups: UserStore['groups'] = notImplementedGroups();
+  readonly groups: UserStore['groups'] = {
+    duePlan: (afterId, limit) => groupOps.duePlan(this.db, this.s, afterId, limit),
+    known: (entraIds) => groupOps.knownGroups(this.db, this.s, entraIds),
+    unlinkedByDisplayName: (names) => groupOps.unlinkedByDisplayName(this.db, this.s, names),
+    apply: (cycleId, writes) =>
+      this.write(() => groupOps.applyGroups(this.db, this.s, cycleId, writes), 'groups'),
+    settleMemberships: (cycleId, options) =>
+      this.write(() => groupOps.settleMemberships(this.db, this.s, cycleId, options), 'group memberships'),
+    markAllForPlan: () => this.write(() => groupOps.markAllForPlan(this.db, this.s), 'groups'),
+    counts: () => groupOps.groupCounts(this.db, this.s),
+    find: (key) => groupOps.findGroups(this.db, this.s, key),
+    memberIds: (groupId) => groupOps.memberIds(this.db, this.s, groupId),
+    inDisplayNameOrder: () => this.groupsInDisplayNameOrder(),
+  };
+
+  /** Pages of 500 rows by (display_name, id): never the whole table in memory. */
+  private async *groupsInDisplayNameOrder() {
+    let after: [string, string] | null = null;
+    for (;;) {
+      const page = await groupOps.groupsPage(this.db, this.s, after, 500);
+      yield* page;
+      if (page.length < 500) return;
+      const last = page[page.length - 1]!;
+      after = [last.displayName, last.id];
+    }
+  }
 
   readonly pending: UserStore['pending'] = {
     dueAfter: async (afterId, limit, cycleId) =>
@@ -410,6 +435,11 @@ export class PostgresStore implements UserStore {
         params.push(q.user);
         const p = `$${params.length}`;
         where.push(userHistory(`"${this.s}".`, p, (c) => `${nocase(c)} = ${nocase(p)}`));
+      }
+      if (q.group) {
+        params.push(q.group);
+        const p = `$${params.length}`;
+        where.push(groupHistory(`"${this.s}".`, p, (c) => `${nocase(c)} = ${nocase(p)}`));
       }
       if (q.action) add('action = ?', q.action);
       if (q.since) add('at >= ?', q.since);
