@@ -18,6 +18,17 @@ interface GroupRow {
 
 let emu: RunningEmulator;
 let h: StoreHarness;
+/** The harness that owns the store when `reopen` put another runtime on it. */
+let owner: StoreHarness | undefined;
+
+/** Another runtime (other settings) on the same store; the old runtime is closed. */
+async function reopen(kind: (typeof STORE_KINDS)[number], options: Parameters<typeof storeHarness>[2]) {
+  owner ??= h;
+  const old = h;
+  h = await storeHarness(emu, kind, { ...options, sameStoreAs: owner });
+  if (old !== owner) await old.close();
+  else await old.rt.close();
+}
 
 describe.each(STORE_KINDS)('groups on %s', (kind) => {
   let ada: string, bob: string, cyd: string, dan: string;
@@ -30,7 +41,11 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     dan = createEnabledUser(emu, 'dan@contoso.com').id;
   });
   afterEach(async () => {
-    await h?.close();
+    if (owner && owner !== h) {
+      await h.close();
+      await owner.store.close();
+    } else await h?.close();
+    owner = undefined;
     await emu.close();
   });
 
@@ -101,7 +116,9 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect((await groups()).map((g) => g.display_name)).toEqual(['Operations']);
     expect(await memberCount()).toBe(1);
     expect(await groupAudit(r.cycleId)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ action: 'delete', reason_code: 'unassigned', group_name: 'Engineering' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'delete', reason_code: 'unassigned', group_name: 'Engineering' }),
+      ]),
     );
     // ada is still in scope through Operations; bob is not.
     expect((await h.row('ada@contoso.com'))?.active).toBe(1);
@@ -119,12 +136,11 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     const r = await h.sync();
     expect((await groups()).map((g) => g.display_name)).toEqual(['Operations']);
     expect(await groupAudit(r.cycleId)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ action: 'delete', reason_code: 'deleted-in-entra' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'delete', reason_code: 'deleted-in-entra' }),
+      ]),
     );
-    await h.close();
-
-    h = await storeHarness(emu, kind, {
-      sameStoreAs: h,
+    await reopen(kind, {
       settings: {
         groups: {
           enabled: true,
@@ -163,9 +179,7 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     let rows = await groups();
     expect(rows.map((g) => g.display_name)).toEqual(['Outer']);
     expect(await members(rows[0]!.id)).toEqual(['ada@contoso.com']);
-    await h.close();
-
-    h = await storeHarness(emu, kind, { sameStoreAs: h, settings: { scope: { expandNestedGroups: true } } });
+    await reopen(kind, { settings: { scope: { expandNestedGroups: true } } });
     await h.sync();
     rows = await groups();
     expect(rows.map((g) => g.display_name)).toEqual(['Outer']);
@@ -247,9 +261,14 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     h = await storeHarness(emu, kind);
     const dry = await runCli(['sync', '--dry-run', '--json'], h.env);
     expect(dry.code).toBe(0);
-    const out = JSON.parse(dry.stdout) as { changes: Record<string, unknown>[]; groupCounts: Record<string, number> };
+    const out = JSON.parse(dry.stdout) as {
+      changes: Record<string, unknown>[];
+      groupCounts: Record<string, number>;
+    };
     expect(out.changes).toEqual(
-      expect.arrayContaining([expect.objectContaining({ object: 'group', action: 'create', displayName: 'Engineering' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ object: 'group', action: 'create', displayName: 'Engineering' }),
+      ]),
     );
     expect(out.groupCounts.create).toBe(1);
     expect(await groups()).toEqual([]);
@@ -269,7 +288,11 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     await h.sync();
     const r = await runCli(['groups', 'export'], h.env);
     expect(r.code).toBe(0);
-    const list = JSON.parse(r.stdout) as { schemas: string[]; totalResults: number; Resources: Record<string, unknown>[] };
+    const list = JSON.parse(r.stdout) as {
+      schemas: string[];
+      totalResults: number;
+      Resources: Record<string, unknown>[];
+    };
     expect(list.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:ListResponse']);
     expect(list.totalResults).toBe(2);
     const users = await h.rows();
@@ -320,11 +343,16 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
   it('a bad group setting names itself and exits 2', async () => {
     h = await storeHarness(emu, kind);
     writeSettings(h.dir, {
-      groups: { mappings: [{ target: 'displayName', direct: 'displayNmae' }], filter: 'Left([displayName], 1) = "a"' },
+      groups: {
+        mappings: [{ target: 'displayName', direct: 'displayNmae' }],
+        filter: 'Left([displayName], 1) = "a"',
+      },
     });
     const r = await runCli(['sync'], h.env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/groups\.mappings\[0\]\.direct: .*unknown source attribute "displayNmae" \(did you mean "displayName"\?\)/);
+    expect(r.stderr).toMatch(
+      /groups\.mappings\[0\]\.direct: .*unknown source attribute "displayNmae" \(did you mean "displayName"\?\)/,
+    );
     expect(r.stderr).toMatch(/groups\.filter: applies only with ENTRASYNC_SCOPE=all/);
   });
 });
