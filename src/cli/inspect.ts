@@ -222,7 +222,10 @@ function auditSubject(entry: AuditEntry): string {
 }
 
 /** The members of a group as SCIM references: the local user id and its userName. */
-async function groupMembers(store: UserStore, groupId: string): Promise<{ value: string; display: string }[]> {
+async function groupMembers(
+  store: UserStore,
+  groupId: string,
+): Promise<{ value: string; display: string }[]> {
   const members: { value: string; display: string }[] = [];
   for (const id of await store.groups.memberIds(groupId)) {
     const user = await store.users.get(id);

@@ -8,7 +8,15 @@ import { failureClass } from '../safety/quarantine.js';
 import { MAX_COUNTED, runCycle, type CycleOptions, type CycleResult } from '../sync/cycle.js';
 import type { CycleProgress } from '../sync/progress.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
-import { countsTable, groupCountsLines, limited, logFormat, ProgressBar, summaryText, type TerminalFlags } from './human.js';
+import {
+  countsTable,
+  groupCountsLines,
+  limited,
+  logFormat,
+  ProgressBar,
+  summaryText,
+  type TerminalFlags,
+} from './human.js';
 import { escapeControls as esc } from './text.js';
 
 interface SyncFlags extends TerminalFlags {
@@ -45,9 +53,15 @@ function describeGroup(action: GroupAction): Record<string, unknown> {
     action: action.kind === 'keep' ? 'skip' : action.kind,
     entraId: action.entraId,
     displayName:
-      'displayName' in action && action.displayName ? action.displayName : 'group' in action ? (action.group?.displayName ?? null) : null,
+      'displayName' in action && action.displayName
+        ? action.displayName
+        : 'group' in action
+          ? (action.group?.displayName ?? null)
+          : null,
     ...('modified' in action && action.modified.length ? { modified: action.modified } : {}),
-    ...(action.kind === 'keep' || action.kind === 'error' || action.kind === 'delete' ? { reason: action.reason } : {}),
+    ...(action.kind === 'keep' || action.kind === 'error' || action.kind === 'delete'
+      ? { reason: action.reason }
+      : {}),
   };
 }
 
@@ -62,7 +76,8 @@ function formatChange(c: Record<string, unknown>, held: boolean): string {
   const reason = c.reason ? ` (${esc(String(c.reason))})` : '';
   // A disable or delete the threshold would hold is not what the cycle would do: it would wait.
   const mark = held && (c.action === 'disable' || c.action === 'delete') ? ' [held]' : '';
-  const who = c.object === 'group' ? `group ${String(c.displayName ?? c.entraId)}` : String(c.userName ?? c.entraId);
+  const who =
+    c.object === 'group' ? `group ${String(c.displayName ?? c.entraId)}` : String(c.userName ?? c.entraId);
   return `  ${String(c.action).padEnd(8)} ${esc(who)}${mark}${reason}${detail}`;
 }
 

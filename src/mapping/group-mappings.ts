@@ -108,7 +108,8 @@ export interface GroupEvaluation {
   skipObject: boolean;
 }
 
-type Source = { kind: 'direct'; name: string } | { kind: 'constant'; value: string } | { kind: 'expression'; tree: Node };
+type Source =
+  { kind: 'direct'; name: string } | { kind: 'constant'; value: string } | { kind: 'expression'; tree: Node };
 
 interface CompiledGroupMapping {
   path: GroupTargetPath;
@@ -162,7 +163,8 @@ export function compileGroupMappings(defs: readonly MappingDefinition[]): Compil
       source = { kind: 'direct', name: MEMBERS };
     } else if (def.direct !== undefined) {
       const name = def.direct.trim();
-      if (name.toLowerCase() === MEMBERS) fail('direct', '`members` is the source of the members target only');
+      if (name.toLowerCase() === MEMBERS)
+        fail('direct', '`members` is the source of the members target only');
       const problem = unknownGroupSourceAttribute(name);
       if (problem) fail('direct', problem);
       source = { kind: 'direct', name: KNOWN.get(name.toLowerCase())! };
@@ -175,17 +177,22 @@ export function compileGroupMappings(defs: readonly MappingDefinition[]): Compil
         tree = parseExpression(def.expression ?? '');
         checkTree(tree);
       } catch (e) {
-        if (e instanceof ExpressionError) return fail('expression', `at position ${e.position}: ${e.detail}`, e.position);
+        if (e instanceof ExpressionError)
+          return fail('expression', `at position ${e.position}: ${e.detail}`, e.position);
         throw e;
       }
       walk(tree, (n) => {
         if (n.type === 'call') n.name = lookupFunction(n.name)?.name ?? n.name;
         if (n.type !== 'attribute') return;
-        const problem = n.name.toLowerCase() === MEMBERS ? '`members` cannot be read by an expression' : unknownGroupSourceAttribute(n.name);
+        const problem =
+          n.name.toLowerCase() === MEMBERS
+            ? '`members` cannot be read by an expression'
+            : unknownGroupSourceAttribute(n.name);
         if (problem) fail('expression', problem);
         attributes.add(KNOWN.get(n.name.toLowerCase())!);
       });
-      if (/SelectUniqueValue/i.test(printNode(tree))) fail('expression', 'SelectUniqueValue is for users only');
+      if (/SelectUniqueValue/i.test(printNode(tree)))
+        fail('expression', 'SelectUniqueValue is for users only');
       source = { kind: 'expression', tree };
     }
     if (def.matchingPrecedence !== undefined) {
@@ -208,7 +215,11 @@ export function compileGroupMappings(defs: readonly MappingDefinition[]): Compil
     });
   });
   if (!seen.has('displayname'))
-    throw new MappingConfigError('groups.mappings: no mapping to displayName (the SCIM Group requires it)', -1, 'target');
+    throw new MappingConfigError(
+      'groups.mappings: no mapping to displayName (the SCIM Group requires it)',
+      -1,
+      'target',
+    );
   attributes.delete(OBJECT_ID);
   attributes.delete('id');
   return {
@@ -235,8 +246,10 @@ function evaluateGroup(
     if (mode === 'update' && m.apply === 'create-only') continue;
     let value: ScimValue | null = null;
     try {
-      if (m.source.kind === 'direct') value = toTargetValue(readAttribute(m.source.name, input), 'string', m.path.canonical);
-      else if (m.source.kind === 'constant') value = toTargetValue(m.source.value, 'string', m.path.canonical);
+      if (m.source.kind === 'direct')
+        value = toTargetValue(readAttribute(m.source.name, input), 'string', m.path.canonical);
+      else if (m.source.kind === 'constant')
+        value = toTargetValue(m.source.value, 'string', m.path.canonical);
       else {
         const r = runTree(m.source.tree, input, { now, mode }, m.path.canonical);
         if (r.flow === 'object') skipObject = true;
@@ -262,7 +275,8 @@ export function projectGroup(
 ): { resource: Record<string, unknown>; modified: ModifiedProperty[] } {
   const resource: Record<string, unknown> = existing ? structuredClone(existing) : {};
   const schemas = new Set<string>([GROUP_SCHEMA]);
-  if (Array.isArray(resource.schemas)) for (const s of resource.schemas) if (typeof s === 'string') schemas.add(s);
+  if (Array.isArray(resource.schemas))
+    for (const s of resource.schemas) if (typeof s === 'string') schemas.add(s);
   const modified: ModifiedProperty[] = [];
   for (const m of evaluation.values) {
     const value = mode === 'create' ? (m.value ?? m.defaultValue) : m.value;
@@ -271,7 +285,10 @@ export function projectGroup(
     if (scimValuesEqual(old, value)) continue;
     if (m.path.kind === 'extension') {
       const holder = resource[m.path.schema];
-      const obj = typeof holder === 'object' && holder !== null && !Array.isArray(holder) ? (holder as Record<string, unknown>) : {};
+      const obj =
+        typeof holder === 'object' && holder !== null && !Array.isArray(holder)
+          ? (holder as Record<string, unknown>)
+          : {};
       obj[m.path.attr] = value;
       resource[m.path.schema] = obj;
       schemas.add(m.path.schema);
@@ -296,14 +313,21 @@ export function readGroupValue(resource: Record<string, unknown>, path: GroupTar
  * groups.filter (scope `all`): an expression over the group's attributes; the group is in scope when
  * it yields "True" (any case). Throws MappingConfigError (field `filter`) when it does not compile.
  */
-export function compileGroupFilter(expression: string): (attributes: Record<string, unknown>, now: () => Date) => boolean {
+export function compileGroupFilter(
+  expression: string,
+): (attributes: Record<string, unknown>, now: () => Date) => boolean {
   let tree: Node;
   try {
     tree = parseExpression(expression);
     checkTree(tree);
   } catch (e) {
     if (e instanceof ExpressionError)
-      throw new MappingConfigError(`groups.filter, at position ${e.position}: ${e.detail}`, -1, 'filter', e.position);
+      throw new MappingConfigError(
+        `groups.filter, at position ${e.position}: ${e.detail}`,
+        -1,
+        'filter',
+        e.position,
+      );
     throw e;
   }
   walk(tree, (n) => {
@@ -315,7 +339,11 @@ export function compileGroupFilter(expression: string): (attributes: Record<stri
     const input = { attributes: { ...attributes, [OBJECT_ID]: attributes.id ?? null }, isSoftDeleted: false };
     const r = runTree(tree, input, { now }, 'filter');
     if (r.flow) return false;
-    return typeof r.value === 'boolean' ? r.value : String(r.value ?? '').trim().toLowerCase() === 'true';
+    return typeof r.value === 'boolean'
+      ? r.value
+      : String(r.value ?? '')
+          .trim()
+          .toLowerCase() === 'true';
   };
 }
 

@@ -48,7 +48,12 @@ interface Base extends Reason {
 
 export type GroupAction =
   /** `modified`: every attribute the create sets, old value null. */
-  | (Base & { kind: 'create'; resource: Record<string, unknown>; displayName: string; modified: ModifiedProperty[] })
+  | (Base & {
+      kind: 'create';
+      resource: Record<string, unknown>;
+      displayName: string;
+      modified: ModifiedProperty[];
+    })
   | (Base & {
       kind: 'update' | 'link';
       group: LocalGroup;
@@ -87,7 +92,11 @@ export function planGroup(
   });
 
   let cause: GroupCause | null =
-    !source || source.removed ? 'deleted-in-entra' : settings.scope === 'assigned' && !facts.assigned ? 'unassigned' : null;
+    !source || source.removed
+      ? 'deleted-in-entra'
+      : settings.scope === 'assigned' && !facts.assigned
+        ? 'unassigned'
+        : null;
   if (!cause && source && settings.scope === 'all' && settings.filter) {
     try {
       if (!settings.filter(source.attributes, settings.now)) cause = 'out-of-filter';
@@ -99,7 +108,11 @@ export function planGroup(
   if (cause) {
     if (!linked) return keep(false, reason(cause, causeText(cause)), true);
     if (!settings.actions.delete)
-      return keep(false, reason('action-off', `${causeText(cause)}; the delete action is off: no longer managed`), false);
+      return keep(
+        false,
+        reason('action-off', `${causeText(cause)}; the delete action is off: no longer managed`),
+        false,
+      );
     return { kind: 'delete', entraId, group: linked, cause, ...reason(cause, causeText(cause)) };
   }
 
@@ -111,7 +124,11 @@ export function planGroup(
     return fail(reason('mapping-error', error.message), null);
   }
   if (evaluation.skipObject)
-    return keep(false, reason('skip-object', 'the group mappings skip this object (IgnoreObjectFlow)'), false);
+    return keep(
+      false,
+      reason('skip-object', 'the group mappings skip this object (IgnoreObjectFlow)'),
+      false,
+    );
 
   if (linked) {
     const { resource, modified } = projectGroup(linked.resource, evaluation, 'update');
@@ -119,7 +136,8 @@ export function planGroup(
     if (!settings.actions.update)
       return keep(true, reason('action-off', 'changed in Entra; the update action is off'), false);
     const displayName = nameOf(resource);
-    if (!displayName) return fail(reason('invalid-display-name', 'the displayName mapping produced no value'), null);
+    if (!displayName)
+      return fail(reason('invalid-display-name', 'the displayName mapping produced no value'), null);
     return {
       kind: 'update',
       entraId,
@@ -133,12 +151,16 @@ export function planGroup(
 
   const { resource, modified } = projectGroup(null, evaluation, 'create');
   const displayName = nameOf(resource);
-  if (!displayName) return fail(reason('invalid-display-name', 'the displayName mapping produced no value'), null);
+  if (!displayName)
+    return fail(reason('invalid-display-name', 'the displayName mapping produced no value'), null);
   if (settings.mappings.matching.length > 0) {
     const found = candidates(displayName).filter((g) => g.externalId === null);
     if (found.length > 1)
       return fail(
-        reason('conflict', `displayName "${displayName}" matches ${found.length} local groups; make it unique`),
+        reason(
+          'conflict',
+          `displayName "${displayName}" matches ${found.length} local groups; make it unique`,
+        ),
         displayName,
       );
     const row = found[0];
@@ -179,13 +201,23 @@ function causeText(cause: GroupCause): string {
 }
 
 const nameOf = (resource: Record<string, unknown>): string | null =>
-  typeof resource.displayName === 'string' && resource.displayName.trim() !== '' ? resource.displayName : null;
+  typeof resource.displayName === 'string' && resource.displayName.trim() !== ''
+    ? resource.displayName
+    : null;
 
 /** The group's audit row; null for a quiet keep (no change). `groupId` once the row exists. */
-export function groupAuditOf(cycleId: string, action: GroupAction, groupId: string | null): AuditDraft | null {
+export function groupAuditOf(
+  cycleId: string,
+  action: GroupAction,
+  groupId: string | null,
+): AuditDraft | null {
   if (action.kind === 'keep' && action.quiet) return null;
   const groupName =
-    'displayName' in action && action.displayName ? action.displayName : 'group' in action && action.group ? action.group.displayName : null;
+    'displayName' in action && action.displayName
+      ? action.displayName
+      : 'group' in action && action.group
+        ? action.group.displayName
+        : null;
   return {
     cycleId,
     action: action.kind === 'keep' ? 'skip' : action.kind,

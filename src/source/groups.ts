@@ -73,7 +73,11 @@ export function toGroupChange(raw: unknown, properties: readonly string[] | null
   if (!properties) return { kind: 'upsert', id: item.id, members, bad };
   const own = groupProperties(item, properties);
   if ('problem' in own) {
-    bad.push({ key: `group ${item.id} properties`, entraId: item.id, problem: `group ${item.id}: ${own.problem}; its properties are not updated` });
+    bad.push({
+      key: `group ${item.id} properties`,
+      entraId: item.id,
+      problem: `group ${item.id}: ${own.problem}; its properties are not updated`,
+    });
     return { kind: 'upsert', id: item.id, members, bad };
   }
   return { kind: 'upsert', id: item.id, members, bad, ...own };
@@ -92,7 +96,8 @@ function groupProperties(
     attributes[name] = value as AttributeValue;
   }
   const displayName = attributes.displayName;
-  if (displayName !== null && typeof displayName !== 'string') return { problem: 'displayName is not a string' };
+  if (displayName !== null && typeof displayName !== 'string')
+    return { problem: 'displayName is not a string' };
   return { displayName, attributes };
 }
 

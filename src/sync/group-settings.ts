@@ -27,7 +27,10 @@ export function groupProvisioningOf(settings: SettingsFile): GroupProvisioning |
     const mappings = compileGroupMappings(groups.mappings);
     const filter = groups.filter === null ? null : compileGroupFilter(groups.filter);
     const properties = [
-      ...new Set([...mappings.sourceAttributes, ...(groups.filter ? groupFilterAttributes(groups.filter) : [])]),
+      ...new Set([
+        ...mappings.sourceAttributes,
+        ...(groups.filter ? groupFilterAttributes(groups.filter) : []),
+      ]),
     ]
       .filter((p) => p !== 'displayName')
       .sort();

@@ -1,4 +1,10 @@
-import { groupAuditOf, planGroup, type GroupAction, type GroupPlanSettings, type LocalGroup } from '../plan/groups.js';
+import {
+  groupAuditOf,
+  planGroup,
+  type GroupAction,
+  type GroupPlanSettings,
+  type LocalGroup,
+} from '../plan/groups.js';
 import type { GroupActionWrite, KnownGroup, StoreGroup } from '../store/index.js';
 import type { CycleContext } from './context.js';
 import { groupProvisioning, type GroupProvisioning } from './group-settings.js';
@@ -81,9 +87,12 @@ export async function planGroups(
       return [];
     });
   const found =
-    wanted.size > 0 ? await ctx.store.groups.unlinkedByDisplayName([...wanted]) : new Map<string, StoreGroup[]>();
+    wanted.size > 0
+      ? await ctx.store.groups.unlinkedByDisplayName([...wanted])
+      : new Map<string, StoreGroup[]>();
   const byName = new Map<string, LocalGroup[]>();
-  for (const [name, rows] of found) byName.set(name.toLowerCase(), [...(byName.get(name.toLowerCase()) ?? []), ...rows]);
+  for (const [name, rows] of found)
+    byName.set(name.toLowerCase(), [...(byName.get(name.toLowerCase()) ?? []), ...rows]);
   const claimed = new Set<string>();
   return batch.map((facts) => {
     const action = planGroup(facts, settings, (name) =>
@@ -143,7 +152,14 @@ function toWrite(cycleId: string, action: GroupAction): GroupActionWrite {
   const audit = groupAuditOf(cycleId, action, null);
   switch (action.kind) {
     case 'create':
-      return { kind: 'create', entraId: action.entraId, resource: action.resource, displayName: action.displayName, inScope: true, audit: audit! };
+      return {
+        kind: 'create',
+        entraId: action.entraId,
+        resource: action.resource,
+        displayName: action.displayName,
+        inScope: true,
+        audit: audit!,
+      };
     case 'update':
     case 'link':
       return {
@@ -173,8 +189,11 @@ function report(ctx: CycleContext, action: GroupAction, outcome: 'applied' | 'fa
     object: 'group',
     action: kind,
     entraId: action.entraId,
-    displayName: 'displayName' in action ? action.displayName : 'group' in action ? action.group?.displayName : null,
-    ...('modified' in action && action.modified.length ? { modified: action.modified.map((m) => m.target) } : {}),
+    displayName:
+      'displayName' in action ? action.displayName : 'group' in action ? action.group?.displayName : null,
+    ...('modified' in action && action.modified.length
+      ? { modified: action.modified.map((m) => m.target) }
+      : {}),
     reasonCode: action.code,
     ...(kind === 'skip' || kind === 'error' ? { reason: error ?? action.reason } : {}),
   };

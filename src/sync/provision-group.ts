@@ -51,12 +51,20 @@ export async function provisionGroupOnDemand(deps: CycleDeps, key: string): Prom
   try {
     const gp = groupProvisioning(ctx);
     if (!gp) {
-      steps.push({ step: 'import', status: 'failure', detail: 'group provisioning is off (groups.enabled: false)' });
+      steps.push({
+        step: 'import',
+        status: 'failure',
+        detail: 'group provisioning is off (groups.enabled: false)',
+      });
       return { cycleId, steps, action, group };
     }
     const generation = () => store.write(() => store.state.nextGeneration(), 'provision');
     if (config.scope === 'assigned')
-      await syncScope(ctx, await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId), generation);
+      await syncScope(
+        ctx,
+        await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId),
+        generation,
+      );
     else await syncGroups(ctx, generation);
     const entraId = await resolveGroup(ctx, key);
     const [facts] = entraId ? await knownGroups(ctx, [entraId]) : [];
@@ -100,11 +108,19 @@ export async function provisionGroupOnDemand(deps: CycleDeps, key: string): Prom
     steps.push({
       step: 'action',
       status: failed ? 'failure' : done.kind === 'keep' ? 'skipped' : 'success',
-      detail: done.kind === 'keep' || done.kind === 'error' ? `${done.kind === 'keep' ? 'skip' : 'error'}: ${done.reason}` : done.kind,
+      detail:
+        done.kind === 'keep' || done.kind === 'error'
+          ? `${done.kind === 'keep' ? 'skip' : 'error'}: ${done.reason}`
+          : done.kind,
     });
     if (gp.plan.mappings.syncsMembers && !failed) await settleMemberships(ctx);
     const row = (await store.groups.known([entraId])).get(entraId)?.linked;
-    if (row) group = { id: row.id, displayName: row.displayName, members: (await store.groups.memberIds(row.id)).length };
+    if (row)
+      group = {
+        id: row.id,
+        displayName: row.displayName,
+        members: (await store.groups.memberIds(row.id)).length,
+      };
     return { cycleId, steps, action, group };
   } finally {
     await store.write(

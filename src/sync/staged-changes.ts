@@ -154,7 +154,14 @@ async function replanGroups(ctx: CycleContext, changes: readonly StagedChange[])
 async function applyGroupDeletes(ctx: CycleContext, changes: readonly StagedChange[]): Promise<number> {
   const gp = groupProvisioning(ctx);
   if (changes.length === 0 || !gp) return 0;
-  const planned = await planGroups(ctx, gp, await knownGroups(ctx, changes.map((c) => c.entraId)));
+  const planned = await planGroups(
+    ctx,
+    gp,
+    await knownGroups(
+      ctx,
+      changes.map((c) => c.entraId),
+    ),
+  );
   const errorsBefore = ctx.groupCounts.error;
   await applyGroups(ctx, planned, { stage: false });
   await ctx.store.staged.remove(planned.map((p) => p.action.entraId));

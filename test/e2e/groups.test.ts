@@ -340,6 +340,33 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect(entries.map((e) => e.action).sort()).toEqual(['create', 'remove-member']);
   });
 
+  it('one member added to or removed from a 20,000-member group writes one membership row and one audit row', async () => {
+    const { first, count } = emu.tenant.bulkCreateUsers(20_000, { prefix: 'big' });
+    const ids = Array.from({ length: count }, (_, i) => emu.tenant.userIdAt(first + i));
+    const big = emu.tenant.createGroup({ displayName: 'Everyone', members: ids });
+    emu.tenant.assign(big.id, 'Group');
+    h = await storeHarness(emu, kind);
+    expect((await h.sync()).status).toBe('succeeded');
+    expect(await memberCount()).toBe(20_000);
+
+    emu.tenant.addMember(big.id, ada);
+    const added = await h.sync();
+    expect(added.groupCounts).toMatchObject({ addMember: 1, removeMember: 0 });
+    expect(await memberCount()).toBe(20_001);
+    emu.tenant.removeMember(big.id, ids[123]!);
+    const removed = await h.sync();
+    expect(removed.groupCounts).toMatchObject({ addMember: 0, removeMember: 1 });
+    expect(await memberCount()).toBe(20_000);
+    const rows = await h.store.query<{ action: string; user_name: string }>(
+      `SELECT action, user_name FROM t.audit WHERE cycle_id IN (?, ?) AND object_type = 'group' ORDER BY seq`,
+      [added.cycleId, removed.cycleId],
+    );
+    expect(rows.map((r) => [r.action, r.user_name])).toEqual([
+      ['add-member', 'ada@contoso.com'],
+      ['remove-member', expect.stringMatching(/^big/)],
+    ]);
+  }, 120_000);
+
   it('a bad group setting names itself and exits 2', async () => {
     h = await storeHarness(emu, kind);
     writeSettings(h.dir, {

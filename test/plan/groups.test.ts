@@ -38,7 +38,10 @@ const local = (id: string, displayName: string, externalId: string | null = null
   resource: { schemas: [GROUP_SCHEMA], displayName, ...(externalId ? { externalId } : {}) },
 });
 
-function settings(over: Partial<GroupPlanSettings> = {}, defs: readonly MappingDefinition[] = shipped): GroupPlanSettings {
+function settings(
+  over: Partial<GroupPlanSettings> = {},
+  defs: readonly MappingDefinition[] = shipped,
+): GroupPlanSettings {
   return {
     mappings: compileGroupMappings(defs),
     actions: { create: true, update: true, delete: true },
@@ -105,7 +108,10 @@ const table: Row[] = [
   },
   {
     name: 'deleted in Entra and linked: delete with reason deleted-in-entra',
-    facts: facts({ source: { displayName: 'Engineering', attributes: ENG, removed: true }, linked: linkedEng }),
+    facts: facts({
+      source: { displayName: 'Engineering', attributes: ENG, removed: true },
+      linked: linkedEng,
+    }),
     expect: { kind: 'delete', code: 'deleted-in-entra' } as Partial<GroupAction> & { kind: 'delete' },
   },
   {
@@ -177,7 +183,10 @@ const table: Row[] = [
   {
     name: 'no matchingPrecedence: a local group of that name is not linked, a new one is created',
     facts: facts(),
-    settings: settings({}, shipped.map(({ matchingPrecedence: _, ...m }) => m)),
+    settings: settings(
+      {},
+      shipped.map(({ matchingPrecedence: _, ...m }) => m),
+    ),
     candidates: [local('app-7', 'Engineering')],
     expect: { kind: 'create' },
   },
@@ -198,7 +207,9 @@ const table: Row[] = [
   },
   {
     name: 'a group without a displayName cannot be created: an error, not a delete',
-    facts: facts({ source: { displayName: null, attributes: { ...ENG, displayName: null }, removed: false } }),
+    facts: facts({
+      source: { displayName: null, attributes: { ...ENG, displayName: null }, removed: false },
+    }),
     expect: { kind: 'error', code: 'invalid-display-name' } as Partial<GroupAction> & { kind: 'error' },
   },
   {
@@ -275,17 +286,25 @@ describe('group mappings', () => {
   });
 
   it('a user property is not a group property', () => {
-    expect(fails([{ target: 'displayName', direct: 'userPrincipalName' }])).toMatch(/unknown source attribute/);
+    expect(fails([{ target: 'displayName', direct: 'userPrincipalName' }])).toMatch(
+      /unknown source attribute/,
+    );
   });
 
   it('members maps from members only, and displayName is required', () => {
-    expect(fails([{ target: 'displayName', direct: 'displayName' }, { target: 'members', direct: 'mail' }])).toMatch(
-      /members target takes `direct: members`/,
-    );
+    expect(
+      fails([
+        { target: 'displayName', direct: 'displayName' },
+        { target: 'members', direct: 'mail' },
+      ]),
+    ).toMatch(/members target takes `direct: members`/);
     expect(fails([{ target: 'externalId', direct: 'objectId' }])).toMatch(/no mapping to displayName/);
-    expect(fails([{ target: 'displayName', direct: 'displayName' }, { target: 'nickName', direct: 'mail' }])).toMatch(
-      /unknown group target "nickName"/,
-    );
+    expect(
+      fails([
+        { target: 'displayName', direct: 'displayName' },
+        { target: 'nickName', direct: 'mail' },
+      ]),
+    ).toMatch(/unknown group target "nickName"/);
   });
 
   it('leaving out the members mapping turns membership sync off; $select lists what is read', () => {
@@ -293,8 +312,10 @@ describe('group mappings', () => {
     expect(m.syncsMembers).toBe(false);
     expect(compileGroupMappings(shipped).syncsMembers).toBe(true);
     expect(
-      compileGroupMappings([...shipped, { target: 'urn:x:Group:a', expression: 'Join(",", [mail], [ObjectId])' }])
-        .sourceAttributes,
+      compileGroupMappings([
+        ...shipped,
+        { target: 'urn:x:Group:a', expression: 'Join(",", [mail], [ObjectId])' },
+      ]).sourceAttributes,
     ).toEqual(['displayName', 'mail']);
   });
 
