@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { CredentialError } from '../auth/index.js';
 import { GraphAccessError } from '../graph/errors.js';
 import { provisionOnDemand } from '../sync/provision.js';
+import { namesGroup, provisionGroupOnDemand } from '../sync/provision-group.js';
+import type { Runtime } from '../runtime.js';
 import { verifyServicePrincipal } from '../source/assignments.js';
 import { probeAssignments, probeGroupsDelta, probeOrganization, probeUsersDelta } from '../source/probes.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
@@ -77,11 +79,13 @@ export function registerDiagnoseCommands(program: Command): void {
   program
     .command('provision <user>')
     .description(
-      "provision one user now (UPN or object id), with a step trace like Entra's provision on demand",
+      "provision one user (UPN or object id) or group (object id or display name) now, with a step trace like Entra's provision on demand",
     )
     .option('--json', 'print the trace as JSON')
-    .action((user: string, flags: { json?: boolean }) =>
+    .option('--group', 'the argument names a group (default: a group when one has that id or display name)')
+    .action((user: string, flags: { json?: boolean; group?: boolean }) =>
       withRuntime(async (rt) => {
+        if (flags.group || (await namesGroup(rt.store, user))) return provisionGroupCommand(rt, user, flags);
         const result = await provisionOnDemand(rt, user);
         if (flags.json)
           printJson({
@@ -95,4 +99,22 @@ export function registerDiagnoseCommands(program: Command): void {
         if (result.steps.some((s) => s.status === 'failure')) throw new CommandFailed('provisioning failed');
       }, 'stderr'),
     );
+}
+
+async function provisionGroupCommand(rt: Runtime, key: string, flags: { json?: boolean }): Promise<void> {
+  const result = await provisionGroupOnDemand(rt, key);
+  if (flags.json)
+    printJson({
+      cycleId: result.cycleId,
+      object: 'group',
+      steps: result.steps,
+      action: result.action ? (result.action.kind === 'keep' ? 'skip' : result.action.kind) : null,
+      group: result.group,
+    });
+  else {
+    for (const s of result.steps) print(`${s.step.padEnd(7)} ${s.status.padEnd(8)} ${esc(s.detail)}`);
+    if (result.group)
+      print(`group   ${esc(result.group.displayName)} (${result.group.id}): ${result.group.members} members`);
+  }
+  if (result.steps.some((s) => s.status === 'failure')) throw new CommandFailed('provisioning failed');
 }

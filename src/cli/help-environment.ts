@@ -60,6 +60,7 @@ const READS: Record<string, Variables> = {
   status: STORE,
   audit: STORE,
   'users export': STORE,
+  'groups export': STORE,
   'test-connection': [...IDENTITY, ...STORE],
   provision: [...IDENTITY, ...STORE],
   'mappings check': STORE.filter(([name]) => name !== 'ENTRASYNC_DB' && !name.includes('PG')),

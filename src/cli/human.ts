@@ -105,6 +105,15 @@ export function countsTable(counts: Record<string, number>): string[] {
   ];
 }
 
+/** "  groups: create 2, delete 1, members added 40": what a cycle did to groups, when it did anything. */
+export function groupCountsLines(counts: Partial<Record<string, number>> | undefined): string[] {
+  const label: Record<string, string> = { addMember: 'members added', removeMember: 'members removed' };
+  const parts = Object.entries(counts ?? {})
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([k, n]) => `${label[k] ?? k} ${String(n)}`);
+  return parts.length ? [`  groups: ${parts.join(', ')}`] : [];
+}
+
 export interface SummaryFacts {
   command: string;
   result: CycleResult;
@@ -121,6 +130,7 @@ export function summaryText({ command, result, usersInScope, held, failing }: Su
     `  ${cycleDuration(result.durationMs / 1000)}, ${result.graphRequests} Graph requests${usersInScope === null ? '' : `, ${usersInScope.toLocaleString('en-US')} users in scope`}`,
     '',
     ...countsTable(result.counts),
+    ...groupCountsLines(result.groupCounts),
   ];
   const next: string[] = [];
   if (result.error) {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { buildStatus, type StatusDocument } from '../sync/status.js';
 import { describeProgress, type CycleProgress } from '../sync/progress.js';
-import { toScimResource } from '../sync/export.js';
+import { toScimGroup, toScimResource } from '../sync/export.js';
+import type { AuditEntry, UserStore } from '../store/index.js';
 import { print, printJson, withStore } from './common.js';
 import { auditAction, cycleId, isoTime, MAX_LIMIT, positiveInteger } from './options.js';
 import { escapeControls as esc } from './text.js';
@@ -38,6 +39,7 @@ function statusText(s: StatusDocument): string {
   const lines = [
     `Store: ${s.store.kind}${s.store.leader ? `; leader (running a cycle): ${esc(s.store.leader)}` : ''}`,
     `Users in store: ${n(s.users.total)} (active ${n(s.users.active)}, inactive ${n(s.users.inactive)}, linked to Entra ${n(s.users.linked)}, local ${n(s.users.local)})`,
+    `Groups in store: ${n(s.groups.total)} (linked to Entra ${n(s.groups.linked)}, local ${n(s.groups.local)}); memberships ${n(s.groups.memberships)}`,
     `Delta state: ${deltaStateText(s)}`,
     `Pending users: ${n(s.pendingUsers)}`,
     s.cycleRunning ? `A cycle is running: ${esc(s.cycleRunning.owner)}` : 'No cycle running',
@@ -102,6 +104,7 @@ interface AuditFlags {
   json?: boolean;
   cycle?: string;
   user?: string;
+  group?: string;
   action?: string;
   since?: string;
   limit: number;
@@ -135,8 +138,12 @@ export function registerInspectCommands(program: Command): void {
     )
     .option(
       '--action <action>',
-      'create | link | update | disable | enable | delete | skip | error | staged-disable | staged-delete',
+      'create | link | update | disable | enable | delete | skip | error | staged-disable | staged-delete | staged-delete-group | add-member | remove-member',
       auditAction,
+    )
+    .option(
+      '--group <group>',
+      "one group's history (its rows and its members' add/remove rows): local id, Entra object id or display name",
     )
     .option('--since <iso-time>', 'only entries at or after this time', isoTime)
     .option('--limit <n>', 'at most this many entries (newest)', positiveInteger(MAX_LIMIT), 100)
@@ -145,6 +152,7 @@ export function registerInspectCommands(program: Command): void {
         const entries = await store.audit.query({
           cycleId: flags.cycle,
           user: flags.user,
+          ...(flags.group ? { group: flags.group } : {}),
           action: flags.action,
           since: flags.since,
           limit: flags.limit,
@@ -152,7 +160,7 @@ export function registerInspectCommands(program: Command): void {
         if (flags.json) return printJson(entries);
         for (const e of entries) {
           print(
-            `${e.at}  ${e.action.padEnd(8)} ${e.status.padEnd(8)} ${esc(e.userName ?? e.entraId ?? '-')}${e.reasonCode ? `  [${esc(e.reasonCode)}]` : ''}${e.reason ? `  (${esc(e.reason)})` : ''}`,
+            `${e.at}  ${e.action.padEnd(8)} ${e.status.padEnd(8)} ${esc(auditSubject(e))}${e.reasonCode ? `  [${esc(e.reasonCode)}]` : ''}${e.reason ? `  (${esc(e.reason)})` : ''}`,
           );
           for (const m of e.modified)
             print(
@@ -179,4 +187,49 @@ export function registerInspectCommands(program: Command): void {
         process.stdout.write(first ? ']\n' : '\n]\n');
       }),
     );
+
+  program
+    .command('groups')
+    .description('the groups in the store')
+    .command('export')
+    .description('print the groups as a SCIM 2.0 ListResponse of Group resources, with their members')
+    .action(() =>
+      withStore(async (store) => {
+        const { total } = await store.groups.counts();
+        process.stdout.write(
+          `{"schemas":["${LIST_RESPONSE}"],"totalResults":${total},"startIndex":1,"itemsPerPage":${total},"Resources":[`,
+        );
+        let first = true;
+        for await (const group of store.groups.inDisplayNameOrder()) {
+          const members = await groupMembers(store, group.id);
+          process.stdout.write(`${first ? '\n' : ',\n'}${JSON.stringify(toScimGroup(group, members))}`);
+          first = false;
+        }
+        process.stdout.write(first ? ']}\n' : '\n]}\n');
+      }),
+    );
+}
+
+const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+
+/** Who an audit row is about: the user, else (group rows) the group, else the Entra id. */
+function auditSubject(entry: AuditEntry): string {
+  // The group columns of the audit (migration 7).
+  const e = entry as AuditEntry & { objectType?: string; groupId?: string | null; groupName?: string | null };
+  if (e.objectType === 'group' && e.userName) return `${e.groupName ?? e.groupId ?? '-'} <- ${e.userName}`;
+  if (e.objectType === 'group') return `group ${e.groupName ?? e.entraId ?? '-'}`;
+  return e.userName ?? e.entraId ?? '-';
+}
+
+/** The members of a group as SCIM references: the local user id and its userName. */
+async function groupMembers(
+  store: UserStore,
+  groupId: string,
+): Promise<{ value: string; display: string }[]> {
+  const members: { value: string; display: string }[] = [];
+  for (const id of await store.groups.memberIds(groupId)) {
+    const user = await store.users.get(id);
+    if (user) members.push({ value: user.id, display: user.userName });
+  }
+  return members;
 }

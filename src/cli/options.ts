@@ -51,6 +51,9 @@ export const AUDIT_ACTIONS = [
   'error',
   'staged-disable',
   'staged-delete',
+  'staged-delete-group',
+  'add-member',
+  'remove-member',
 ];
 
 export function auditAction(raw: string): string {

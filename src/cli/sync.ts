@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { PlannedAction } from '../plan/types.js';
+import type { GroupAction } from '../plan/groups.js';
 import { readScimValue } from '../mapping/index.js';
 import { logFormatFromEnv, useLogFormat } from '../log.js';
 import type { Runtime } from '../runtime.js';
@@ -7,7 +8,15 @@ import { failureClass } from '../safety/quarantine.js';
 import { MAX_COUNTED, runCycle, type CycleOptions, type CycleResult } from '../sync/cycle.js';
 import type { CycleProgress } from '../sync/progress.js';
 import { CommandFailed, print, printJson, withRuntime } from './common.js';
-import { countsTable, limited, logFormat, ProgressBar, summaryText, type TerminalFlags } from './human.js';
+import {
+  countsTable,
+  groupCountsLines,
+  limited,
+  logFormat,
+  ProgressBar,
+  summaryText,
+  type TerminalFlags,
+} from './human.js';
 import { escapeControls as esc } from './text.js';
 
 interface SyncFlags extends TerminalFlags {
@@ -37,6 +46,25 @@ function describe(action: PlannedAction): Record<string, unknown> {
   };
 }
 
+/** A group change of the dry run: as a user's, with `object: 'group'` and the group's name. */
+function describeGroup(action: GroupAction): Record<string, unknown> {
+  return {
+    object: 'group',
+    action: action.kind === 'keep' ? 'skip' : action.kind,
+    entraId: action.entraId,
+    displayName:
+      'displayName' in action && action.displayName
+        ? action.displayName
+        : 'group' in action
+          ? (action.group?.displayName ?? null)
+          : null,
+    ...('modified' in action && action.modified.length ? { modified: action.modified } : {}),
+    ...(action.kind === 'keep' || action.kind === 'error' || action.kind === 'delete'
+      ? { reason: action.reason }
+      : {}),
+  };
+}
+
 function formatChange(c: Record<string, unknown>, held: boolean): string {
   const mods = (c.modified as { target: string; oldValue: unknown; newValue: unknown }[] | undefined) ?? [];
   const detail = mods
@@ -48,7 +76,9 @@ function formatChange(c: Record<string, unknown>, held: boolean): string {
   const reason = c.reason ? ` (${esc(String(c.reason))})` : '';
   // A disable or delete the threshold would hold is not what the cycle would do: it would wait.
   const mark = held && (c.action === 'disable' || c.action === 'delete') ? ' [held]' : '';
-  return `  ${String(c.action).padEnd(8)} ${esc(String(c.userName ?? c.entraId))}${mark}${reason}${detail}`;
+  const who =
+    c.object === 'group' ? `group ${String(c.displayName ?? c.entraId)}` : String(c.userName ?? c.entraId);
+  return `  ${String(c.action).padEnd(8)} ${esc(who)}${mark}${reason}${detail}`;
 }
 
 /** The JSON of a failed cycle carries its error: what failed, and whether it may pass by itself. */
@@ -109,6 +139,11 @@ async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
               if (!(a.kind === 'skip' && a.quiet)) changes.push(describe(a));
             }
           : undefined,
+        onGroupAction: flags.dryRun
+          ? (a) => {
+              if (!(a.kind === 'keep' && a.quiet)) changes.push(describeGroup(a));
+            }
+          : undefined,
       });
       const command = forced ? 'resync' : 'sync';
       if (flags.dryRun) {
@@ -119,6 +154,7 @@ async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
             kind: result.kind,
             status: result.status,
             counts: result.counts,
+            groupCounts: result.groupCounts,
             held,
             changes: changes.map((c) =>
               held && (c.action === 'disable' || c.action === 'delete') ? { ...c, held: true } : c,
@@ -127,7 +163,7 @@ async function syncCommand(flags: SyncFlags, forced: boolean): Promise<void> {
           });
         else {
           print(`Dry run (${result.kind}): nothing was written.`);
-          print(countsTable(result.counts).join('\n'));
+          print([...countsTable(result.counts), ...groupCountsLines(result.groupCounts)].join('\n'));
           if (held)
             print(
               'Disables and deletes marked [held] would wait for `entrasync approve-deletions` (accidental-deletion threshold).',

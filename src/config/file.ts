@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { compileMappings, MappingConfigError, mappingDefinitionSchema } from '../mapping/index.js';
+import {
+  compileGroupFilter,
+  compileGroupMappings,
+  compileMappings,
+  DEFAULT_GROUP_MAPPINGS,
+  MappingConfigError,
+  mappingDefinitionSchema,
+} from '../mapping/index.js';
 import { ConfigError } from './errors.js';
 
 const positiveInt = z.number().int().positive();
@@ -9,13 +16,24 @@ const positiveInt = z.number().int().positive();
 /** Entra documents no default; its PM's example is 50. The percentage guards small stores' bulk. */
 export const DEFAULT_THRESHOLD = { enabled: true, count: 50, percent: 25 };
 
+const ALL_ACTIONS = { create: true, update: true, delete: true };
+const targetActionsSchema = z
+  .object({ create: z.boolean(), update: z.boolean(), delete: z.boolean() })
+  .strict()
+  .default(ALL_ACTIONS);
+
+/** Entra's "Provision Microsoft Entra ID Groups" (on by default, as in Entra). */
+export const DEFAULT_GROUPS = {
+  enabled: true,
+  filter: null,
+  mappings: DEFAULT_GROUP_MAPPINGS.map((m) => ({ ...m })),
+  targetActions: ALL_ACTIONS,
+};
+
 export const settingsFileSchema = z
   .object({
     mappings: z.array(mappingDefinitionSchema).min(1),
-    targetActions: z
-      .object({ create: z.boolean(), update: z.boolean(), delete: z.boolean() })
-      .strict()
-      .default({ create: true, update: true, delete: true }),
+    targetActions: targetActionsSchema,
     // Which local rows matching may link (README, "Matching and linking").
     matching: z
       .object({ linkOnlyWhere: z.enum(['any', 'linkable']).default('any') })
@@ -25,6 +43,16 @@ export const settingsFileSchema = z
       .object({ expandNestedGroups: z.boolean().default(false) })
       .strict()
       .default({ expandNestedGroups: false }),
+    groups: z
+      .object({
+        enabled: z.boolean().default(true),
+        // Scope `all` only: groups for which it is not "True" are out of scope.
+        filter: z.string().trim().min(1, 'filter must be an expression or null').nullable().default(null),
+        mappings: z.array(mappingDefinitionSchema).min(1).default(DEFAULT_GROUPS.mappings),
+        targetActions: targetActionsSchema,
+      })
+      .strict()
+      .default(DEFAULT_GROUPS),
     graph: z
       .object({
         maxAttempts: positiveInt.max(20).default(6),
@@ -103,4 +131,33 @@ export function checkMappings(path: string, settings: SettingsFile): void {
     }
     throw error;
   }
+}
+
+/** The group mappings and filter compile; `scope` (when known) must allow the filter. */
+export function checkGroupSettings(path: string, settings: SettingsFile, scope?: 'assigned' | 'all'): void {
+  const { groups } = settings;
+  const errors: ConfigError[] = [];
+  try {
+    compileGroupMappings(groups.mappings);
+  } catch (error) {
+    if (!(error instanceof MappingConfigError)) throw error;
+    const where = error.mappingIndex >= 0 ? `[${error.mappingIndex}].${error.field}` : '';
+    errors.push(new ConfigError(`${path}: groups.mappings${where}`, error.message));
+  }
+  if (groups.filter !== null) {
+    try {
+      compileGroupFilter(groups.filter);
+    } catch (error) {
+      if (!(error instanceof MappingConfigError)) throw error;
+      errors.push(new ConfigError(`${path}: groups.filter`, error.message));
+    }
+    if (scope === 'assigned')
+      errors.push(
+        new ConfigError(
+          `${path}: groups.filter`,
+          'applies only with ENTRASYNC_SCOPE=all (with scope assigned, the groups assigned to the application are in scope); set it to null',
+        ),
+      );
+  }
+  if (errors.length) throw ConfigError.all(errors);
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ConfigProblems, shown } from './errors.js';
 import { allowCustomHosts, AUTHORITY_HOSTS, checkHost, GRAPH_HOSTS } from './hosts.js';
-import { checkMappings, loadSettingsFile, type SettingsFile } from './file.js';
+import { checkGroupSettings, checkMappings, loadSettingsFile, type SettingsFile } from './file.js';
 import { appRoleReaders } from '../mapping/index.js';
 
 export { ConfigError } from './errors.js';
@@ -287,6 +287,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     }
     return v;
   });
+  if (local) problems.check(() => checkGroupSettings(local.configFile, local.settings, scope));
   const allowCustom = problems.check(() => allowCustomHosts(env)) ?? false;
   const authorityHost = problems.check(() =>
     httpsOrigin(

@@ -17,6 +17,7 @@ export function publicStatus(s: StatusDocument): StatusDocument {
       ageSeconds: s.lastSuccessfulCycle.ageSeconds,
     },
     users: { ...s.users },
+    groups: { ...s.groups },
     deltaState: { ...s.deltaState },
     pendingUsers: s.pendingUsers,
     cycleRunning: s.cycleRunning && { owner: s.cycleRunning.owner, until: s.cycleRunning.until },

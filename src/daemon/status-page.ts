@@ -91,6 +91,12 @@ function tiles(doc: PageDocument, now: number): string {
       `${num(doc.users.active)} active · ${num(doc.users.inactive)} inactive`,
     ) +
     tile(
+      'groups',
+      'Groups in the store',
+      num(doc.groups.total),
+      `${num(doc.groups.memberships)} memberships`,
+    ) +
+    tile(
       'scope',
       'In scope or linked',
       scope === null ? '–' : scope > SCOPE_COUNT_LIMIT ? `> ${num(SCOPE_COUNT_LIMIT)}` : num(scope),

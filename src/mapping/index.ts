@@ -10,6 +10,16 @@ export { ExpressionError, MappingConfigError, MappingEvaluationError } from './e
 export { projectMappings, readScimValue } from './project.js';
 export { appRoleReaders } from './roles-mapping.js';
 export { ENTERPRISE_SCHEMA, USER_SCHEMA } from './scim-path.js';
+export {
+  compileGroupFilter,
+  compileGroupMappings,
+  DEFAULT_GROUP_MAPPINGS,
+  GROUP_SCHEMA,
+  groupFilterAttributes,
+  projectGroup,
+  type CompiledGroupMappings,
+  type GroupEvaluation,
+} from './group-mappings.js';
 import type { MappingDefinition } from './types.js';
 
 export type {

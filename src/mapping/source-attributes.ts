@@ -114,9 +114,14 @@ export function unknownSourceAttribute(name: string): string | null {
 
 /** The known name nearest to `name` by edit distance, when near enough to be the meant one. */
 function closest(name: string): string | undefined {
+  return closestName(name, KNOWN);
+}
+
+/** The name of `names` (lower-cased key → spelling) nearest to `name`, when near enough (group mappings too). */
+export function closestName(name: string, names: ReadonlyMap<string, string>): string | undefined {
   const lower = name.toLowerCase();
   let best: { name: string; distance: number } | undefined;
-  for (const [key, known] of KNOWN) {
+  for (const [key, known] of names) {
     const distance = editDistance(lower, key);
     if (!best || distance < best.distance) best = { name: known, distance };
   }

@@ -1,20 +1,37 @@
 import type { GraphApi } from '../graph/api.js';
-import type { BadElement, DeltaPage, GroupChange, MemberChange } from './types.js';
-import { isObjectId } from './validate.js';
+import type { AttributeValue, BadElement, DeltaPage, GroupChange, MemberChange } from './types.js';
+import { attributeProblem, isObjectId } from './validate.js';
 
 export const INITIAL_GROUPS_URL = '/groups/delta?$select=displayName,members';
 
+/** The groups/delta `$select`: displayName and members, plus the group properties mappings read. */
+export function groupsSelect(properties: readonly string[] = []): string[] {
+  const names = new Set(['displayName', 'members']);
+  for (const p of properties) if (p !== 'id') names.add(p);
+  return [...names];
+}
+
+export interface GroupsRoundOptions {
+  /** The group properties to keep (beyond displayName); empty when groups are not provisioned. */
+  properties?: readonly string[];
+}
+
 /**
- * One groups/delta round. Only memberships matter for scope; a large group repeats across pages
- * with a slice of its members each time, so every page is applied as it comes.
+ * One groups/delta round. A large group repeats across pages with a slice of its members each time,
+ * so every page is applied as it comes. When group properties are kept, incremental rounds ask
+ * without `Prefer: return=minimal`, so that every changed group carries all its selected properties
+ * (absent then means never set, i.e. null: graph-semantics §1.3) and is mirrored whole.
  */
 export async function* groupsDeltaRound(
   api: GraphApi,
   link: string | null,
+  options: GroupsRoundOptions = {},
 ): AsyncGenerator<DeltaPage<GroupChange>> {
-  const headers: Record<string, string> = link ? { Prefer: 'return=minimal' } : {};
-  for await (const page of api.pages<unknown>(link ?? INITIAL_GROUPS_URL, headers)) {
-    yield { items: page.value.map(toGroupChange), deltaLink: page.deltaLink };
+  const properties = options.properties ?? null;
+  const headers: Record<string, string> = link && !properties ? { Prefer: 'return=minimal' } : {};
+  const url = properties ? `/groups/delta?$select=${groupsSelect(properties).join(',')}` : INITIAL_GROUPS_URL;
+  for await (const page of api.pages<unknown>(link ?? url, headers)) {
+    yield { items: page.value.map((raw) => toGroupChange(raw, properties)), deltaLink: page.deltaLink };
   }
 }
 
@@ -24,7 +41,7 @@ function memberType(odataType: unknown): MemberChange['type'] {
   return 'other';
 }
 
-export function toGroupChange(raw: unknown): GroupChange {
+export function toGroupChange(raw: unknown, properties: readonly string[] | null = null): GroupChange {
   if (typeof raw !== 'object' || raw === null)
     return { kind: 'invalid', id: null, problem: 'a group item is not an object' };
   const item = raw as Record<string, unknown>;
@@ -53,7 +70,35 @@ export function toGroupChange(raw: unknown): GroupChange {
       removed: member['@removed'] !== undefined,
     });
   }
-  return { kind: 'upsert', id: item.id, members, bad };
+  if (!properties) return { kind: 'upsert', id: item.id, members, bad };
+  const own = groupProperties(item, properties);
+  if ('problem' in own) {
+    bad.push({
+      key: `group ${item.id} properties`,
+      entraId: item.id,
+      problem: `group ${item.id}: ${own.problem}; its properties are not updated`,
+    });
+    return { kind: 'upsert', id: item.id, members, bad };
+  }
+  return { kind: 'upsert', id: item.id, members, bad, ...own };
+}
+
+/** The group's selected properties (a property not listed is null: never set), `id` included. */
+function groupProperties(
+  item: Record<string, unknown>,
+  properties: readonly string[],
+): { displayName: string | null; attributes: Record<string, AttributeValue> } | { problem: string } {
+  const attributes: Record<string, AttributeValue> = { id: item.id as string };
+  for (const name of ['displayName', ...properties]) {
+    const value = item[name] ?? null;
+    const problem = attributeProblem(name, value);
+    if (problem) return { problem };
+    attributes[name] = value as AttributeValue;
+  }
+  const displayName = attributes.displayName;
+  if (displayName !== null && typeof displayName !== 'string')
+    return { problem: 'displayName is not a string' };
+  return { displayName, attributes };
 }
 
 export interface GroupRef {

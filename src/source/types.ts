@@ -31,7 +31,15 @@ export interface BadElement {
 }
 
 export type GroupChange =
-  | { kind: 'upsert'; id: string; members: MemberChange[]; bad: BadElement[] }
+  | {
+      kind: 'upsert';
+      id: string;
+      members: MemberChange[];
+      bad: BadElement[];
+      /** The group's own properties, when they are kept (group provisioning) and usable. */
+      displayName?: string | null;
+      attributes?: Record<string, AttributeValue>;
+    }
   | { kind: 'removed'; id: string }
   | { kind: 'invalid'; id: string | null; problem: string };
 

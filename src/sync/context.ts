@@ -5,6 +5,7 @@ import { leaseOwner, type CycleLease, type UserStore } from '../store/index.js';
 import type { AuditDraft } from '../plan/audit-entry.js';
 import type { Config, UsersStrategySetting } from '../config/index.js';
 import type { PlannedAction } from '../plan/types.js';
+import type { GroupAction } from '../plan/groups.js';
 import type { SettingsFile } from '../config/file.js';
 import type { ProgressTracker } from './progress.js';
 
@@ -25,6 +26,32 @@ export const emptyCounts = (): ActionCounts => ({
   staged: 0,
 });
 
+/** What a cycle did to groups and their memberships. */
+export type GroupCounts = Record<
+  'create' | 'link' | 'update' | 'delete' | 'skip' | 'error' | 'addMember' | 'removeMember',
+  number
+>;
+
+export const emptyGroupCounts = (): GroupCounts => ({
+  create: 0,
+  link: 0,
+  update: 0,
+  delete: 0,
+  skip: 0,
+  error: 0,
+  addMember: 0,
+  removeMember: 0,
+});
+
+/** The group counts as the cycle record keeps them (`groupCreate`, …): the non-zero ones. */
+export function groupCountsRecord(counts: GroupCounts): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(counts)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => [`group${k[0]!.toUpperCase()}${k.slice(1)}`, n]),
+  );
+}
+
 /** What one cycle works with; built once per cycle by runCycle. */
 export interface CycleContext {
   cycleId: string;
@@ -37,6 +64,9 @@ export interface CycleContext {
   usersStrategy: UsersStrategySetting;
   dryRun: boolean;
   counts: ActionCounts;
+  groupCounts: GroupCounts;
+  /** Every planned group change (the dry-run listing). */
+  onGroupAction?: (action: GroupAction) => void;
   /** Every planned change is reported here (the dry-run listing, provision-on-demand traces). */
   onAction?: (action: PlannedAction) => void;
   now: () => Date;
@@ -57,7 +87,12 @@ export interface CycleDeps {
 export function cycleContext(
   deps: CycleDeps,
   cycleId: string,
-  options: { dryRun?: boolean; onAction?: (action: PlannedAction) => void; now?: () => Date } = {},
+  options: {
+    dryRun?: boolean;
+    onAction?: (action: PlannedAction) => void;
+    onGroupAction?: (action: GroupAction) => void;
+    now?: () => Date;
+  } = {},
 ): CycleContext {
   return {
     cycleId,
@@ -70,7 +105,9 @@ export function cycleContext(
     usersStrategy: deps.config.usersStrategy,
     dryRun: !!options.dryRun,
     counts: emptyCounts(),
+    groupCounts: emptyGroupCounts(),
     onAction: options.onAction,
+    onGroupAction: options.onGroupAction,
     now: options.now ?? (() => new Date()),
   };
 }

@@ -5,12 +5,23 @@ import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { userSelect } from '../source/users.js';
 import { LeaseLostError, StoreWaitAborted, type CycleKind } from '../store/index.js';
-import { acquireCycleLease, cycleContext, leaseOwner, type ActionCounts, type CycleDeps } from './context.js';
+import {
+  acquireCycleLease,
+  cycleContext,
+  groupCountsRecord,
+  leaseOwner,
+  type ActionCounts,
+  type CycleDeps,
+  type GroupCounts,
+} from './context.js';
 import { drainPending } from './pipeline.js';
 import { settleStagedChanges } from './staged-changes.js';
 import { failureClass } from '../safety/quarantine.js';
 import { reconcileUnseen } from './reconcile.js';
-import { syncScope } from './scope.js';
+import { syncGroups, syncScope } from './scope.js';
+import { groupProvisioning, groupProvisioningOf } from './group-settings.js';
+import { provisionGroups } from './groups.js';
+import type { GroupAction } from '../plan/groups.js';
 import type { UsersReadAhead } from './read-ahead.js';
 import { readUsersAhead, syncUsers } from './users.js';
 import { ProgressTracker, type CycleProgress } from './progress.js';
@@ -26,6 +37,8 @@ export interface CycleOptions {
   forced?: boolean;
   dryRun?: boolean;
   onAction?: (action: PlannedAction) => void;
+  /** Every planned group change (the dry-run listing). */
+  onGroupAction?: (action: GroupAction) => void;
   now?: () => Date;
   /** approve-deletions: apply the held disables and deletes that still hold. */
   approve?: { cycleId?: string };
@@ -40,6 +53,7 @@ export interface CycleResult {
   kind: CycleKind;
   status: 'succeeded' | 'failed';
   counts: ActionCounts;
+  groupCounts: GroupCounts;
   graphRequests: number;
   durationMs: number;
   error?: Error;
@@ -57,6 +71,7 @@ export function syncFingerprint(config: Config, mappings: CompiledMappings): str
         scope: config.scope,
         nested: config.settings.scope.expandNestedGroups,
         actions: config.settings.targetActions,
+        groups: groupProvisioningOf(config.settings)?.fingerprint ?? null,
       }),
     )
     .digest('hex');
@@ -120,14 +135,22 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
       (generation ??= await store.write(() => store.state.nextGeneration(), 'full round start'));
 
     const link = kind === 'incremental' ? await store.state.get('users_delta_link') : null;
+    // Changed settings: groups/delta is read in full again (its link selects the old properties).
+    const groupsRound = { full: fingerprintChanged && everSynced };
     if (config.scope === 'assigned') {
       const spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
       readAhead = await readUsersAhead(ctx, link);
-      await syncScope(ctx, spId, nextGeneration);
+      await syncScope(ctx, spId, nextGeneration, groupsRound);
       // The estimate of a full round, one query; an incremental cycle (often a few seconds, hourly)
       // is not made to count a million rows for it.
       if (kind !== 'incremental') progress.usersInScope(await store.scope.relevantUserCount(MAX_COUNTED));
+    } else if (groupProvisioning(ctx)) {
+      // Scope all reads groups only to provision them.
+      await syncGroups(ctx, nextGeneration, groupsRound);
     }
+    // Entra's initial cycle evaluates every group again, as it does every user.
+    if (kind !== 'incremental' && groupProvisioning(ctx))
+      await store.write(() => store.groups.markAllForPlan(), 'groups');
     // A full round reads at least the users in scope (a tenant round may list more: then unknown).
     progress.phase('users', kind === 'incremental' ? null : progress.inScope);
     const round = await syncUsers(ctx, link, nextGeneration, readAhead);
@@ -137,6 +160,10 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     }
     progress.phase('pending', await store.pending.count());
     await drainPending(ctx);
+    if (groupProvisioning(ctx)) {
+      progress.phase('groups');
+      await provisionGroups(ctx);
+    }
     progress.phase('settle', (await store.staged.counts()).total);
     await settleStagedChanges(ctx, { approve: options.approve });
     // Rows the settlement deleted leave their reports' manager references stale: resolved now.
@@ -206,7 +233,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
           await store.cycles.finish(
             cycleId,
             recorded,
-            counts,
+            { ...counts, ...groupCountsRecord(ctx.groupCounts) },
             graphRequests,
             error?.message,
             error && recorded === 'failed' ? failureClass(error) : undefined,
@@ -219,10 +246,20 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
           throw recordError;
       }
     }
-    const line = { cycleId, kind, status, counts, graphRequests, durationMs, dryRun: !!options.dryRun };
+    const groupCounts = ctx.groupCounts;
+    const line = {
+      cycleId,
+      kind,
+      status,
+      counts,
+      ...(Object.values(groupCounts).some((n) => n > 0) ? { groupCounts } : {}),
+      graphRequests,
+      durationMs,
+      dryRun: !!options.dryRun,
+    };
     if (error) log.error({ ...line, error: error.message, errorKind: error.name }, 'cycle failed');
     else log.info(line, 'cycle finished');
-    return { cycleId, kind, status, counts, graphRequests, durationMs, error };
+    return { cycleId, kind, status, counts, groupCounts, graphRequests, durationMs, error };
   }
 }
 

@@ -5,7 +5,7 @@
  * throttled as it needs.
  */
 
-export const PHASES = ['scope', 'users', 'reconcile', 'pending', 'settle'] as const;
+export const PHASES = ['scope', 'users', 'reconcile', 'pending', 'groups', 'settle'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** The `progress` of the status document (shared shape: the status page renders it too). */

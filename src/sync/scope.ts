@@ -4,22 +4,34 @@ import type { BadElement, GroupChange } from '../source/types.js';
 import { withDeltaRestarts } from './restart.js';
 import { sourceError, type CycleContext } from './context.js';
 import type { GroupWrite } from '../store/index.js';
+import { groupProvisioning } from './group-settings.js';
 
 /**
  * One groups/delta round into the membership mirror. Membership changes are facts and are applied
  * page by page (their users become pending); absence counts only after a complete full round.
  */
-export async function syncGroups(ctx: CycleContext, generation: () => Promise<number>): Promise<void> {
-  const link = await ctx.store.state.get('groups_delta_link');
+export async function syncGroups(
+  ctx: CycleContext,
+  generation: () => Promise<number>,
+  options: GroupsRoundStart = {},
+): Promise<void> {
+  // A full round when asked (the group mappings changed: the saved link selects other properties).
+  const link = options.full ? null : await ctx.store.state.get('groups_delta_link');
   await withDeltaRestarts(ctx, 'groups', link, async (from) =>
     groupsRound(ctx, from, from ? 0 : await generation()),
   );
 }
 
+export interface GroupsRoundStart {
+  /** Start from no delta link: every group listed again. */
+  full?: boolean;
+}
+
 async function groupsRound(ctx: CycleContext, link: string | null, generation: number): Promise<void> {
   const { store, log } = ctx;
   let pages = 0;
-  for await (const page of groupsDeltaRound(ctx.api, link)) {
+  const properties = groupProvisioning(ctx)?.properties;
+  for await (const page of groupsDeltaRound(ctx.api, link, { properties })) {
     pages++;
     await store.write(async () => {
       const writes: GroupWrite[] = [];
@@ -50,6 +62,13 @@ async function groupChange(ctx: CycleContext, change: GroupChange, writes: Group
     writes.push({ op: 'removeGroup', groupId: change.id });
     return;
   }
+  if (change.attributes)
+    writes.push({
+      op: 'groupAttributes',
+      groupId: change.id,
+      displayName: change.displayName ?? null,
+      attributes: change.attributes,
+    });
   for (const m of change.members) {
     if (m.removed) writes.push({ op: 'remove', groupId: change.id, memberId: m.id, memberType: m.type });
     else writes.push({ op: 'add', membership: { groupId: change.id, memberId: m.id, memberType: m.type } });
@@ -84,9 +103,10 @@ export async function syncScope(
   ctx: CycleContext,
   servicePrincipalId: string,
   generation: () => Promise<number>,
+  options: GroupsRoundStart = {},
 ): Promise<void> {
   const [groups, listing] = await Promise.allSettled([
-    syncGroups(ctx, generation),
+    syncGroups(ctx, generation, options),
     listAssignments(ctx, servicePrincipalId),
   ]);
   if (groups.status === 'rejected') throw groups.reason;

@@ -2,6 +2,10 @@ import { exceedsThreshold } from '../safety/deletions.js';
 import type { StagedChange } from '../store/index.js';
 import type { CycleContext } from './context.js';
 import { applyPlanned, planUsers, storedFacts, type Planned } from './pipeline.js';
+import { groupProvisioning } from './group-settings.js';
+import { applyGroups, knownGroups, planGroups } from './groups.js';
+
+const isGroup = (c: StagedChange) => c.kind === 'delete-group';
 
 export interface SettleOptions {
   /** approve-deletions: apply held changes (of this cycle only, when given) that still hold. */
@@ -50,7 +54,9 @@ export async function settleStagedChanges(
 ): Promise<SettleResult> {
   const { staged } = ctx.store;
   let dropped = 0;
-  await forEachStaged(ctx, async (batch) => {
+  await forEachStaged(ctx, async (all) => {
+    dropped += await replanGroups(ctx, all.filter(isGroup));
+    const batch = all.filter((c) => !isGroup(c));
     const planned = await replan(ctx, batch);
     const restage: StagedChange[] = [];
     const noLonger: Planned[] = [];
@@ -75,7 +81,8 @@ export async function settleStagedChanges(
       ? 'the job is held'
       : exceedsThreshold(
           counts.total,
-          (await ctx.store.users.counts()).linked,
+          // Group deletes count with the users' changes, against users and groups linked to Entra.
+          (await ctx.store.users.counts()).linked + (await ctx.store.groups.counts()).linked,
           ctx.settings.safety.deletionThreshold,
         );
   if (!approve && reason) return { applied: 0, held: await hold(ctx, reason), dropped, reason };
@@ -83,7 +90,9 @@ export async function settleStagedChanges(
   let applied = 0;
   await forEachStaged(ctx, async (batch) => {
     const approved = batch.filter((c) => !approve?.cycleId || c.cycleId === approve.cycleId);
-    const results = await applyPlanned(ctx, await replan(ctx, approved), { stage: false });
+    applied += await applyGroupDeletes(ctx, approved.filter(isGroup));
+    const users = approved.filter((c) => !isGroup(c));
+    const results = await applyPlanned(ctx, await replan(ctx, users), { stage: false });
     applied += results.filter((r) => r.outcome === 'applied').length;
   });
   const left = await staged.counts();
@@ -105,7 +114,8 @@ async function hold(ctx: CycleContext, reason: string): Promise<number> {
         status: 'skipped' as const,
         entraId: change.entraId,
         userId: null,
-        userName: change.userName,
+        userName: isGroup(change) ? null : change.userName,
+        ...(isGroup(change) ? { objectType: 'group' as const, groupName: change.userName } : {}),
         modified: [],
         reasonCode: 'held',
         reason: `held: ${reason}; approve with \`entrasync approve-deletions\``,
@@ -119,4 +129,42 @@ async function hold(ctx: CycleContext, reason: string): Promise<number> {
     'disables and deletes held by the accidental-deletion threshold; run `entrasync approve-deletions` or `reject-deletions`',
   );
   return total;
+}
+
+/**
+ * Staged group deletes planned again: one no longer planned as a delete (back in scope, or group
+ * provisioning turned off) is unstaged and its new plan applied. Returns how many were dropped.
+ */
+async function replanGroups(ctx: CycleContext, changes: readonly StagedChange[]): Promise<number> {
+  if (changes.length === 0) return 0;
+  const gp = groupProvisioning(ctx);
+  const ids = changes.map((c) => c.entraId);
+  if (!gp) {
+    await ctx.store.staged.remove(ids);
+    return ids.length;
+  }
+  const planned = await planGroups(ctx, gp, await knownGroups(ctx, ids));
+  const noLonger = planned.filter((p) => p.action.kind !== 'delete');
+  await ctx.store.staged.remove(noLonger.map((p) => p.action.entraId));
+  await applyGroups(ctx, noLonger, { stage: false });
+  return noLonger.length;
+}
+
+/** Applies the staged group deletes that still hold; returns how many were applied. */
+async function applyGroupDeletes(ctx: CycleContext, changes: readonly StagedChange[]): Promise<number> {
+  const gp = groupProvisioning(ctx);
+  if (changes.length === 0 || !gp) return 0;
+  const planned = await planGroups(
+    ctx,
+    gp,
+    await knownGroups(
+      ctx,
+      changes.map((c) => c.entraId),
+    ),
+  );
+  const errorsBefore = ctx.groupCounts.error;
+  await applyGroups(ctx, planned, { stage: false });
+  await ctx.store.staged.remove(planned.map((p) => p.action.entraId));
+  const deletes = planned.filter((p) => p.action.kind === 'delete').length;
+  return Math.max(0, deletes - (ctx.groupCounts.error - errorsBefore));
 }

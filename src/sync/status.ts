@@ -11,6 +11,8 @@ export interface StatusDocument {
   onDemandRuns: CycleSummary[];
   lastSuccessfulCycle: { id: string; endedAt: string | null; ageSeconds: number | null } | null;
   users: { total: number; active: number; inactive: number; linked: number; local: number };
+  /** Rows of the `groups` table (linked to Entra, or the application's own) and of `group_members`. */
+  groups: { total: number; linked: number; local: number; memberships: number };
   deltaState: { usersSavedAt: string | null; usersAgeSeconds: number | null; groupsSavedAt: string | null };
   pendingUsers: number;
   cycleRunning: { owner: string; until: string } | null;
@@ -74,6 +76,7 @@ export async function buildStatus(
   const onDemand = await store.cycles.recent(5, 'on-demand');
   const staged = await store.staged.counts();
   const counts = await store.users.counts();
+  const groups = await store.groups.counts();
   const last = await store.cycles.lastSucceeded();
   const failed = cycles.find((c) => c.status === 'failed' || c.status === 'aborted');
   const usersSavedAt = await store.state.get('users_delta_saved_at');
@@ -88,6 +91,7 @@ export async function buildStatus(
       ? { id: last.id, endedAt: last.endedAt, ageSeconds: age(last.endedAt, now) }
       : null,
     users: { ...counts, inactive: counts.total - counts.active, local: counts.total - counts.linked },
+    groups: { ...groups, local: groups.total - groups.linked },
     deltaState: {
       usersSavedAt,
       usersAgeSeconds: age(usersSavedAt, now),

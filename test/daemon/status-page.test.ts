@@ -152,6 +152,7 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
       onDemandRuns: [],
       lastSuccessfulCycle: { id: 'c2', endedAt: new Date(now - 60_000).toISOString(), ageSeconds: 60 },
       users: { total: 20000, active: 19990, inactive: 10, linked: 20000, local: 0 },
+      groups: { total: 0, linked: 0, local: 0, memberships: 0 },
       deltaState: { usersSavedAt: null, usersAgeSeconds: null, groupsSavedAt: null },
       pendingUsers: 0,
       cycleRunning: { owner: 'host:1', until: new Date(now + 60_000).toISOString() },

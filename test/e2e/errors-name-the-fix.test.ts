@@ -155,7 +155,15 @@ describe('--help names the environment each command reads', () => {
     expect(r.stdout).toContain('\nEnvironment:\n');
     if (command !== 'mappings check') expect(environment).toContain('ENTRASYNC_DB');
     expect(environment).toContain('ENTRASYNC_CONFIG');
-    const storeOnly = ['status', 'audit', 'users export', 'retry', 'reject-deletions', 'mappings check'];
+    const storeOnly = [
+      'status',
+      'audit',
+      'users export',
+      'groups export',
+      'retry',
+      'reject-deletions',
+      'mappings check',
+    ];
     expect(environment.includes('ENTRASYNC_TENANT_ID')).toBe(!storeOnly.includes(command));
   });
 
