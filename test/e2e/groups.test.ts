@@ -115,6 +115,41 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect(await members(row!.id)).toEqual(['ada@contoso.com', 'cyd@contoso.com']);
   });
 
+  it('a mapped group property is selected from groups/delta and follows changes; a member change alone writes no group update', async () => {
+    const eng = emu.tenant.createGroup({ displayName: 'Engineering', description: 'builds', members: [ada] });
+    emu.tenant.assign(eng.id, 'Group');
+    const EXT = 'urn:example:params:scim:schemas:extension:app:2.0:Group';
+    h = await storeHarness(emu, kind, {
+      settings: {
+        groups: {
+          mappings: [
+            { target: 'displayName', direct: 'displayName', matchingPrecedence: 1 },
+            { target: 'externalId', direct: 'objectId' },
+            { target: 'members', direct: 'members' },
+            { target: `${EXT}:description`, expression: 'ToUpper([description])' },
+          ],
+        },
+      },
+    });
+    await h.sync();
+    const scim = async () => JSON.parse((await groups())[0]!.scim) as Record<string, unknown>;
+    expect(await scim()).toMatchObject({
+      schemas: expect.arrayContaining([EXT]),
+      [EXT]: { description: 'BUILDS' },
+    });
+
+    emu.tenant.addMember(eng.id, bob);
+    const membersOnly = await h.sync();
+    expect(membersOnly.groupCounts).toMatchObject({ update: 0, addMember: 1 });
+    emu.tenant.updateGroup(eng.id, { description: 'ships' });
+    const changed = await h.sync();
+    expect(changed.groupCounts).toMatchObject({ update: 1 });
+    expect(await scim()).toMatchObject({ displayName: 'Engineering', [EXT]: { description: 'SHIPS' } });
+    expect(await groupAudit(changed.cycleId)).toEqual([
+      expect.objectContaining({ action: 'update', reason_code: 'attributes-changed' }),
+    ]);
+  });
+
   it('a group unassigned from the application disappears with its memberships, and the audit says why', async () => {
     const eng = emu.tenant.createGroup({ displayName: 'Engineering', members: [ada, bob] });
     const ops = emu.tenant.createGroup({ displayName: 'Operations', members: [ada] });
@@ -206,7 +241,7 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
   });
 
   it('scope all with groups.filter: only the groups it lets through; one that stops passing is deleted', async () => {
-    emu.tenant.createGroup({ displayName: 'app-readers', members: [ada, dan] });
+    const readers = emu.tenant.createGroup({ displayName: 'app-readers', members: [ada, dan] });
     const writers = emu.tenant.createGroup({ displayName: 'app-writers', members: [bob] });
     emu.tenant.createGroup({ displayName: 'Finance', members: [cyd] });
     h = await storeHarness(emu, kind, {
@@ -227,6 +262,11 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect((await h.sync()).status).toBe('succeeded');
     expect((await groups()).map((g) => g.display_name)).toEqual(['app-readers', 'app-writers']);
     expect(await memberCount()).toBe(3);
+    // A member change alone: the group (listed again by groups/delta) still passes the filter.
+    emu.tenant.addMember(readers.id, cyd);
+    await h.sync();
+    expect((await groups()).map((g) => g.display_name)).toEqual(['app-readers', 'app-writers']);
+    expect(await memberCount()).toBe(4);
     emu.tenant.updateGroup(writers.id, { displayName: 'writers' });
     const r = await h.sync();
     expect((await groups()).map((g) => g.display_name)).toEqual(['app-readers']);
@@ -353,6 +393,9 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     const audit = await runCli(['audit', '--group', 'Engineering', '--json'], h.env);
     const entries = JSON.parse(audit.stdout) as { action: string }[];
     expect(entries.map((e) => e.action).sort()).toEqual(['create', 'remove-member']);
+    const text = (await runCli(['audit', '--group', eng.id], h.env)).stdout;
+    expect(text).toMatch(/remove-member success\s+Engineering <- bob@contoso\.com\s+\[member-removed\]/);
+    expect(text).toMatch(/create\s+success\s+group Engineering\s+\[new-assignment\]/);
   });
 
   it('one member added to or removed from a 20,000-member group writes one membership row and one audit row', async () => {
