@@ -367,6 +367,9 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect(list.Resources[1]).toMatchObject({ displayName: 'Operations', members: [] });
     const status = JSON.parse((await runCli(['status', '--json'], h.env)).stdout) as { groups: unknown };
     expect(status.groups).toEqual({ total: 2, linked: 2, local: 0, memberships: 2 });
+    expect((await runCli(['status'], h.env)).stdout).toContain(
+      'Groups in store: 2 (linked to Entra 2, local 0); memberships 2',
+    );
   });
 
   it('provision of a group by display name or id creates it with its members now; audit --group shows it', async () => {
