@@ -91,6 +91,9 @@ export interface UserStore {
      * Applies each action with its audit row (create/update/link set in_scope and members = 1; delete
      * removes the row, its memberships by cascade, the plan mark; keep records in_scope and clears plan).
      * A row the store rejects fails that group (outcome 'failed', error audit row), never the batch.
+     * A failed or 'error' group keeps its plan mark (planned again next cycle). The verdict is kept on
+     * the group's mirror row (source_groups): a group Graph never listed records none. Staged group
+     * deletes are the caller's (staged.restage / staged.remove), never touched here.
      */
     apply(cycleId: string, writes: readonly GroupActionWrite[]): Promise<AppliedGroupAction[]>;
     /**

@@ -96,6 +96,13 @@ export class PostgresStore implements UserStore {
     return withRetry(async () => (await this.pool.query<R>(sql, params)).rows, RETRY);
   }
 
+  /** Reads of several statements or helpers: retried like rows() when on the pool. */
+  private async read<T>(fn: (db: Queryable) => Promise<T>): Promise<T> {
+    const db = this.db;
+    if (db !== this.pool) return fn(db);
+    return withRetry(() => fn(this.pool), RETRY);
+  }
+
   private async exec(sql: string, params: unknown[] = []): Promise<number> {
     return (await this.db.query(sql, params)).rowCount ?? 0;
   }
@@ -191,17 +198,17 @@ export class PostgresStore implements UserStore {
   };
 
   readonly groups: UserStore['groups'] = {
-    duePlan: (afterId, limit) => groupOps.duePlan(this.db, this.s, afterId, limit),
-    known: (entraIds) => groupOps.knownGroups(this.db, this.s, entraIds),
-    unlinkedByDisplayName: (names) => groupOps.unlinkedByDisplayName(this.db, this.s, names),
+    duePlan: (afterId, limit) => this.read((db) => groupOps.duePlan(db, this.s, afterId, limit)),
+    known: (entraIds) => this.read((db) => groupOps.knownGroups(db, this.s, entraIds)),
+    unlinkedByDisplayName: (names) => this.read((db) => groupOps.unlinkedByDisplayName(db, this.s, names)),
     apply: (cycleId, writes) =>
       this.write(() => groupOps.applyGroups(this.db, this.s, cycleId, writes), 'groups'),
     settleMemberships: (cycleId, options) =>
       this.write(() => groupOps.settleMemberships(this.db, this.s, cycleId, options), 'group memberships'),
     markAllForPlan: () => this.write(() => groupOps.markAllForPlan(this.db, this.s), 'groups'),
-    counts: () => groupOps.groupCounts(this.db, this.s),
-    find: (key) => groupOps.findGroups(this.db, this.s, key),
-    memberIds: (groupId) => groupOps.memberIds(this.db, this.s, groupId),
+    counts: () => this.read((db) => groupOps.groupCounts(db, this.s)),
+    find: (key) => this.read((db) => groupOps.findGroups(db, this.s, key)),
+    memberIds: (groupId) => this.read((db) => groupOps.memberIds(db, this.s, groupId)),
     inDisplayNameOrder: () => this.groupsInDisplayNameOrder(),
   };
 
@@ -209,7 +216,7 @@ export class PostgresStore implements UserStore {
   private async *groupsInDisplayNameOrder() {
     let after: [string, string] | null = null;
     for (;;) {
-      const page = await groupOps.groupsPage(this.db, this.s, after, 500);
+      const page = await this.read((db) => groupOps.groupsPage(db, this.s, after, 500));
       yield* page;
       if (page.length < 500) return;
       const last = page[page.length - 1]!;
