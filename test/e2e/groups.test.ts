@@ -303,6 +303,20 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
       { action: 'staged-disable', group_name: null },
     ]);
 
+    // Rejected: later cycles keep them unapplied, as the users' held changes.
+    const rejected = await runCli(['reject-deletions'], h.env);
+    expect(rejected.code).toBe(0);
+    expect((await h.sync()).status).toBe('succeeded');
+    expect((await groups()).map((g) => g.display_name)).toEqual(['A', 'B']);
+    const kinds = await h.store.query<{ kind: string; rejected: number }>(
+      'SELECT kind, rejected FROM t.staged_changes ORDER BY kind',
+    );
+    expect(kinds.map((k) => [k.kind, Number(k.rejected)])).toEqual([
+      ['delete-group', 1],
+      ['delete-group', 1],
+      ['disable', 1],
+    ]);
+
     const approved = await h.sync({ approve: {} });
     expect(approved.status).toBe('succeeded');
     expect(await groups()).toEqual([]);
