@@ -446,6 +446,21 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     ]);
   }, 120_000);
 
+  it('groups.enabled: false provisions no group; the users in scope through a group still come', async () => {
+    const eng = emu.tenant.createGroup({ displayName: 'Engineering', members: [ada, bob] });
+    emu.tenant.assign(eng.id, 'Group');
+    h = await storeHarness(emu, kind, { settings: { groups: { enabled: false } } });
+    const r = await h.sync();
+    expect(r.status).toBe('succeeded');
+    expect((await h.rows()).map((u) => u.user_name)).toEqual(['ada@contoso.com', 'bob@contoso.com']);
+    expect(await groups()).toEqual([]);
+    expect(await memberCount()).toBe(0);
+    emu.tenant.removeMember(eng.id, bob);
+    expect((await h.sync()).status).toBe('succeeded');
+    expect((await h.row('bob@contoso.com'))?.active).toBe(0);
+    expect(await groups()).toEqual([]);
+  });
+
   it('a bad group setting names itself and exits 2', async () => {
     h = await storeHarness(emu, kind);
     writeSettings(h.dir, {
