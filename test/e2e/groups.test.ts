@@ -115,6 +115,41 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect(await members(row!.id)).toEqual(['ada@contoso.com', 'cyd@contoso.com']);
   });
 
+  it('a mapped group property is selected from groups/delta and follows changes; a member change alone writes no group update', async () => {
+    const eng = emu.tenant.createGroup({ displayName: 'Engineering', description: 'builds', members: [ada] });
+    emu.tenant.assign(eng.id, 'Group');
+    const EXT = 'urn:example:params:scim:schemas:extension:app:2.0:Group';
+    h = await storeHarness(emu, kind, {
+      settings: {
+        groups: {
+          mappings: [
+            { target: 'displayName', direct: 'displayName', matchingPrecedence: 1 },
+            { target: 'externalId', direct: 'objectId' },
+            { target: 'members', direct: 'members' },
+            { target: `${EXT}:description`, expression: 'ToUpper([description])' },
+          ],
+        },
+      },
+    });
+    await h.sync();
+    const scim = async () => JSON.parse((await groups())[0]!.scim) as Record<string, unknown>;
+    expect(await scim()).toMatchObject({
+      schemas: expect.arrayContaining([EXT]),
+      [EXT]: { description: 'BUILDS' },
+    });
+
+    emu.tenant.addMember(eng.id, bob);
+    const membersOnly = await h.sync();
+    expect(membersOnly.groupCounts).toMatchObject({ update: 0, addMember: 1 });
+    emu.tenant.updateGroup(eng.id, { description: 'ships' });
+    const changed = await h.sync();
+    expect(changed.groupCounts).toMatchObject({ update: 1 });
+    expect(await scim()).toMatchObject({ displayName: 'Engineering', [EXT]: { description: 'SHIPS' } });
+    expect(await groupAudit(changed.cycleId)).toEqual([
+      expect.objectContaining({ action: 'update', reason_code: 'attributes-changed' }),
+    ]);
+  });
+
   it('a group unassigned from the application disappears with its memberships, and the audit says why', async () => {
     const eng = emu.tenant.createGroup({ displayName: 'Engineering', members: [ada, bob] });
     const ops = emu.tenant.createGroup({ displayName: 'Operations', members: [ada] });
@@ -206,7 +241,7 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
   });
 
   it('scope all with groups.filter: only the groups it lets through; one that stops passing is deleted', async () => {
-    emu.tenant.createGroup({ displayName: 'app-readers', members: [ada, dan] });
+    const readers = emu.tenant.createGroup({ displayName: 'app-readers', members: [ada, dan] });
     const writers = emu.tenant.createGroup({ displayName: 'app-writers', members: [bob] });
     emu.tenant.createGroup({ displayName: 'Finance', members: [cyd] });
     h = await storeHarness(emu, kind, {
@@ -227,6 +262,11 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect((await h.sync()).status).toBe('succeeded');
     expect((await groups()).map((g) => g.display_name)).toEqual(['app-readers', 'app-writers']);
     expect(await memberCount()).toBe(3);
+    // A member change alone: the group (listed again by groups/delta) still passes the filter.
+    emu.tenant.addMember(readers.id, cyd);
+    await h.sync();
+    expect((await groups()).map((g) => g.display_name)).toEqual(['app-readers', 'app-writers']);
+    expect(await memberCount()).toBe(4);
     emu.tenant.updateGroup(writers.id, { displayName: 'writers' });
     const r = await h.sync();
     expect((await groups()).map((g) => g.display_name)).toEqual(['app-readers']);
@@ -261,6 +301,20 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
       { action: 'staged-delete-group', group_name: 'A' },
       { action: 'staged-delete-group', group_name: 'B' },
       { action: 'staged-disable', group_name: null },
+    ]);
+
+    // Rejected: later cycles keep them unapplied, as the users' held changes.
+    const rejected = await runCli(['reject-deletions'], h.env);
+    expect(rejected.code).toBe(0);
+    expect((await h.sync()).status).toBe('succeeded');
+    expect((await groups()).map((g) => g.display_name)).toEqual(['A', 'B']);
+    const kinds = await h.store.query<{ kind: string; rejected: number }>(
+      'SELECT kind, rejected FROM t.staged_changes ORDER BY kind',
+    );
+    expect(kinds.map((k) => [k.kind, Number(k.rejected)])).toEqual([
+      ['delete-group', 1],
+      ['delete-group', 1],
+      ['disable', 1],
     ]);
 
     const approved = await h.sync({ approve: {} });
@@ -327,6 +381,9 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect(list.Resources[1]).toMatchObject({ displayName: 'Operations', members: [] });
     const status = JSON.parse((await runCli(['status', '--json'], h.env)).stdout) as { groups: unknown };
     expect(status.groups).toEqual({ total: 2, linked: 2, local: 0, memberships: 2 });
+    expect((await runCli(['status'], h.env)).stdout).toContain(
+      'Groups in store: 2 (linked to Entra 2, local 0); memberships 2',
+    );
   });
 
   it('provision of a group by display name or id creates it with its members now; audit --group shows it', async () => {
@@ -353,6 +410,9 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     const audit = await runCli(['audit', '--group', 'Engineering', '--json'], h.env);
     const entries = JSON.parse(audit.stdout) as { action: string }[];
     expect(entries.map((e) => e.action).sort()).toEqual(['create', 'remove-member']);
+    const text = (await runCli(['audit', '--group', eng.id], h.env)).stdout;
+    expect(text).toMatch(/remove-member success\s+Engineering <- bob@contoso\.com\s+\[member-removed\]/);
+    expect(text).toMatch(/create\s+success\s+group Engineering\s+\[new-assignment\]/);
   });
 
   it('one member added to or removed from a 20,000-member group writes one membership row and one audit row', async () => {
@@ -385,6 +445,21 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
       ['remove-member', users[123]!.user_name],
     ]);
   }, 120_000);
+
+  it('groups.enabled: false provisions no group; the users in scope through a group still come', async () => {
+    const eng = emu.tenant.createGroup({ displayName: 'Engineering', members: [ada, bob] });
+    emu.tenant.assign(eng.id, 'Group');
+    h = await storeHarness(emu, kind, { settings: { groups: { enabled: false } } });
+    const r = await h.sync();
+    expect(r.status).toBe('succeeded');
+    expect((await h.rows()).map((u) => u.user_name)).toEqual(['ada@contoso.com', 'bob@contoso.com']);
+    expect(await groups()).toEqual([]);
+    expect(await memberCount()).toBe(0);
+    emu.tenant.removeMember(eng.id, bob);
+    expect((await h.sync()).status).toBe('succeeded');
+    expect((await h.row('bob@contoso.com'))?.active).toBe(0);
+    expect(await groups()).toEqual([]);
+  });
 
   it('a bad group setting names itself and exits 2', async () => {
     h = await storeHarness(emu, kind);
