@@ -1,16 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { GroupAction } from '../plan/groups.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { isObjectId } from '../source/validate.js';
 import type { UserStore } from '../store/index.js';
-import {
-  acquireCycleLease,
-  cycleContext,
-  groupCountsRecord,
-  leaseOwner,
-  type CycleContext,
-  type CycleDeps,
-} from './context.js';
+import { groupCountsRecord, type CycleContext, type CycleDeps } from './context.js';
+import { onDemand } from './on-demand.js';
 import { groupProvisioning } from './group-settings.js';
 import { applyGroups, knownGroups, planGroups, settleMemberships } from './groups.js';
 import type { ProvisionStep } from './provision.js';
@@ -39,102 +32,89 @@ export async function namesGroup(store: UserStore, key: string): Promise<boolean
  * the memberships marked for it recomputed. The delta read is the cycle's own (its changes are kept,
  * and the next cycle plans what they touched), so Graph is asked for changes, not one group by id.
  */
-export async function provisionGroupOnDemand(deps: CycleDeps, key: string): Promise<GroupProvisionResult> {
+export function provisionGroupOnDemand(deps: CycleDeps, key: string): Promise<GroupProvisionResult> {
   const { config, store, api } = deps;
-  const cycleId = randomUUID();
-  const steps: ProvisionStep[] = [];
-  const lease = await acquireCycleLease(deps, leaseOwner(`provision ${cycleId}`));
-  const ctx = cycleContext(deps, cycleId);
-  await store.write(() => store.cycles.start(cycleId, 'on-demand', false), 'provision');
-  let action: GroupAction | null = null;
-  let group: GroupProvisionResult['group'] = null;
-  try {
-    const gp = groupProvisioning(ctx);
-    if (!gp) {
+  return onDemand(
+    deps,
+    async ({ ctx, cycleId, steps }) => {
+      let action: GroupAction | null = null;
+      let group: GroupProvisionResult['group'] = null;
+      const gp = groupProvisioning(ctx);
+      if (!gp) {
+        steps.push({
+          step: 'import',
+          status: 'failure',
+          detail: 'group provisioning is off (groups.enabled: false)',
+        });
+        return { cycleId, steps, action, group };
+      }
+      const generation = () => store.write(() => store.state.nextGeneration(), 'provision');
+      if (config.scope === 'assigned')
+        await syncScope(
+          ctx,
+          await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId),
+          generation,
+        );
+      else await syncGroups(ctx, generation);
+      const entraId = await resolveGroup(ctx, key);
+      const [facts] = entraId ? await knownGroups(ctx, [entraId]) : [];
+      if (!entraId || !facts?.source) {
+        steps.push({
+          step: 'import',
+          status: 'failure',
+          detail: `no group ${key} in Entra (an Entra group id, or the display name or id of a group in the store)`,
+        });
+        return { cycleId, steps, action, group };
+      }
       steps.push({
         step: 'import',
-        status: 'failure',
-        detail: 'group provisioning is off (groups.enabled: false)',
+        status: 'success',
+        detail: `imported ${facts.source.displayName ?? entraId} (${entraId})${facts.source.removed ? ', deleted in Entra' : ''}`,
       });
-      return { cycleId, steps, action, group };
-    }
-    const generation = () => store.write(() => store.state.nextGeneration(), 'provision');
-    if (config.scope === 'assigned')
-      await syncScope(
-        ctx,
-        await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId),
-        generation,
-      );
-    else await syncGroups(ctx, generation);
-    const entraId = await resolveGroup(ctx, key);
-    const [facts] = entraId ? await knownGroups(ctx, [entraId]) : [];
-    if (!entraId || !facts?.source) {
       steps.push({
-        step: 'import',
-        status: 'failure',
-        detail: `no group ${key} in Entra (an Entra group id, or the display name or id of a group in the store)`,
+        step: 'scope',
+        status: facts.assigned || config.scope === 'all' ? 'success' : 'skipped',
+        detail:
+          config.scope === 'all'
+            ? 'scope is all groups (groups.filter decides)'
+            : facts.assigned
+              ? 'in scope: assigned to the application'
+              : 'out of scope: not assigned to the application',
       });
+      steps.push({
+        step: 'match',
+        status: 'success',
+        detail: facts.linked
+          ? `already linked to local group ${facts.linked.displayName} (${facts.linked.id})`
+          : 'not linked yet; a local group of the same displayName is linked when matching is on',
+      });
+      const done = await store.write(async () => {
+        const planned = await planGroups(ctx, gp, await knownGroups(ctx, [entraId]));
+        await applyGroups(ctx, planned, { stage: false });
+        return planned[0]!.action;
+      }, 'provision');
+      action = done;
+      const failed = done.kind === 'error' || ctx.groupCounts.error > 0;
+      steps.push({
+        step: 'action',
+        status: failed ? 'failure' : done.kind === 'keep' ? 'skipped' : 'success',
+        detail:
+          done.kind === 'keep' || done.kind === 'error'
+            ? `${done.kind === 'keep' ? 'skip' : 'error'}: ${done.reason}`
+            : done.kind,
+      });
+      if (gp.plan.mappings.syncsMembers && !failed) await settleMemberships(ctx);
+      const row = (await store.groups.known([entraId])).get(entraId)?.linked;
+      if (row)
+        group = {
+          id: row.id,
+          displayName: row.displayName,
+          members: (await store.groups.memberIds(row.id)).length,
+        };
       return { cycleId, steps, action, group };
-    }
-    steps.push({
-      step: 'import',
-      status: 'success',
-      detail: `imported ${facts.source.displayName ?? entraId} (${entraId})${facts.source.removed ? ', deleted in Entra' : ''}`,
-    });
-    steps.push({
-      step: 'scope',
-      status: facts.assigned || config.scope === 'all' ? 'success' : 'skipped',
-      detail:
-        config.scope === 'all'
-          ? 'scope is all groups (groups.filter decides)'
-          : facts.assigned
-            ? 'in scope: assigned to the application'
-            : 'out of scope: not assigned to the application',
-    });
-    steps.push({
-      step: 'match',
-      status: 'success',
-      detail: facts.linked
-        ? `already linked to local group ${facts.linked.displayName} (${facts.linked.id})`
-        : 'not linked yet; a local group of the same displayName is linked when matching is on',
-    });
-    const done = await store.write(async () => {
-      const planned = await planGroups(ctx, gp, await knownGroups(ctx, [entraId]));
-      await applyGroups(ctx, planned, { stage: false });
-      return planned[0]!.action;
-    }, 'provision');
-    action = done;
-    const failed = done.kind === 'error' || ctx.groupCounts.error > 0;
-    steps.push({
-      step: 'action',
-      status: failed ? 'failure' : done.kind === 'keep' ? 'skipped' : 'success',
-      detail:
-        done.kind === 'keep' || done.kind === 'error'
-          ? `${done.kind === 'keep' ? 'skip' : 'error'}: ${done.reason}`
-          : done.kind,
-    });
-    if (gp.plan.mappings.syncsMembers && !failed) await settleMemberships(ctx);
-    const row = (await store.groups.known([entraId])).get(entraId)?.linked;
-    if (row)
-      group = {
-        id: row.id,
-        displayName: row.displayName,
-        members: (await store.groups.memberIds(row.id)).length,
-      };
-    return { cycleId, steps, action, group };
-  } finally {
-    await store.write(
-      () =>
-        store.cycles.finish(
-          cycleId,
-          steps.some((s) => s.status === 'failure') ? 'failed' : 'succeeded',
-          { ...ctx.counts, ...groupCountsRecord(ctx.groupCounts) },
-          0,
-        ),
-      'provision',
-    );
-    await lease.release();
-  }
+    },
+    (ctx) => ({ ...ctx.counts, ...groupCountsRecord(ctx.groupCounts) }),
+  );
 }
 
 /** The Entra id `key` names: itself when the mirror knows it, else the local group's link. */

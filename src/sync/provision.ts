@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { PlannedAction } from '../plan/types.js';
 import { resolveServicePrincipalId } from '../source/assignments.js';
 import { findUser } from '../source/users.js';
 import { isObjectId, userAttributes } from '../source/validate.js';
-import { acquireCycleLease, cycleContext, leaseOwner, type CycleDeps } from './context.js';
+import type { CycleDeps } from './context.js';
+import { onDemand } from './on-demand.js';
 import { applyPlanned, planUsers, storedFacts } from './pipeline.js';
 import { syncAssignments } from './scope.js';
 import { readUserGroups, type GroupRef } from '../source/groups.js';
@@ -37,16 +37,11 @@ export interface ProvisionResult {
  * the request (graph-semantics §6.9): a fresh listing of the assignments, and the user's group
  * memberships read from Graph now, not those the last cycle mirrored.
  */
-export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<ProvisionResult> {
+export function provisionOnDemand(deps: CycleDeps, user: string): Promise<ProvisionResult> {
   const { config, store, api } = deps;
-  const cycleId = randomUUID();
-  const steps: ProvisionStep[] = [];
-  const lease = await acquireCycleLease(deps, leaseOwner(`provision ${cycleId}`));
-  const ctx = cycleContext(deps, cycleId);
-  await store.write(() => store.cycles.start(cycleId, 'on-demand', false), 'provision');
-  let action: PlannedAction | null = null;
-  let scope: ScopeExplanation | null = null;
-  try {
+  return onDemand(deps, async ({ ctx, cycleId, steps }) => {
+    let action: PlannedAction | null = null;
+    let scope: ScopeExplanation | null = null;
     const raw = await findUser(api, user, deps.mappings.sourceAttributes);
     if (!raw) {
       steps.push({
@@ -118,19 +113,7 @@ export async function provisionOnDemand(deps: CycleDeps, user: string): Promise<
       detail: done.kind === 'skip' || done.kind === 'error' ? `${done.kind}: ${done.reason}` : done.kind,
     });
     return { cycleId, steps, scope, action };
-  } finally {
-    await store.write(
-      () =>
-        store.cycles.finish(
-          cycleId,
-          steps.some((s) => s.status === 'failure') ? 'failed' : 'succeeded',
-          ctx.counts,
-          0,
-        ),
-      'provision',
-    );
-    await lease.release();
-  }
+  });
 }
 
 const ALL_USERS: ScopeExplanation = {

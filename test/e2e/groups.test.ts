@@ -415,17 +415,17 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect(text).toMatch(/create\s+success\s+group Engineering\s+\[new-assignment\]/);
   });
 
-  it('one member added to or removed from a 20,000-member group writes one membership row and one audit row', async () => {
-    const { first, count } = emu.tenant.bulkCreateUsers(20_000, { prefix: 'big' });
+  it('one member added to or removed from a 5,000-member group writes one membership row and one audit row', async () => {
+    const { first, count } = emu.tenant.bulkCreateUsers(5_000, { prefix: 'big' });
     const ids = Array.from({ length: count }, (_, i) => emu.tenant.userIdAt(first + i));
-    expect(ids).toHaveLength(20_000);
+    expect(ids).toHaveLength(5_000);
     const big = emu.tenant.createGroup({ displayName: 'Everyone', members: ids });
     emu.tenant.assign(big.id, 'Group');
     h = await storeHarness(emu, kind);
     expect((await h.sync()).status).toBe('succeeded');
     // The seeded users include disabled ones, never created: the members are the users in the store.
     const users = await h.rows();
-    expect(users.length).toBeGreaterThan(19_000);
+    expect(users.length).toBeGreaterThan(4_700);
     expect(await memberCount()).toBe(users.length);
 
     emu.tenant.addMember(big.id, ada);
