@@ -4,10 +4,10 @@
  * nothing lost or duplicated, and an audit entry for every change that reached the store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../support/emulator.js';
-import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
+import { killDuringCycle, seededRandom } from '../support/crash.js';
+import { emulatorEnv, runCli, tempDir, writeSettings } from '../support/harness.js';
 import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
 
 const SEED = Number(process.env.ENTRASYNC_CRASH_SEED ?? 20261128);
@@ -19,42 +19,7 @@ let env: Record<string, string>;
 const ids: string[] = [];
 const kills: { phase: string; afterMs: number }[] = [];
 
-function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 const random = seededRandom(SEED);
-
-/** Starts `sync` (or `command`) and kills it with SIGKILL `ms` after it logged the start of its cycle. */
-function killDuringCycle(ms: number, command = 'sync'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, command], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...env },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let timer: NodeJS.Timeout | undefined;
-    let buffered = '';
-    let killed = false;
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      if (!timer && buffered.includes('"cycle started"')) {
-        timer = setTimeout(() => {
-          killed = child.kill('SIGKILL');
-        }, ms);
-      }
-    });
-    // 'close', not 'exit': every line the child wrote has been read by then.
-    child.on('close', (_code, signal) => {
-      clearTimeout(timer);
-      // A kill that landed after the cycle had finished (the process was exiting) interrupted nothing.
-      resolve(killed && signal === 'SIGKILL' && !buffered.includes('"cycle finished"'));
-    });
-  });
-}
 
 type AuditRow = { entra_id: string | null; action: string; status: string };
 
@@ -120,7 +85,7 @@ describe.each(STORE_KINDS)('crash safety on %s (seed ' + SEED + ')', (kind) => {
   it('initial cycle: killed repeatedly, then completed, provisions every user exactly once', async () => {
     for (let i = 0; i < KILLS_PER_PHASE; i++) {
       const afterMs = Math.floor(random() * 400);
-      if (await killDuringCycle(afterMs)) kills.push({ phase: 'initial', afterMs });
+      if ((await killDuringCycle(afterMs, env)).killed) kills.push({ phase: 'initial', afterMs });
     }
     expect((await runCli(['sync'], env)).code).toBe(0);
     const rows = await store.users();
@@ -142,7 +107,7 @@ describe.each(STORE_KINDS)('crash safety on %s (seed ' + SEED + ')', (kind) => {
     }
     for (let i = 0; i < KILLS_PER_PHASE; i++) {
       const afterMs = Math.floor(random() * 250);
-      if (await killDuringCycle(afterMs)) kills.push({ phase: 'incremental', afterMs });
+      if ((await killDuringCycle(afterMs, env)).killed) kills.push({ phase: 'incremental', afterMs });
     }
     expect((await runCli(['sync'], env)).code).toBe(0);
 
@@ -171,7 +136,8 @@ describe.each(STORE_KINDS)('crash safety on %s (seed ' + SEED + ')', (kind) => {
     const before = kills.length;
     for (let i = 0; i < 8; i++) {
       const afterMs = 150 + Math.floor(random() * 700);
-      if (await killDuringCycle(afterMs, 'resync')) kills.push({ phase: 'slow resync', afterMs });
+      if ((await killDuringCycle(afterMs, env, { command: 'resync' })).killed)
+        kills.push({ phase: 'slow resync', afterMs });
     }
     expect(kills.length - before).toBeGreaterThanOrEqual(6);
     expect((await runCli(['sync'], env)).code).toBe(0);

@@ -6,10 +6,10 @@
  * Half the kills are aimed at the groups phase (a few ms after the first group change is logged).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import { startTestEmulator } from '../support/emulator.js';
-import { CLI, emulatorEnv, ROOT, runCli, tempDir, writeSettings } from '../support/harness.js';
+import { killDuringCycle, seededRandom } from '../support/crash.js';
+import { emulatorEnv, runCli, tempDir, writeSettings } from '../support/harness.js';
 import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
 
 const SEED = Number(process.env.ENTRASYNC_CRASH_SEED ?? 20261130);
@@ -23,49 +23,16 @@ const groups: string[] = [];
 const fillers: string[] = [];
 const kills: { phase: string; afterMs: number; inGroups: boolean }[] = [];
 
-function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 const random = seededRandom(SEED);
 
 /**
- * Starts `sync` and kills it with SIGKILL `ms` after it logged `after` (the start of its cycle, or
- * its first group change: the groups phase, a few hundred ms into a cycle); whether the
- * kill interrupted the cycle, and whether it had written groups by then (the kill hit the groups phase).
+ * A `sync` killed `ms` after it logged `after` (the start of its cycle, or its first group change:
+ * the groups phase, a few hundred ms into a cycle); whether the kill interrupted the cycle, and
+ * whether it had written groups by then (the kill hit the groups phase).
  */
-function killDuringCycle(
-  ms: number,
-  after = '"cycle started"',
-): Promise<{ killed: boolean; inGroups: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'sync'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS, ...env },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let timer: NodeJS.Timeout | undefined;
-    let buffered = '';
-    let killed = false;
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      if (!timer && buffered.includes(after)) {
-        timer = setTimeout(() => {
-          killed = child.kill('SIGKILL');
-        }, ms);
-      }
-    });
-    child.on('close', (_code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        killed: killed && signal === 'SIGKILL' && !buffered.includes('"cycle finished"'),
-        inGroups: buffered.includes('"group change"'),
-      });
-    });
-  });
+async function killSync(ms: number, after?: string): Promise<{ killed: boolean; inGroups: boolean }> {
+  const { killed, output } = await killDuringCycle(ms, env, after ? { after } : {});
+  return { killed, inGroups: output.includes('"group change"') };
 }
 
 /** The application's view: group (by Entra id) -> its local id, name and member userNames. */
@@ -189,7 +156,7 @@ describe.each(STORE_KINDS)('group crash safety on %s (seed ' + SEED + ')', (kind
     for (let i = 0; i < KILLS_PER_PHASE; i++) {
       // Every other kill aims at the groups phase: its group writes and the membership settlement.
       const afterMs = Math.floor(random() * (i % 2 ? 40 : 600));
-      const { killed, inGroups } = await killDuringCycle(afterMs, i % 2 ? '"group change"' : undefined);
+      const { killed, inGroups } = await killSync(afterMs, i % 2 ? '"group change"' : undefined);
       if (killed) kills.push({ phase: 'initial', afterMs, inGroups });
     }
     expect((await runCli(['sync'], env)).code).toBe(0);
@@ -218,7 +185,7 @@ describe.each(STORE_KINDS)('group crash safety on %s (seed ' + SEED + ')', (kind
     emu.tenant.assign(fresh.id, 'Group');
     for (let i = 0; i < KILLS_PER_PHASE; i++) {
       const afterMs = Math.floor(random() * (i % 2 ? 15 : 400));
-      const { killed, inGroups } = await killDuringCycle(afterMs, i % 2 ? '"group change"' : undefined);
+      const { killed, inGroups } = await killSync(afterMs, i % 2 ? '"group change"' : undefined);
       if (killed) kills.push({ phase: 'incremental', afterMs, inGroups });
     }
     expect((await runCli(['sync'], env)).code).toBe(0);
