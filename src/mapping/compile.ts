@@ -41,6 +41,8 @@ export interface CompiledMappings {
   /** Real Entra user attributes the mappings read, sorted, for Graph $select (no virtual ones). */
   readonly sourceAttributes: readonly string[];
   readonly usesAppRoleAssignments: boolean;
+  /** A mapping reads the manager reference: its changes and its row's coming and going re-plan reports. */
+  readonly usesManager: boolean;
   /** Ascending precedence. */
   readonly matching: readonly { target: string; precedence: number }[];
   readonly definitions: readonly MappingDefinition[];
@@ -279,6 +281,7 @@ export function compileMappings(
     fingerprint,
     sourceAttributes,
     usesAppRoleAssignments,
+    usesManager: sourceAttributes.includes('manager'),
     matching,
     definitions,
     warnings,

@@ -1,4 +1,5 @@
 import { applyBatchSqlite } from './apply-batch.js';
+export { rowsCameOrWent } from './apply-batch.js';
 import { AssignmentListing } from './assignment-listing.js';
 import { AuditLog } from './audit.js';
 import { CycleLog } from './cycles.js';

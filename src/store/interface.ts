@@ -363,16 +363,8 @@ export type GroupActionWrite =
       audit: AuditDraft;
     }
   | {
-      kind: 'update';
-      entraId: string;
-      groupId: string;
-      resource: Record<string, unknown>;
-      displayName: string;
-      inScope: true;
-      audit: AuditDraft;
-    }
-  | {
-      kind: 'link';
+      /** A rename or a changed attribute (update), or an unlinked local group taken over (link). */
+      kind: 'update' | 'link';
       entraId: string;
       groupId: string;
       resource: Record<string, unknown>;

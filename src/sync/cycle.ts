@@ -167,7 +167,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     progress.phase('settle', (await store.staged.counts()).total);
     await settleStagedChanges(ctx, { approve: options.approve });
     // Rows the settlement deleted leave their reports' manager references stale: resolved now.
-    if (ctx.mappings.sourceAttributes.includes('manager')) await drainPending(ctx);
+    if (ctx.mappings.usesManager) await drainPending(ctx);
     // Another process took the lease (it ran out while the application held the store): this cycle's
     // delta link would overwrite the newer cycle's; failing leaves the next cycle to read from the old one.
     if (lease.lost) throw new Error('the cycle lease passed to another process during this cycle');

@@ -189,7 +189,7 @@ async function resolveChangedManagers(
   known: Map<string, KnownUser>,
   ids: Iterable<string>,
 ): Promise<void> {
-  if (!ctx.mappings.sourceAttributes.includes('manager')) return;
+  if (!ctx.mappings.usesManager) return;
   const changed = new Map<string, string>();
   for (const id of ids) {
     const user = known.get(id)!;

@@ -3,7 +3,13 @@ import { userNameOf } from '../plan/audit-entry.js';
 import { BatchLookup } from '../plan/batch-lookup.js';
 import { planUser } from '../plan/plan.js';
 import type { PlanSettings, PlannedAction, StoreLookup, UserFacts } from '../plan/types.js';
-import type { AppliedAction, KnownUser, LookupKey, MirrorWrite } from '../store/index.js';
+import {
+  rowsCameOrWent,
+  type AppliedAction,
+  type KnownUser,
+  type LookupKey,
+  type MirrorWrite,
+} from '../store/index.js';
 import type { CycleContext } from './context.js';
 
 /**
@@ -121,21 +127,18 @@ export async function evaluateUsers(ctx: CycleContext, ids: readonly string[]): 
  */
 export async function drainPending(ctx: CycleContext): Promise<void> {
   const batch = ctx.settings.sync.batchSize;
-  const managers = ctx.mappings.sourceAttributes.includes('manager');
   for (let pass = 0; pass < DRAIN_PASSES; pass++) {
     let after = '';
-    let rowsCameOrWent = false;
+    let rowsChanged = false;
     for (;;) {
       const ids = await ctx.store.pending.dueAfter(after, batch, ctx.cycleId);
       if (ids.length === 0) break;
       after = ids[ids.length - 1]!;
       const results = await ctx.store.write(() => evaluateUsers(ctx, ids), 'pending users');
       ctx.progress?.step(ids.length);
-      rowsCameOrWent ||= results.some(
-        (r) => r.outcome === 'applied' && ['create', 'link', 'delete'].includes(r.action.kind),
-      );
+      rowsChanged ||= rowsCameOrWent(results).length > 0;
     }
-    if (!managers || !rowsCameOrWent) return;
+    if (!ctx.mappings.usesManager || !rowsChanged) return;
   }
 }
 

@@ -247,7 +247,7 @@ async function writeGroups(
 ): Promise<AppliedGroupAction[]> {
   const now = new Date().toISOString();
   const of = <K extends GroupActionWrite['kind']>(kind: K) =>
-    writes.filter((w): w is Extract<GroupActionWrite, { kind: K }> => w.kind === kind);
+    writes.filter((w): w is GroupActionWrite & { kind: K } => w.kind === kind);
   const ids = new Map<GroupActionWrite, string | null>();
   const names = new Map<GroupActionWrite, string | null>();
   for (const w of writes) {
