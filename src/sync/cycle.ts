@@ -137,10 +137,12 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
     const link = kind === 'incremental' ? await store.state.get('users_delta_link') : null;
     // Changed settings: groups/delta is read in full again (its link selects the old properties).
     const groupsRound = { full: fingerprintChanged && everSynced };
+    let readAfterScope = false;
     if (config.scope === 'assigned') {
       const spId = await resolveServicePrincipalId(api, config.servicePrincipalId, config.clientId);
       readAhead = await readUsersAhead(ctx, link);
-      await syncScope(ctx, spId, nextGeneration, groupsRound);
+      const { mayHaveLeft } = await syncScope(ctx, spId, nextGeneration, groupsRound);
+      readAfterScope = mayHaveLeft && readAhead !== null;
       // The estimate of a full round, one query; an incremental cycle (often a few seconds, hourly)
       // is not made to count a million rows for it.
       if (kind !== 'incremental') progress.usersInScope(await store.scope.relevantUserCount(MAX_COUNTED));
@@ -153,10 +155,17 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions = {}): Pro
       await store.write(() => store.groups.markAllForPlan(), 'groups');
     // A full round reads at least the users in scope (a tenant round may list more: then unknown).
     progress.phase('users', kind === 'incremental' ? null : progress.inScope);
-    const round = await syncUsers(ctx, link, nextGeneration, readAhead);
+    let round = await syncUsers(ctx, link, nextGeneration, readAhead);
     if (round.full) {
       progress.phase('reconcile');
       await reconcileUnseen(ctx, round.generation);
+    }
+    // The users round was read while the scope was: a user deleted in that window is missing from
+    // the scope but not yet deleted in the round, and would be released as "left scope" (§6.4),
+    // its delete then ignored. The changes since the round, read now, tell the two apart.
+    if (readAfterScope) {
+      log.info({ cycleId }, 'users read again: the scope lost users while the users round was read');
+      round = { ...round, deltaLink: (await syncUsers(ctx, round.deltaLink, nextGeneration)).deltaLink };
     }
     progress.phase('pending', await store.pending.count());
     await drainPending(ctx);

@@ -9,15 +9,16 @@ import { groupProvisioning } from './group-settings.js';
 /**
  * One groups/delta round into the membership mirror. Membership changes are facts and are applied
  * page by page (their users become pending); absence counts only after a complete full round.
+ * Returns how many memberships or groups it removed (their users may have left scope).
  */
 export async function syncGroups(
   ctx: CycleContext,
   generation: () => Promise<number>,
   options: GroupsRoundStart = {},
-): Promise<void> {
+): Promise<number> {
   // A full round when asked (the group mappings changed: the saved link selects other properties).
   const link = options.full ? null : await ctx.store.state.get('groups_delta_link');
-  await withDeltaRestarts(ctx, 'groups', link, async (from) =>
+  return withDeltaRestarts(ctx, 'groups', link, async (from) =>
     groupsRound(ctx, from, from ? 0 : await generation()),
   );
 }
@@ -27,9 +28,10 @@ export interface GroupsRoundStart {
   full?: boolean;
 }
 
-async function groupsRound(ctx: CycleContext, link: string | null, generation: number): Promise<void> {
+async function groupsRound(ctx: CycleContext, link: string | null, generation: number): Promise<number> {
   const { store, log } = ctx;
   let pages = 0;
+  let removals = 0;
   const properties = groupProvisioning(ctx)?.properties;
   for await (const page of groupsDeltaRound(ctx.api, link, { properties })) {
     pages++;
@@ -37,9 +39,11 @@ async function groupsRound(ctx: CycleContext, link: string | null, generation: n
       const writes: GroupWrite[] = [];
       for (const change of page.items) await groupChange(ctx, change, writes);
       await store.scope.applyGroupPage(writes, generation);
+      removals += writes.filter((w) => w.op === 'remove' || w.op === 'removeGroup').length;
       if (page.deltaLink) {
         if (!link) {
           const dropped = await store.scope.dropUnseenMemberships(generation);
+          removals += dropped;
           if (dropped)
             log.info({ cycleId: ctx.cycleId, dropped }, 'memberships no longer listed by Graph removed');
         }
@@ -51,6 +55,7 @@ async function groupsRound(ctx: CycleContext, link: string | null, generation: n
     }, 'groups page');
   }
   log.debug({ cycleId: ctx.cycleId, pages, full: !link }, 'groups round complete');
+  return removals;
 }
 
 async function groupChange(ctx: CycleContext, change: GroupChange, writes: GroupWrite[]): Promise<void> {
@@ -98,20 +103,22 @@ async function reportBadElement(ctx: CycleContext, bad: BadElement): Promise<voi
  * latency), then the listing applied once both are complete. When either read fails, the other is
  * still awaited, so nothing of this cycle writes after it has failed. The caller has made one
  * request already (the service principal), so both start with the same access token.
+ * Returns whether any user may have left scope (an assignment, membership or group removed).
  */
 export async function syncScope(
   ctx: CycleContext,
   servicePrincipalId: string,
   generation: () => Promise<number>,
   options: GroupsRoundStart = {},
-): Promise<void> {
+): Promise<{ mayHaveLeft: boolean }> {
   const [groups, listing] = await Promise.allSettled([
     syncGroups(ctx, generation, options),
     listAssignments(ctx, servicePrincipalId),
   ]);
   if (groups.status === 'rejected') throw groups.reason;
   if (listing.status === 'rejected') throw listing.reason;
-  await applyAssignments(ctx, listing.value);
+  const changes = await applyAssignments(ctx, listing.value);
+  return { mayHaveLeft: groups.value > 0 || changes.removed > 0 || changes.groupsLeft > 0 };
 }
 
 interface Listing {
@@ -137,15 +144,16 @@ async function listAssignments(ctx: CycleContext, servicePrincipalId: string): P
 }
 
 /** Swaps a complete listing in and recomputes the groups in scope. */
-async function applyAssignments(ctx: CycleContext, { total, bad, appRoles }: Listing): Promise<void> {
+async function applyAssignments(ctx: CycleContext, { total, bad, appRoles }: Listing) {
   const { store, log } = ctx;
-  await store.write(async () => {
+  return store.write(async () => {
     for (const b of bad) await reportBadElement(ctx, b);
     const changes = await store.scope.commitListing(
       appRoles?.map((r) => ({ appRoleId: r.id, value: r.value, displayName: r.displayName })) ?? null,
       ctx.settings.scope.expandNestedGroups,
     );
     log.info({ cycleId: ctx.cycleId, assignments: total, ...changes }, 'scope read');
+    return changes;
   }, 'assignments');
 }
 
