@@ -184,6 +184,16 @@ export class GroupTables {
       .map(toStoreGroup);
   }
 
+  mirroredByDisplayName(displayName: string): string[] {
+    return prepared<[string], string>(
+      this.db,
+      `SELECT entra_id FROM source_groups WHERE display_name = ? COLLATE NOCASE AND removed = 0
+       ORDER BY entra_id`,
+    )
+      .pluck()
+      .all(displayName);
+  }
+
   memberIds(groupId: string): string[] {
     return prepared<[string], string>(
       this.db,

@@ -187,6 +187,7 @@ export class Store implements UserStore {
     markAllForPlan: () => this.writeNow('groups', () => this.tables.groups.markAllForPlan()),
     counts: async () => this.tables.groups.counts(),
     find: async (key) => this.tables.groups.find(key),
+    mirroredByDisplayName: async (name) => this.tables.groups.mirroredByDisplayName(name),
     memberIds: async (groupId) => this.tables.groups.memberIds(groupId),
     inDisplayNameOrder: () => this.groupsInDisplayNameOrder(),
   };

@@ -112,6 +112,8 @@ export interface UserStore {
     counts(): Promise<{ total: number; linked: number; memberships: number }>;
     /** By local id, Entra id or display name (case-insensitive; may be several). */
     find(key: string): Promise<StoreGroup[]>;
+    /** Entra ids of the groups the mirror holds (not deleted) under this display name, case-insensitive. */
+    mirroredByDisplayName(displayName: string): Promise<string[]>;
     /** Local user ids of a group's members, in user id order. */
     memberIds(groupId: string): Promise<string[]>;
     /** Every group row in display-name order, read as consumed (groups export). */

@@ -18,12 +18,14 @@ export interface GroupProvisionResult {
 }
 
 /**
- * Whether `key` names a group: an Entra group id the mirror knows, or a local group's id or display
- * name (case-insensitive). The CLI's `provision` uses it to tell a group from a user.
+ * Whether `key` names a group: an Entra group id the mirror knows, a local group's id or display
+ * name (case-insensitive), or anything that can name no user (a user is named by object id or by
+ * UPN, which always has an @): a group created since the last cycle is found by the delta read.
+ * The CLI's `provision` uses it to tell a group from a user.
  */
 export async function namesGroup(store: UserStore, key: string): Promise<boolean> {
-  if (isObjectId(key) && (await store.groups.known([key])).get(key)?.source) return true;
-  return (await store.groups.find(key)).length > 0;
+  if (!isObjectId(key as unknown)) return !key.includes('@') || (await store.groups.find(key)).length > 0;
+  return !!(await store.groups.known([key])).get(key)?.source || (await store.groups.find(key)).length > 0;
 }
 
 /**
@@ -56,13 +58,17 @@ export function provisionGroupOnDemand(deps: CycleDeps, key: string): Promise<Gr
           generation,
         );
       else await syncGroups(ctx, generation);
-      const entraId = await resolveGroup(ctx, key);
+      const resolved = await resolveGroup(ctx, key);
+      const entraId = 'entraId' in resolved ? resolved.entraId : null;
       const [facts] = entraId ? await knownGroups(ctx, [entraId]) : [];
       if (!entraId || !facts?.source) {
         steps.push({
           step: 'import',
           status: 'failure',
-          detail: `no group ${key} in Entra (an Entra group id, or the display name or id of a group in the store)`,
+          detail:
+            'problem' in resolved
+              ? resolved.problem
+              : `no group ${key} in Entra (an Entra group id or display name, or the id of a group in the store)`,
         });
         return { cycleId, steps, action, group };
       }
@@ -117,9 +123,25 @@ export function provisionGroupOnDemand(deps: CycleDeps, key: string): Promise<Gr
   );
 }
 
-/** The Entra id `key` names: itself when the mirror knows it, else the local group's link. */
-async function resolveGroup(ctx: CycleContext, key: string): Promise<string | null> {
-  if (isObjectId(key) && (await ctx.store.groups.known([key])).get(key)?.source) return key;
+/**
+ * The Entra id `key` names, after the delta read: itself when the mirror knows it; else the link of
+ * the one local group it names; else the one group of that display name in Entra. Several groups of
+ * one name are a problem to report, never a guess.
+ */
+async function resolveGroup(
+  ctx: CycleContext,
+  key: string,
+): Promise<{ entraId: string } | { problem: string } | { none: true }> {
+  if (isObjectId(key) && (await ctx.store.groups.known([key])).get(key)?.source) return { entraId: key };
   const local = (await ctx.store.groups.find(key)).filter((g) => g.externalId !== null);
-  return local.length === 1 ? local[0]!.externalId : null;
+  if (local.length === 1) return { entraId: local[0]!.externalId! };
+  const mirrored = await ctx.store.groups.mirroredByDisplayName(key);
+  if (mirrored.length === 1) return { entraId: mirrored[0]! };
+  if (mirrored.length > 1)
+    return {
+      problem:
+        `${mirrored.length} groups in Entra are named ${key} (${mirrored.slice(0, 5).join(', ')}` +
+        `${mirrored.length > 5 ? ', …' : ''}); provision one by its Entra id`,
+    };
+  return { none: true };
 }

@@ -415,6 +415,42 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect(text).toMatch(/create\s+success\s+group Engineering\s+\[new-assignment\]/);
   });
 
+  it('provision by the display name of a group created since the last cycle; two groups of one name are refused, not guessed', async () => {
+    h = await storeHarness(emu, kind);
+    emu.tenant.assign(ada, 'User');
+    await h.sync();
+    const ops = emu.tenant.createGroup({ displayName: 'Night Shift', members: [ada, cyd] });
+    emu.tenant.assign(ops.id, 'Group');
+
+    // Not in the store, not yet mirrored, and no --group: a name without @ can name no user.
+    const r = await runCli(['provision', 'night shift', '--json'], h.env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // Its members are the users in the store: ada now; cyd, in scope through it, once a cycle creates her.
+    expect(JSON.parse(r.stdout)).toMatchObject({ object: 'group', action: 'create', group: { members: 1 } });
+    expect((await groups()).map((g) => [g.display_name, g.external_id])).toEqual([['Night Shift', ops.id]]);
+    await h.sync();
+    expect(await members((await groups())[0]!.id)).toEqual(['ada@contoso.com', 'cyd@contoso.com']);
+
+    const dup1 = emu.tenant.createGroup({ displayName: 'Auditors', members: [ada] });
+    const dup2 = emu.tenant.createGroup({ displayName: 'auditors', members: [bob] });
+    emu.tenant.assign(dup1.id, 'Group');
+    emu.tenant.assign(dup2.id, 'Group');
+    const refused = await runCli(['provision', 'Auditors'], h.env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain(`2 groups in Entra are named Auditors`);
+    expect(refused.stdout).toContain(dup1.id);
+    expect(refused.stdout).toContain(dup2.id);
+    expect((await groups()).map((g) => g.display_name)).toEqual(['Night Shift']);
+    // By its id, either one is provisioned.
+    const byId = await runCli(['provision', dup2.id, '--group', '--json'], h.env);
+    expect(byId.code).toBe(0);
+    expect((await groups()).map((g) => [g.display_name, g.external_id])).toEqual([
+      ['Night Shift', ops.id],
+      ['auditors', dup2.id],
+    ]);
+  });
+
   it('one member added to or removed from a 5,000-member group writes one membership row and one audit row', async () => {
     const { first, count } = emu.tenant.bulkCreateUsers(5_000, { prefix: 'big' });
     const ids = Array.from({ length: count }, (_, i) => emu.tenant.userIdAt(first + i));

@@ -421,6 +421,15 @@ export async function findGroups(db: Queryable, s: string, key: string): Promise
   return rows.map(toStoreGroup);
 }
 
+export async function mirroredByDisplayName(db: Queryable, s: string, name: string): Promise<string[]> {
+  const { rows } = await db.query<{ entra_id: string }>(
+    `SELECT entra_id FROM "${s}".source_groups
+     WHERE ${nocase('display_name')} = ${nocase('$1')} AND removed = 0 ORDER BY entra_id`,
+    [name],
+  );
+  return rows.map((r) => r.entra_id);
+}
+
 export async function memberIds(db: Queryable, s: string, groupId: string): Promise<string[]> {
   const { rows } = await db.query<{ user_id: string }>(
     `SELECT user_id FROM "${s}".group_members WHERE group_id = $1 ORDER BY user_id`,

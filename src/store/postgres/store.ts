@@ -208,6 +208,7 @@ export class PostgresStore implements UserStore {
     markAllForPlan: () => this.write(() => groupOps.markAllForPlan(this.db, this.s), 'groups'),
     counts: () => this.read((db) => groupOps.groupCounts(db, this.s)),
     find: (key) => this.read((db) => groupOps.findGroups(db, this.s, key)),
+    mirroredByDisplayName: (name) => this.read((db) => groupOps.mirroredByDisplayName(db, this.s, name)),
     memberIds: (groupId) => this.read((db) => groupOps.memberIds(db, this.s, groupId)),
     inDisplayNameOrder: () => this.groupsInDisplayNameOrder(),
   };
