@@ -68,7 +68,7 @@ export function provisionGroupOnDemand(deps: CycleDeps, key: string): Promise<Gr
           detail:
             'problem' in resolved
               ? resolved.problem
-              : `no group ${key} in Entra (an Entra group id or display name, or the id of a group in the store)`,
+              : `no group ${key} in Entra (a group is named by its Entra id or display name, or the id of a group in the store; a user by UPN or object id)`,
         });
         return { cycleId, steps, action, group };
       }

@@ -442,6 +442,9 @@ describe.each(STORE_KINDS)('groups on %s', (kind) => {
     expect(refused.stdout).toContain(dup1.id);
     expect(refused.stdout).toContain(dup2.id);
     expect((await groups()).map((g) => g.display_name)).toEqual(['Night Shift']);
+    const unknown = await runCli(['provision', 'Nobody Here'], h.env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toMatch(/no group Nobody Here in Entra .*a user by UPN or object id/);
     // By its id, either one is provisioned.
     const byId = await runCli(['provision', dup2.id, '--group', '--json'], h.env);
     expect(byId.code).toBe(0);
