@@ -84,12 +84,17 @@ export function registerSafetyCommands(program: Command): void {
       return withStore(async (store) => {
         if (flags.group) {
           const n = await store.write(() => store.groups.retryFailed(flags.group), 'retry');
-          print(n === 0 ? 'No failing group matches.' : `${n} failing groups will be retried in the next cycle.`);
+          print(
+            n === 0 ? 'No failing group matches.' : `${n} failing groups will be retried in the next cycle.`,
+          );
           return;
         }
         const n = await store.write(() => store.pending.retryFailed(flags.user), 'retry');
         const groups = flags.all ? await store.write(() => store.groups.retryFailed(), 'retry') : 0;
-        print(n === 0 ? 'No failing user matches.' : `${n} failing users will be retried in the next cycle.`);
+        if (n > 0 || groups === 0)
+          print(
+            n === 0 ? 'No failing user matches.' : `${n} failing users will be retried in the next cycle.`,
+          );
         if (groups > 0) print(`${groups} failing groups will be retried in the next cycle.`);
       }, 'write');
     });

@@ -85,7 +85,10 @@ describe.each(STORE_KINDS)('a failing group on %s', (kind) => {
     // The other group of the cycle is created with its members.
     expect(await members((await linkedTo(ops.id))!.id)).toEqual(['bob@contoso.com']);
     expect(await errorRows(eng.id)).toEqual([{ cycle_id: first.cycleId, reason_code: 'conflict' }]);
-    expect(await mark(eng.id)).toMatchObject({ failures: 1, last_error: expect.stringMatching(/2 local groups/) });
+    expect(await mark(eng.id)).toMatchObject({
+      failures: 1,
+      last_error: expect.stringMatching(/2 local groups/),
+    });
     expect(await spacingSeconds(eng.id)).toBeGreaterThan(HOUR - 60);
     expect(await spacingSeconds(eng.id)).toBeLessThanOrEqual(HOUR);
 
@@ -99,7 +102,9 @@ describe.each(STORE_KINDS)('a failing group on %s', (kind) => {
     };
     expect(status.failingGroups).toEqual({ count: 1 });
     expect(status.failingUsers.count).toBe(0);
-    expect((await runCli(['status'], h.env)).stdout).toMatch(/Failing groups: 1 \(retried with growing spacing/);
+    expect((await runCli(['status'], h.env)).stdout).toMatch(
+      /Failing groups: 1 \(retried with growing spacing/,
+    );
     // The daemon's /status document carries the count too.
     expect(publicStatus(await buildStatus(h.rt.store)).failingGroups).toEqual({ count: 1 });
 
@@ -127,9 +132,10 @@ describe.each(STORE_KINDS)('a failing group on %s', (kind) => {
     expect(await mark(eng.id)).toBeUndefined();
     expect((await buildStatus(h.rt.store)).failingGroups.count).toBe(0);
     // The application's own groups are untouched.
-    expect(
-      await h.store.query('SELECT id FROM t.groups WHERE external_id IS NULL ORDER BY id'),
-    ).toEqual([{ id: 'local-1' }, { id: 'local-2' }]);
+    expect(await h.store.query('SELECT id FROM t.groups WHERE external_id IS NULL ORDER BY id')).toEqual([
+      { id: 'local-1' },
+      { id: 'local-2' },
+    ]);
   });
 
   it('retry makes it due at once (all, or by name); provision plans it now; with the cause gone it is created', async () => {
@@ -140,7 +146,10 @@ describe.each(STORE_KINDS)('a failing group on %s', (kind) => {
 
     const all = await runCli(['retry', '--all'], h.env);
     expect(all.code).toBe(0);
-    expect(all.stdout).toContain('1 failing groups will be retried in the next cycle');
+    expect(all.stdout).toBe('1 failing groups will be retried in the next cycle.\n');
+    const usage = await runCli(['retry', '--group', eng.id, '--all'], h.env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('give one of --user, --group or --all');
     expect((await h.sync()).groupCounts.error).toBe(1);
     expect(await mark(eng.id)).toMatchObject({ failures: 2 });
 

@@ -91,8 +91,7 @@ describe.each(STORE_KINDS)('groups in the %s store', (kind) => {
 
   const page = (writes: GroupWrite[], generation = 1) =>
     store.write(() => store.scope.applyGroupPage(writes, generation), 'test');
-  const apply = (cycleId: string, writes: GroupActionWrite[]) =>
-    store.groups.apply(cycleId, writes, retry);
+  const apply = (cycleId: string, writes: GroupActionWrite[]) => store.groups.apply(cycleId, writes, retry);
   const settle = (cycleId: string, expandNested = false, limit = 100) =>
     store.groups.settleMemberships(cycleId, { expandNested, limit });
   const settleAll = async (cycleId: string, expandNested = false) => {
@@ -540,10 +539,14 @@ describe.each(STORE_KINDS)('groups in the %s store', (kind) => {
     });
     const failingRow = async () =>
       (
-        await sql.query<{ plan: number; failures: number; last_error: string | null; retry_after: string | null }>(
-          'SELECT plan, failures, last_error, retry_after FROM t.pending_groups WHERE entra_id = ?',
-          [gid(1)],
-        )
+        await sql.query<{
+          plan: number;
+          failures: number;
+          last_error: string | null;
+          retry_after: string | null;
+        }>('SELECT plan, failures, last_error, retry_after FROM t.pending_groups WHERE entra_id = ?', [
+          gid(1),
+        ])
       )[0];
     const spacingOf = async () => Date.parse((await failingRow())!.retry_after!) - Date.now();
     const due = async () => (await store.groups.duePlan('', 10)).map((g) => g.entraId);

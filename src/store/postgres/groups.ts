@@ -239,7 +239,12 @@ export async function applyGroups(
       const groupId = 'groupId' in w ? w.groupId : null;
       const audit = rejectedGroupAudit(w, cycleId, error, groupId);
       await appendAudit(db, s, [audit]);
-      await failGroups(db, s, [{ entraId: w.entraId, error: audit.reason ?? (error as Error).message }], spacing);
+      await failGroups(
+        db,
+        s,
+        [{ entraId: w.entraId, error: audit.reason ?? (error as Error).message }],
+        spacing,
+      );
       results.push({ entraId: w.entraId, outcome: 'failed', groupId, error: (error as Error).message });
     }
   }
@@ -360,13 +365,7 @@ async function failGroups(
      ON CONFLICT (entra_id) DO UPDATE SET plan = 1, failures = p.failures + 1, last_error = excluded.last_error,
        retry_after = to_char((now() + make_interval(secs => least($5::float8, $4::float8 * (2 ^ least(p.failures, 30)))))
          AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
-    [
-      last.map((f) => f.entraId),
-      last.map((f) => f.error),
-      first,
-      spacing.baseSeconds,
-      spacing.maxSeconds,
-    ],
+    [last.map((f) => f.entraId), last.map((f) => f.error), first, spacing.baseSeconds, spacing.maxSeconds],
   );
 }
 
