@@ -80,7 +80,7 @@ export function registerSafetyCommands(program: Command): void {
     .action((flags: { user?: string; group?: string; all?: boolean }, command: Command) => {
       // A usage error (exit 2), found before the store is opened.
       if ([flags.user, flags.group, flags.all].filter(Boolean).length !== 1)
-        command.error('error: give one of --user, --group or --all', { exitCode: 2 });
+        command.error('error: give either --user or --all, or --group', { exitCode: 2 });
       return withStore(async (store) => {
         if (flags.group) {
           const n = await store.write(() => store.groups.retryFailed(flags.group), 'retry');

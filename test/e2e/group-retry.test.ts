@@ -149,7 +149,7 @@ describe.each(STORE_KINDS)('a failing group on %s', (kind) => {
     expect(all.stdout).toBe('1 failing groups will be retried in the next cycle.\n');
     const usage = await runCli(['retry', '--group', eng.id, '--all'], h.env);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain('give one of --user, --group or --all');
+    expect(usage.stderr).toContain('give either --user or --all, or --group');
     expect((await h.sync()).groupCounts.error).toBe(1);
     expect(await mark(eng.id)).toMatchObject({ failures: 2 });
 
