@@ -83,6 +83,10 @@ function statusText(s: StatusDocument): string {
     }
     lines.push(...andMore(s.failingUsers.count, LISTED, '`status --json` lists up to 100'));
   }
+  if (s.failingGroups.count > 0)
+    lines.push(
+      `Failing groups: ${s.failingGroups.count} (retried with growing spacing; \`entrasync audit --action error\` says why; \`entrasync retry --all\` retries now)`,
+    );
   lines.push('', 'Recent cycles:', ...s.lastCycles.map((c) => cycleLine(c, s.progress)));
   if (s.onDemandRuns.length > 0)
     lines.push('', 'On-demand runs:', ...s.onDemandRuns.map((c) => cycleLine(c, s.progress)));

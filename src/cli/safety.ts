@@ -73,15 +73,29 @@ export function registerSafetyCommands(program: Command): void {
 
   program
     .command('retry')
-    .description('make users whose change failed due for a retry in the next cycle')
+    .description('make users or groups whose change failed due for a retry in the next cycle')
     .option('--user <user>', 'one user, by Entra object id, local id or userName (a former one too)')
-    .option('--all', 'every failing user')
-    .action((flags: { user?: string; all?: boolean }, command: Command) => {
+    .option('--group <group>', 'one group, by Entra object id or display name')
+    .option('--all', 'every failing user and group')
+    .action((flags: { user?: string; group?: string; all?: boolean }, command: Command) => {
       // A usage error (exit 2), found before the store is opened.
-      if (!flags.user === !flags.all) command.error('error: give either --user or --all', { exitCode: 2 });
+      if ([flags.user, flags.group, flags.all].filter(Boolean).length !== 1)
+        command.error('error: give either --user or --all, or --group', { exitCode: 2 });
       return withStore(async (store) => {
+        if (flags.group) {
+          const n = await store.write(() => store.groups.retryFailed(flags.group), 'retry');
+          print(
+            n === 0 ? 'No failing group matches.' : `${n} failing groups will be retried in the next cycle.`,
+          );
+          return;
+        }
         const n = await store.write(() => store.pending.retryFailed(flags.user), 'retry');
-        print(n === 0 ? 'No failing user matches.' : `${n} failing users will be retried in the next cycle.`);
+        const groups = flags.all ? await store.write(() => store.groups.retryFailed(), 'retry') : 0;
+        if (n > 0 || groups === 0)
+          print(
+            n === 0 ? 'No failing user matches.' : `${n} failing users will be retried in the next cycle.`,
+          );
+        if (groups > 0) print(`${groups} failing groups will be retried in the next cycle.`);
       }, 'write');
     });
 }

@@ -79,6 +79,7 @@ export function publicStatus(s: StatusDocument): StatusDocument {
         retryAfter: u.retryAfter,
       })),
     },
+    failingGroups: { count: s.failingGroups.count },
   };
 }
 

@@ -44,9 +44,10 @@ export class AssignmentListing {
        SELECT member_id FROM entra_group_members WHERE group_id = ? AND member_type = 'user'
        ON CONFLICT (entra_id) DO UPDATE SET retry_after = NULL`,
     );
-    // A group assigned or unassigned is planned again (groups provisioning).
+    // A group assigned or unassigned is planned again (groups provisioning), a failing one at once.
     this.pendingGroup = db.prepare(
-      'INSERT INTO pending_groups (entra_id, plan) VALUES (?, 1) ON CONFLICT (entra_id) DO UPDATE SET plan = 1',
+      `INSERT INTO pending_groups (entra_id, plan) VALUES (?, 1)
+       ON CONFLICT (entra_id) DO UPDATE SET plan = 1, retry_after = NULL`,
     );
   }
 

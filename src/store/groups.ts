@@ -18,16 +18,28 @@ import {
   type SourceGroupRow,
 } from './group-sql.js';
 import type { AppliedGroupAction, GroupActionWrite, KnownGroup, StoreGroup } from './interface.js';
+import type { RetrySpacing } from './pending.js';
 import { prepared } from './statements.js';
 import { newUserId } from './users.js';
 
 const now = () => new Date().toISOString();
 
-/** New facts: plan the group again (`plan`) or recompute its members (`members`; 1, see group-sql.ts). */
+/**
+ * New facts: plan the group again (`plan`; a failing group is due at once, its spacing waived) or
+ * recompute its members (`members`; 1, see group-sql.ts; a failing group's plan still waits).
+ */
 const MARK_PLAN = `INSERT INTO pending_groups (entra_id, plan) VALUES (?, 1)
-  ON CONFLICT (entra_id) DO UPDATE SET plan = 1`;
+  ON CONFLICT (entra_id) DO UPDATE SET plan = 1, retry_after = NULL`;
 const MARK_MEMBERS = `INSERT INTO pending_groups (entra_id, members) VALUES (?, 1)
   ON CONFLICT (entra_id) DO UPDATE SET members = 1`;
+
+/** A group's failure state cleared (its change applied). */
+const NOT_FAILING = 'failures = 0, last_error = NULL, retry_after = NULL';
+
+/** pending_groups.entra_id names the group @g: its Entra id, or its mirrored or local display name. */
+const NAMED_GROUP = `(entra_id = @g
+  OR entra_id IN (SELECT entra_id FROM source_groups WHERE display_name = @g COLLATE NOCASE)
+  OR entra_id IN (SELECT external_id FROM groups WHERE id = @g OR display_name = @g COLLATE NOCASE))`;
 
 export class GroupTables {
   private readonly audit: AuditLog;
@@ -99,7 +111,7 @@ export class GroupTables {
       this.db,
       `INSERT INTO pending_groups (entra_id, plan)
          SELECT entra_id, 1 FROM source_groups WHERE generation < ? AND removed = 0
-       ON CONFLICT (entra_id) DO UPDATE SET plan = 1`,
+       ON CONFLICT (entra_id) DO UPDATE SET plan = 1, retry_after = NULL`,
     ).run(generation);
     prepared(this.db, 'UPDATE source_groups SET removed = 1 WHERE generation < ? AND removed = 0').run(
       generation,
@@ -110,19 +122,21 @@ export class GroupTables {
     prepared(
       this.db,
       `INSERT INTO pending_groups (entra_id, plan, members) SELECT entra_id, 1, 1 FROM source_groups WHERE true
-       ON CONFLICT (entra_id) DO UPDATE SET plan = 1, members = 1`,
+       ON CONFLICT (entra_id) DO UPDATE SET plan = 1, members = 1, retry_after = NULL`,
     ).run();
   }
 
   // ── Reads ──
 
+  /** Groups to plan: failing ones only once their spacing has passed. */
   duePlan(afterId: string, limit: number): KnownGroup[] {
-    const ids = prepared<[string, number], string>(
+    const ids = prepared<[string, string, number], string>(
       this.db,
-      'SELECT entra_id FROM pending_groups WHERE plan = 1 AND entra_id > ? ORDER BY entra_id LIMIT ?',
+      `SELECT entra_id FROM pending_groups WHERE plan = 1 AND entra_id > ?
+       AND (retry_after IS NULL OR retry_after <= ?) ORDER BY entra_id LIMIT ?`,
     )
       .pluck()
-      .all(afterId, limit);
+      .all(afterId, now(), limit);
     const known = this.known(ids);
     return ids.map((id) => known.get(id)!);
   }
@@ -164,6 +178,20 @@ export class GroupTables {
       'SELECT * FROM groups WHERE external_id IS NULL AND display_name = ? COLLATE NOCASE ORDER BY id',
     );
     return new Map(names.map((n) => [n, byName.all(n).map(toStoreGroup)]));
+  }
+
+  failingCount(): number {
+    return prepared<[], number>(this.db, 'SELECT count(*) FROM pending_groups WHERE failures > 0')
+      .pluck()
+      .get()!;
+  }
+
+  /** `entrasync retry`: failing groups (all, or the one named) are due in the next cycle. */
+  retryFailed(group?: string): number {
+    return prepared<{ g: string | null }>(
+      this.db,
+      `UPDATE pending_groups SET retry_after = NULL WHERE failures > 0 AND (@g IS NULL OR ${NAMED_GROUP})`,
+    ).run({ g: group ?? null }).changes;
   }
 
   counts(): { total: number; linked: number; memberships: number } {
@@ -218,24 +246,48 @@ export class GroupTables {
 
   // ── Writes ──
 
-  /** Each action in a savepoint of its own (`savepoint`): a rejected one fails that group alone. */
+  /**
+   * Each action in a savepoint of its own (`savepoint`): a rejected one fails that group alone. A
+   * failed group ('error', or rejected) waits out `spacing` before it is planned again.
+   */
   apply(
     cycleId: string,
     writes: readonly GroupActionWrite[],
+    spacing: RetrySpacing,
     savepoint: <T>(fn: () => T) => T,
   ): AppliedGroupAction[] {
     return writes.map((w) => {
       try {
-        return savepoint(() => this.applyOne(cycleId, w));
+        return savepoint(() => this.applyOne(cycleId, w, spacing));
       } catch (error) {
         const groupId = 'groupId' in w ? w.groupId : null;
-        this.audit.append(rejectedGroupAudit(w, cycleId, error, groupId));
+        const audit = rejectedGroupAudit(w, cycleId, error, groupId);
+        this.audit.append(audit);
+        this.fail(w.entraId, audit.reason ?? (error as Error).message, spacing);
         return { entraId: w.entraId, outcome: 'failed', groupId, error: (error as Error).message };
       }
     });
   }
 
-  private applyOne(cycleId: string, w: GroupActionWrite): AppliedGroupAction {
+  /**
+   * Keeps a failed group to plan, due again after spacing that doubles from `baseSeconds` up to
+   * `maxSeconds` with each failure in a row (pending.ts's `fail` for users).
+   */
+  private fail(entraId: string, error: string, spacing: RetrySpacing): void {
+    prepared(
+      this.db,
+      `INSERT INTO pending_groups (entra_id, plan) VALUES (?, 1) ON CONFLICT (entra_id) DO UPDATE SET plan = 1`,
+    ).run(entraId);
+    prepared(
+      this.db,
+      `UPDATE pending_groups SET failures = failures + 1, last_error = @error,
+         retry_after = strftime('%Y-%m-%dT%H:%M:%fZ', 'now',
+           '+' || min(@maxSeconds, @baseSeconds * (1 << min(failures, 30))) || ' seconds')
+       WHERE entra_id = @id`,
+    ).run({ id: entraId, error, baseSeconds: spacing.baseSeconds, maxSeconds: spacing.maxSeconds });
+  }
+
+  private applyOne(cycleId: string, w: GroupActionWrite, spacing: RetrySpacing): AppliedGroupAction {
     let groupId: string | null = 'groupId' in w ? w.groupId : null;
     let groupName: string | null = 'displayName' in w ? w.displayName : null;
     switch (w.kind) {
@@ -285,12 +337,18 @@ export class GroupTables {
         break;
     }
     if (w.audit) this.audit.append(groupAudit(w, w.audit, groupId, groupName));
-    if (w.kind === 'error') return { entraId: w.entraId, outcome: 'failed', groupId };
+    if (w.kind === 'error') {
+      this.fail(w.entraId, w.audit.reason ?? w.audit.reasonCode ?? 'failed', spacing);
+      return { entraId: w.entraId, outcome: 'failed', groupId };
+    }
     this.settlePlan(w);
     return { entraId: w.entraId, outcome: 'applied', groupId };
   }
 
-  /** Records the verdict and clears the plan mark; a group (again) in scope recomputes its members. */
+  /**
+   * Records the verdict and clears the plan mark and any failure state; a group (again) in scope
+   * recomputes its members.
+   */
   private settlePlan(w: Exclude<GroupActionWrite, { kind: 'error' }>): void {
     const inScope = w.kind === 'delete' ? false : w.inScope;
     const wasInScope =
@@ -309,10 +367,12 @@ export class GroupTables {
       prepared(
         this.db,
         `INSERT INTO pending_groups (entra_id, members) VALUES (?, 1)
-         ON CONFLICT (entra_id) DO UPDATE SET plan = 0, members = 1`,
+         ON CONFLICT (entra_id) DO UPDATE SET plan = 0, members = 1, ${NOT_FAILING}`,
       ).run(w.entraId);
     else {
-      prepared(this.db, 'UPDATE pending_groups SET plan = 0 WHERE entra_id = ?').run(w.entraId);
+      prepared(this.db, `UPDATE pending_groups SET plan = 0, ${NOT_FAILING} WHERE entra_id = ?`).run(
+        w.entraId,
+      );
       prepared(this.db, 'DELETE FROM pending_groups WHERE entra_id = ? AND plan = 0 AND members = 0').run(
         w.entraId,
       );

@@ -180,11 +180,13 @@ export class Store implements UserStore {
     duePlan: async (afterId, limit) => this.tables.groups.duePlan(afterId, limit),
     known: async (entraIds) => this.tables.groups.known(entraIds),
     unlinkedByDisplayName: async (names) => this.tables.groups.unlinkedByDisplayName(names),
-    apply: (cycleId, writes) =>
-      this.writeNow('groups', () => this.tables.groups.apply(cycleId, writes, this.savepoint)),
+    apply: (cycleId, writes, spacing) =>
+      this.writeNow('groups', () => this.tables.groups.apply(cycleId, writes, spacing, this.savepoint)),
     settleMemberships: (cycleId, options) =>
       this.writeNow('group memberships', () => this.tables.groups.settle(cycleId, options)),
     markAllForPlan: () => this.writeNow('groups', () => this.tables.groups.markAllForPlan()),
+    failingCount: async () => this.tables.groups.failingCount(),
+    retryFailed: async (group) => this.tables.groups.retryFailed(group),
     counts: async () => this.tables.groups.counts(),
     find: async (key) => this.tables.groups.find(key),
     mirroredByDisplayName: async (name) => this.tables.groups.mirroredByDisplayName(name),

@@ -81,7 +81,10 @@ export interface UserStore {
   };
   /** Groups: the mirror of Entra groups and the application's `groups` / `group_members` tables. */
   readonly groups: {
-    /** Pending groups with plan = 1, in entra id order after `afterId`. */
+    /**
+     * Pending groups with plan = 1, in entra id order after `afterId`; a failing group only once its
+     * retry time has passed (new facts about it, or `retryFailed`, clear that time).
+     */
     duePlan(afterId: string, limit: number): Promise<KnownGroup[]>;
     /** The facts of these groups (provision on demand, staged replans). */
     known(entraIds: readonly string[]): Promise<Map<string, KnownGroup>>;
@@ -91,11 +94,17 @@ export interface UserStore {
      * Applies each action with its audit row (create/update/link set in_scope and members = 1; delete
      * removes the row, its memberships by cascade, the plan mark; keep records in_scope and clears plan).
      * A row the store rejects fails that group (outcome 'failed', error audit row), never the batch.
-     * A failed or 'error' group keeps its plan mark (planned again next cycle). The verdict is kept on
-     * the group's mirror row (source_groups): a group Graph never listed records none. Staged group
-     * deletes are the caller's (staged.restage / staged.remove), never touched here.
+     * A failed or 'error' group keeps its plan mark and records the failure (failures + 1, the error):
+     * it is due again after `spacing` doubled per failure in a row (baseSeconds × 2^(failures before),
+     * at most maxSeconds), like a failing user. An applied action clears that state. The verdict is
+     * kept on the group's mirror row (source_groups): a group Graph never listed records none. Staged
+     * group deletes are the caller's (staged.restage / staged.remove), never touched here.
      */
-    apply(cycleId: string, writes: readonly GroupActionWrite[]): Promise<AppliedGroupAction[]>;
+    apply(
+      cycleId: string,
+      writes: readonly GroupActionWrite[],
+      spacing: RetrySpacing,
+    ): Promise<AppliedGroupAction[]>;
     /**
      * Recomputes memberships of groups with members = 1 (plus, when expandNested, every in-scope linked
      * ancestor of such a group), at most `limit` groups per call, writing only the differences; each
@@ -107,8 +116,12 @@ export interface UserStore {
       cycleId: string,
       options: { expandNested: boolean; limit: number },
     ): Promise<{ groups: number; added: number; removed: number }>;
-    /** Every source group plan = 1 and members = 1. */
+    /** Every source group plan = 1 and members = 1 (a failing one due at once). */
     markAllForPlan(): Promise<void>;
+    /** Groups whose change failed and that wait for a retry. */
+    failingCount(): Promise<number>;
+    /** Every failing group, or the one named by its Entra id or display name: due in the next cycle. */
+    retryFailed(group?: string): Promise<number>;
     counts(): Promise<{ total: number; linked: number; memberships: number }>;
     /** By local id, Entra id or display name (case-insensitive; may be several). */
     find(key: string): Promise<StoreGroup[]>;

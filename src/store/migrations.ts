@@ -191,4 +191,11 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE source_users ADD COLUMN manager_id TEXT;
   CREATE INDEX source_users_manager ON source_users (manager_id) WHERE manager_id IS NOT NULL;
   `,
+  // 9: a group whose change failed is retried with growing spacing, as a failing user is
+  // (pending_users' columns of the same names); new facts about it clear retry_after.
+  `
+  ALTER TABLE pending_groups ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE pending_groups ADD COLUMN last_error TEXT;
+  ALTER TABLE pending_groups ADD COLUMN retry_after TEXT;
+  `,
 ];

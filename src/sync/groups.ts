@@ -140,7 +140,7 @@ export async function applyGroups(
       })),
     );
   if (writes.length === 0) return;
-  const results = await ctx.store.groups.apply(ctx.cycleId, writes);
+  const results = await ctx.store.groups.apply(ctx.cycleId, writes, ctx.settings.safety.retry);
   const outcomes = new Map(results.map((r) => [r.entraId, r]));
   for (const p of planned) {
     const result = outcomes.get(p.action.entraId);

@@ -46,6 +46,8 @@ export interface StatusDocument {
       retryAfter: string | null;
     }[];
   };
+  /** Groups whose change failed and that are retried with growing spacing, like failing users. */
+  failingGroups: { count: number };
 }
 
 type CycleSummary = Omit<CycleRecord, 'error'> & { durationMs: number | null; error: string | null };
@@ -131,6 +133,7 @@ export async function buildStatus(
         ...(options.personal ? { userName } : {}),
       })),
     },
+    failingGroups: { count: await store.groups.failingCount() },
   };
 }
 

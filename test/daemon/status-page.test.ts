@@ -192,6 +192,7 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
           },
         ],
       },
+      failingGroups: { count: 0 },
       progress: {
         cycleId: 'c3',
         kind: 'full',

@@ -91,7 +91,7 @@ describe.each(STORE_KINDS)('groups in the %s store', (kind) => {
 
   const page = (writes: GroupWrite[], generation = 1) =>
     store.write(() => store.scope.applyGroupPage(writes, generation), 'test');
-  const apply = (cycleId: string, writes: GroupActionWrite[]) => store.groups.apply(cycleId, writes);
+  const apply = (cycleId: string, writes: GroupActionWrite[]) => store.groups.apply(cycleId, writes, retry);
   const settle = (cycleId: string, expandNested = false, limit = 100) =>
     store.groups.settleMemberships(cycleId, { expandNested, limit });
   const settleAll = async (cycleId: string, expandNested = false) => {
@@ -527,6 +527,154 @@ describe.each(STORE_KINDS)('groups in the %s store', (kind) => {
     ]);
     // Still to plan: tried again in the next cycle.
     expect((await marks()).find((m) => m.entra_id === gid(1))).toMatchObject({ plan: 1 });
+  });
+
+  it('a failing group waits out spacing that doubles; new facts, retryFailed or a success end the wait', async () => {
+    await fresh();
+    await page([attrs(gid(1), 'Bad'), attrs(gid(2), 'Fine')]);
+    const failure = (cycleId: string): GroupActionWrite => ({
+      kind: 'error',
+      entraId: gid(1),
+      audit: { ...draft(cycleId, 'error', gid(1)), status: 'failure', reason: 'the mapping failed' },
+    });
+    const failingRow = async () =>
+      (
+        await sql.query<{
+          plan: number;
+          failures: number;
+          last_error: string | null;
+          retry_after: string | null;
+        }>('SELECT plan, failures, last_error, retry_after FROM t.pending_groups WHERE entra_id = ?', [
+          gid(1),
+        ])
+      )[0];
+    const spacingOf = async () => Date.parse((await failingRow())!.retry_after!) - Date.now();
+    const due = async () => (await store.groups.duePlan('', 10)).map((g) => g.entraId);
+
+    const results = await apply('c1', [failure('c1'), create('c1', gid(2), 'Fine')]);
+    expect(results.map((r) => r.outcome)).toEqual(['failed', 'applied']);
+    expect(await failingRow()).toMatchObject({ plan: 1, failures: 1, last_error: 'the mapping failed' });
+    expect(await spacingOf()).toBeGreaterThan(55_000);
+    expect(await spacingOf()).toBeLessThanOrEqual(60_000);
+    // In its spacing: not due, whatever cycle asks; counted as failing.
+    expect(await due()).toEqual([]);
+    expect(await store.groups.failingCount()).toBe(1);
+
+    // The spacing passed: due; a second failure doubles it.
+    await sql.query(`UPDATE t.pending_groups SET retry_after = '2000-01-01T00:00:00.000Z'`);
+    expect(await due()).toEqual([gid(1)]);
+    await apply('c2', [failure('c2')]);
+    expect(await failingRow()).toMatchObject({ failures: 2 });
+    expect(await spacingOf()).toBeGreaterThan(115_000);
+    expect(await spacingOf()).toBeLessThanOrEqual(120_000);
+
+    // A membership change alone does not make its plan due.
+    await page([member(gid(1), uid(1))], 2);
+    expect(await due()).toEqual([]);
+    // A change to the group does, at once; its failure count stays until a success.
+    await page([attrs(gid(1), 'Bad again')], 2);
+    expect(await due()).toEqual([gid(1)]);
+    expect(await failingRow()).toMatchObject({ failures: 2, retry_after: null });
+    await apply('c3', [failure('c3')]);
+    expect(await spacingOf()).toBeGreaterThan(235_000);
+    // So do the assignment listing and markAllForPlan.
+    await store.write(async () => {
+      await store.scope.beginListing();
+      await store.scope.addToListing([{ principalId: gid(1), principalType: 'Group', appRoleId: 'r' }]);
+      await store.scope.commitListing(null, false);
+    }, 'test');
+    expect(await due()).toEqual([gid(1)]);
+    await apply('c4', [failure('c4')]);
+    expect(await due()).toEqual([]);
+    await store.groups.markAllForPlan();
+    expect(await due()).toEqual([gid(1), gid(2)]);
+    await apply('c5', [failure('c5'), { kind: 'keep', entraId: gid(2), inScope: true, audit: null }]);
+    expect(await failingRow()).toMatchObject({ failures: 5 });
+    // The maximum bounds the spacing: 60 s × 2^6 would be 3,840 s; it is 3,600.
+    await apply('c6', [failure('c6')]);
+    await apply('c7', [failure('c7')]);
+    expect(await spacingOf()).toBeLessThanOrEqual(3600_000);
+    expect(await spacingOf()).toBeGreaterThan(3500_000);
+
+    // retryFailed: by display name (any case), else by id, else all.
+    expect(await store.groups.retryFailed('no such group')).toBe(0);
+    expect(await store.groups.retryFailed('bad AGAIN')).toBe(1);
+    expect(await due()).toEqual([gid(1)]);
+    await apply('c8', [failure('c8')]);
+    expect(await store.groups.retryFailed(gid(1))).toBe(1);
+    await apply('c9', [failure('c9')]);
+    expect(await store.groups.retryFailed()).toBe(1);
+    expect(await due()).toEqual([gid(1)]);
+
+    // A success clears the failure state (the row stays while its members are to recompute).
+    await apply('c10', [create('c10', gid(1), 'Bad again')]);
+    expect(await failingRow()).toMatchObject({ plan: 0, failures: 0, last_error: null, retry_after: null });
+    expect(await store.groups.failingCount()).toBe(0);
+  });
+
+  it('a rejected write is a failure too, spaced like an error', async () => {
+    await fresh();
+    await sql.query(`INSERT INTO t.groups (id, display_name, external_id) VALUES ('taken', 'Taken', ?)`, [
+      gid(9),
+    ]);
+    await page([attrs(gid(1), 'Taken')]);
+    const link = (cycleId: string): GroupActionWrite => ({
+      kind: 'link',
+      entraId: gid(1),
+      groupId: 'taken',
+      displayName: 'Taken',
+      resource: groupResource('Taken', gid(1)),
+      inScope: true,
+      audit: draft(cycleId, 'link', gid(1)),
+    });
+    expect((await apply('c1', [link('c1')]))[0]!.outcome).toBe('failed');
+    const [row] = await sql.query<{ failures: number; last_error: string; retry_after: string }>(
+      'SELECT failures, last_error, retry_after FROM t.pending_groups WHERE entra_id = ?',
+      [gid(1)],
+    );
+    expect(row).toMatchObject({ failures: 1, last_error: expect.stringMatching(/linked already/) });
+    expect(Date.parse(row!.retry_after) - Date.now()).toBeGreaterThan(55_000);
+    expect(await store.groups.duePlan('', 10)).toEqual([]);
+  });
+
+  it('migration 9 keeps the group marks of a store made at version 8, not failing', async () => {
+    const dir = tempDir('entrasync-groups-v8-');
+    let where: string;
+    if (kind === 'sqlite') {
+      where = join(dir, 'store.db');
+      const db = new Database(where);
+      for (const m of MIGRATIONS.slice(0, 8)) db.exec(m);
+      db.pragma('user_version = 8');
+      db.prepare(`INSERT INTO pending_groups (entra_id, plan, members) VALUES (?, 1, 1)`).run(gid(1));
+      db.prepare(`INSERT INTO source_groups (entra_id, display_name) VALUES (?, 'Kept')`).run(gid(1));
+      db.close();
+    } else {
+      where = await freshDatabase('groups_v8');
+      const pool = new pg.Pool({ connectionString: where, max: 1 });
+      await pool.query('CREATE SCHEMA entrasync');
+      await pool.query(
+        'CREATE TABLE entrasync.schema_version (one boolean PRIMARY KEY DEFAULT true, version integer NOT NULL)',
+      );
+      // PostgreSQL's version 4 is SQLite's version 8.
+      for (const m of PG_MIGRATIONS.slice(0, 4)) await pool.query(m('entrasync'));
+      await pool.query('INSERT INTO entrasync.schema_version (version) VALUES (4)');
+      await pool.query(`INSERT INTO entrasync.pending_groups (entra_id, plan, members) VALUES ($1, 1, 1)`, [
+        gid(1),
+      ]);
+      await pool.query(`INSERT INTO entrasync.source_groups (entra_id, display_name) VALUES ($1, 'Kept')`, [
+        gid(1),
+      ]);
+      await pool.end();
+    }
+    store = await openUserStore(where, { env: {} });
+    opened.push(store);
+    sql = kind === 'sqlite' ? await testStore(kind, dir) : await pgView(where);
+    opened.push(sql);
+    expect(await sql.query('SELECT * FROM t.pending_groups')).toEqual([
+      { entra_id: gid(1), plan: 1, members: 1, failures: 0, last_error: null, retry_after: null },
+    ]);
+    expect((await store.groups.duePlan('', 10)).map((g) => g.entraId)).toEqual([gid(1)]);
+    expect(await store.groups.failingCount()).toBe(0);
   });
 
   it('an interrupted settle is completed by the next call; staged group deletes round-trip', async () => {

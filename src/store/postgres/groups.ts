@@ -23,15 +23,20 @@ import type {
   KnownGroup,
   StoreGroup,
 } from '../interface.js';
+import type { RetrySpacing } from '../pending.js';
 import { newUserId } from '../users.js';
 import { appendAudit } from './batch.js';
 import { nocase } from './schema.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
-/** `select` lists entra ids: their groups are planned again / recompute their members (1). */
+/**
+ * `select` lists entra ids: their groups are planned again (a failing one at once) / recompute their
+ * members (1; a failing group's plan still waits).
+ */
 export const markPlan = (s: string, select: string) =>
-  `INSERT INTO "${s}".pending_groups (entra_id, plan) ${select} ON CONFLICT (entra_id) DO UPDATE SET plan = 1`;
+  `INSERT INTO "${s}".pending_groups (entra_id, plan) ${select}
+   ON CONFLICT (entra_id) DO UPDATE SET plan = 1, retry_after = NULL`;
 export const markMembers = (s: string, select: string) =>
   `INSERT INTO "${s}".pending_groups (entra_id, members) ${select} ON CONFLICT (entra_id) DO UPDATE SET members = 1`;
 
@@ -114,7 +119,7 @@ export async function markUnseen(db: Queryable, s: string, generation: number): 
 export async function markAllForPlan(db: Queryable, s: string): Promise<void> {
   await db.query(
     `INSERT INTO "${s}".pending_groups (entra_id, plan, members) SELECT entra_id, 1, 1 FROM "${s}".source_groups
-     ON CONFLICT (entra_id) DO UPDATE SET plan = 1, members = 1`,
+     ON CONFLICT (entra_id) DO UPDATE SET plan = 1, members = 1, retry_after = NULL`,
   );
 }
 
@@ -176,8 +181,9 @@ export async function duePlan(
   limit: number,
 ): Promise<KnownGroup[]> {
   const { rows } = await db.query<{ entra_id: string }>(
-    `SELECT entra_id FROM "${s}".pending_groups WHERE plan = 1 AND entra_id > $1 ORDER BY entra_id LIMIT $2`,
-    [afterId, limit],
+    `SELECT entra_id FROM "${s}".pending_groups WHERE plan = 1 AND entra_id > $1
+     AND (retry_after IS NULL OR retry_after <= $3) ORDER BY entra_id LIMIT $2`,
+    [afterId, limit, new Date().toISOString()],
   );
   const known = await knownGroups(
     db,
@@ -212,10 +218,11 @@ export async function applyGroups(
   s: string,
   cycleId: string,
   writes: readonly GroupActionWrite[],
+  spacing: RetrySpacing,
 ): Promise<AppliedGroupAction[]> {
   await db.query('SAVEPOINT groups');
   try {
-    const results = await writeGroups(db, s, cycleId, writes);
+    const results = await writeGroups(db, s, cycleId, writes, spacing);
     await db.query('RELEASE groups');
     return results;
   } catch {
@@ -225,12 +232,19 @@ export async function applyGroups(
   for (const w of writes) {
     await db.query('SAVEPOINT one_group');
     try {
-      results.push(...(await writeGroups(db, s, cycleId, [w])));
+      results.push(...(await writeGroups(db, s, cycleId, [w], spacing)));
       await db.query('RELEASE one_group');
     } catch (error) {
       await db.query('ROLLBACK TO one_group; RELEASE one_group');
       const groupId = 'groupId' in w ? w.groupId : null;
-      await appendAudit(db, s, [rejectedGroupAudit(w, cycleId, error, groupId)]);
+      const audit = rejectedGroupAudit(w, cycleId, error, groupId);
+      await appendAudit(db, s, [audit]);
+      await failGroups(
+        db,
+        s,
+        [{ entraId: w.entraId, error: audit.reason ?? (error as Error).message }],
+        spacing,
+      );
       results.push({ entraId: w.entraId, outcome: 'failed', groupId, error: (error as Error).message });
     }
   }
@@ -244,6 +258,7 @@ async function writeGroups(
   s: string,
   cycleId: string,
   writes: readonly GroupActionWrite[],
+  spacing: RetrySpacing,
 ): Promise<AppliedGroupAction[]> {
   const now = new Date().toISOString();
   const of = <K extends GroupActionWrite['kind']>(kind: K) =>
@@ -313,6 +328,16 @@ async function writeGroups(
     s,
     writes.filter((w): w is Exclude<GroupActionWrite, { kind: 'error' }> => w.kind !== 'error'),
   );
+  await failGroups(
+    db,
+    s,
+    writes.flatMap((w) =>
+      w.kind === 'error'
+        ? [{ entraId: w.entraId, error: w.audit.reason ?? w.audit.reasonCode ?? 'failed' }]
+        : [],
+    ),
+    spacing,
+  );
   return writes.map((w) => ({
     entraId: w.entraId,
     outcome: w.kind === 'error' ? 'failed' : 'applied',
@@ -320,13 +345,62 @@ async function writeGroups(
   }));
 }
 
+/**
+ * Failed groups stay to plan, due again after spacing that doubles from `baseSeconds` up to
+ * `maxSeconds` with each failure in a row (batch.ts's `fail` for users), in one statement.
+ */
+async function failGroups(
+  db: Queryable,
+  s: string,
+  failed: readonly { entraId: string; error: string }[],
+  spacing: RetrySpacing,
+): Promise<void> {
+  if (failed.length === 0) return;
+  // One statement may not touch a row twice: the last failure of a group wins.
+  const last = [...new Map(failed.map((f) => [f.entraId, f])).values()];
+  const first = new Date(Date.now() + Math.min(spacing.maxSeconds, spacing.baseSeconds) * 1000).toISOString();
+  await db.query(
+    `INSERT INTO "${s}".pending_groups AS p (entra_id, plan, failures, last_error, retry_after)
+     SELECT id, 1, 1, err, $3 FROM unnest($1::text[], $2::text[]) AS v(id, err)
+     ON CONFLICT (entra_id) DO UPDATE SET plan = 1, failures = p.failures + 1, last_error = excluded.last_error,
+       retry_after = to_char((now() + make_interval(secs => least($5::float8, $4::float8 * (2 ^ least(p.failures, 30)))))
+         AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+    [last.map((f) => f.entraId), last.map((f) => f.error), first, spacing.baseSeconds, spacing.maxSeconds],
+  );
+}
+
+/** Failing groups: Entra id, mirrored or local display name (case-insensitive) name one. */
+const namedGroup = (s: string, key: string) => `(entra_id = ${key}
+  OR entra_id IN (SELECT entra_id FROM "${s}".source_groups WHERE ${nocase('display_name')} = ${nocase(key)})
+  OR entra_id IN (SELECT external_id FROM "${s}".groups WHERE id = ${key} OR ${nocase('display_name')} = ${nocase(key)}))`;
+
+export async function failingGroupCount(db: Queryable, s: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM "${s}".pending_groups WHERE failures > 0`,
+  );
+  return rows[0]!.n;
+}
+
+/** `entrasync retry`: failing groups (all, or the one named) are due in the next cycle. */
+export async function retryFailedGroups(db: Queryable, s: string, group?: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE "${s}".pending_groups SET retry_after = NULL
+     WHERE failures > 0 AND ($1::text IS NULL OR ${namedGroup(s, '$1::text')})`,
+    [group ?? null],
+  );
+  return rowCount ?? 0;
+}
+
 const rowColumns = (writes: readonly RowWrite[]) => [
   writes.map((w) => w.displayName),
   writes.map((w) => JSON.stringify(w.resource)),
 ];
 
+/** A group's failure state cleared (its change applied). */
+const NOT_FAILING = 'failures = 0, last_error = NULL, retry_after = NULL';
+
 /**
- * The verdicts (source_groups.in_scope) and the plan marks cleared, in one statement: created,
+ * The verdicts (source_groups.in_scope) and the plan marks and failure states cleared, in one statement: created,
  * updated, linked groups and groups back in scope recompute their members; deleted ones leave.
  */
 async function settlePlans(
@@ -344,10 +418,10 @@ async function settlePlans(
      recompute AS (INSERT INTO "${s}".pending_groups (entra_id, members)
        SELECT v.id, 1 FROM v JOIN old ON old.id = v.id
        WHERE v.kind IN ('create', 'update', 'link') OR (v.kind = 'keep' AND v.in_scope = 1 AND old.was = 0)
-       ON CONFLICT (entra_id) DO UPDATE SET plan = 0, members = 1)
+       ON CONFLICT (entra_id) DO UPDATE SET plan = 0, members = 1, ${NOT_FAILING})
      , cleared AS (DELETE FROM "${s}".pending_groups p USING v JOIN old ON old.id = v.id
        WHERE p.entra_id = v.id AND v.kind = 'keep' AND NOT (v.in_scope = 1 AND old.was = 0) AND p.members = 0)
-     UPDATE "${s}".pending_groups p SET plan = 0 FROM v JOIN old ON old.id = v.id
+     UPDATE "${s}".pending_groups p SET plan = 0, ${NOT_FAILING} FROM v JOIN old ON old.id = v.id
        WHERE p.entra_id = v.id AND v.kind = 'keep' AND NOT (v.in_scope = 1 AND old.was = 0) AND p.members <> 0`,
     [
       last.map((w) => w.entraId),

@@ -197,6 +197,12 @@ export const PG_MIGRATIONS: ((schema: string) => string)[] = [
   ALTER TABLE "${s}".source_users ADD COLUMN manager_id text;
   CREATE INDEX source_users_manager ON "${s}".source_users (manager_id) WHERE manager_id IS NOT NULL;
   `,
+  // 5: SQLite's migration 9: a failing group's failures, error and retry time (growing spacing).
+  (s) => `
+  ALTER TABLE "${s}".pending_groups ADD COLUMN failures integer NOT NULL DEFAULT 0;
+  ALTER TABLE "${s}".pending_groups ADD COLUMN last_error text;
+  ALTER TABLE "${s}".pending_groups ADD COLUMN retry_after text;
+  `,
 ];
 
 /** The schema version this entrasync creates and reads. */

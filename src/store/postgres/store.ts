@@ -201,11 +201,13 @@ export class PostgresStore implements UserStore {
     duePlan: (afterId, limit) => this.read((db) => groupOps.duePlan(db, this.s, afterId, limit)),
     known: (entraIds) => this.read((db) => groupOps.knownGroups(db, this.s, entraIds)),
     unlinkedByDisplayName: (names) => this.read((db) => groupOps.unlinkedByDisplayName(db, this.s, names)),
-    apply: (cycleId, writes) =>
-      this.write(() => groupOps.applyGroups(this.db, this.s, cycleId, writes), 'groups'),
+    apply: (cycleId, writes, spacing) =>
+      this.write(() => groupOps.applyGroups(this.db, this.s, cycleId, writes, spacing), 'groups'),
     settleMemberships: (cycleId, options) =>
       this.write(() => groupOps.settleMemberships(this.db, this.s, cycleId, options), 'group memberships'),
     markAllForPlan: () => this.write(() => groupOps.markAllForPlan(this.db, this.s), 'groups'),
+    failingCount: () => this.read((db) => groupOps.failingGroupCount(db, this.s)),
+    retryFailed: (group) => groupOps.retryFailedGroups(this.db, this.s, group),
     counts: () => this.read((db) => groupOps.groupCounts(db, this.s)),
     find: (key) => this.read((db) => groupOps.findGroups(db, this.s, key)),
     mirroredByDisplayName: (name) => this.read((db) => groupOps.mirroredByDisplayName(db, this.s, name)),
