@@ -136,38 +136,63 @@ describe.each(STORE_KINDS)('groups in the %s store', (kind) => {
   const memberAudit = async (cycleId: string) =>
     (await store.audit.query({ cycleId, limit: 10_000 })).filter((e) => e.action.endsWith('-member'));
 
-  it('migration 7 keeps the mirror of a store made at version 6 (group_members becomes entra_group_members)', async () => {
-    const dir = tempDir('entrasync-groups-v6-');
+  /** Links Entra group 1 to the local group 'taken', which another Entra group holds: rejected. */
+  const linkToTaken = (cycleId: string): GroupActionWrite => ({
+    kind: 'link',
+    entraId: gid(1),
+    groupId: 'taken',
+    displayName: 'Taken',
+    resource: groupResource('Taken', gid(1)),
+    inScope: true,
+    audit: draft(cycleId, 'link', gid(1)),
+  });
+
+  /**
+   * A store made by an older entrasync (SQLite schema `version`; PostgreSQL's 4 versions fewer), with
+   * `rows` written in it (`t.` names its tables, `?` its parameters), then opened by this one.
+   */
+  async function openAtVersion(version: number, rows: [string, unknown[]][]): Promise<void> {
+    const dir = tempDir(`entrasync-groups-v${version}-`);
     let where: string;
     if (kind === 'sqlite') {
       where = join(dir, 'store.db');
       const db = new Database(where);
-      for (const m of MIGRATIONS.slice(0, 6)) db.exec(m);
-      db.pragma('user_version = 6');
-      db.prepare(
-        `INSERT INTO group_members (group_id, member_id, member_type, generation) VALUES (?, ?, 'user', 4)`,
-      ).run(gid(1), uid(1));
+      for (const m of MIGRATIONS.slice(0, version)) db.exec(m);
+      db.pragma(`user_version = ${version}`);
+      for (const [text, params] of rows) db.prepare(text.replace(/\bt\./g, '')).run(...params);
       db.close();
     } else {
-      where = await freshDatabase('groups_v6');
+      where = await freshDatabase(`groups_v${version}`);
       const pool = new pg.Pool({ connectionString: where, max: 1 });
       await pool.query('CREATE SCHEMA entrasync');
       await pool.query(
         'CREATE TABLE entrasync.schema_version (one boolean PRIMARY KEY DEFAULT true, version integer NOT NULL)',
       );
-      // PostgreSQL's version 2 is SQLite's version 6.
-      for (const m of PG_MIGRATIONS.slice(0, 2)) await pool.query(m('entrasync'));
-      await pool.query('INSERT INTO entrasync.schema_version (version) VALUES (2)');
-      await pool.query(
-        `INSERT INTO entrasync.group_members (group_id, member_id, member_type, generation) VALUES ($1, $2, 'user', 4)`,
-        [gid(1), uid(1)],
-      );
+      const pgVersion = version - 4;
+      for (const m of PG_MIGRATIONS.slice(0, pgVersion)) await pool.query(m('entrasync'));
+      await pool.query('INSERT INTO entrasync.schema_version (version) VALUES ($1)', [pgVersion]);
+      for (const [text, params] of rows) {
+        let n = 0;
+        await pool.query(
+          text.replace(/\bt\./g, 'entrasync.').replace(/\?/g, () => `$${++n}`),
+          params,
+        );
+      }
       await pool.end();
     }
     store = await openUserStore(where, { env: {} });
     opened.push(store);
     sql = kind === 'sqlite' ? await testStore(kind, dir) : await pgView(where);
     opened.push(sql);
+  }
+
+  it('migration 7 keeps the mirror of a store made at version 6 (group_members becomes entra_group_members)', async () => {
+    await openAtVersion(6, [
+      [
+        `INSERT INTO t.group_members (group_id, member_id, member_type, generation) VALUES (?, ?, 'user', 4)`,
+        [gid(1), uid(1)],
+      ],
+    ]);
     expect(
       await sql.query('SELECT group_id, member_id, member_type, generation FROM t.entra_group_members'),
     ).toEqual([{ group_id: gid(1), member_id: uid(1), member_type: 'user', generation: 4 }]);
@@ -503,18 +528,7 @@ describe.each(STORE_KINDS)('groups in the %s store', (kind) => {
       gid(9),
     ]);
     await page([attrs(gid(1), 'Taken'), attrs(gid(2), 'Fine')]);
-    const results = await apply('c1', [
-      {
-        kind: 'link',
-        entraId: gid(1),
-        groupId: 'taken',
-        displayName: 'Taken',
-        resource: groupResource('Taken', gid(1)),
-        inScope: true,
-        audit: draft('c1', 'link', gid(1)),
-      },
-      create('c1', gid(2), 'Fine'),
-    ]);
+    const results = await apply('c1', [linkToTaken('c1'), create('c1', gid(2), 'Fine')]);
     expect(results.map((r) => [r.entraId, r.outcome])).toEqual([
       [gid(1), 'failed'],
       [gid(2), 'applied'],
@@ -618,16 +632,7 @@ describe.each(STORE_KINDS)('groups in the %s store', (kind) => {
       gid(9),
     ]);
     await page([attrs(gid(1), 'Taken')]);
-    const link = (cycleId: string): GroupActionWrite => ({
-      kind: 'link',
-      entraId: gid(1),
-      groupId: 'taken',
-      displayName: 'Taken',
-      resource: groupResource('Taken', gid(1)),
-      inScope: true,
-      audit: draft(cycleId, 'link', gid(1)),
-    });
-    expect((await apply('c1', [link('c1')]))[0]!.outcome).toBe('failed');
+    expect((await apply('c1', [linkToTaken('c1')]))[0]!.outcome).toBe('failed');
     const [row] = await sql.query<{ failures: number; last_error: string; retry_after: string }>(
       'SELECT failures, last_error, retry_after FROM t.pending_groups WHERE entra_id = ?',
       [gid(1)],
@@ -638,38 +643,10 @@ describe.each(STORE_KINDS)('groups in the %s store', (kind) => {
   });
 
   it('migration 9 keeps the group marks of a store made at version 8, not failing', async () => {
-    const dir = tempDir('entrasync-groups-v8-');
-    let where: string;
-    if (kind === 'sqlite') {
-      where = join(dir, 'store.db');
-      const db = new Database(where);
-      for (const m of MIGRATIONS.slice(0, 8)) db.exec(m);
-      db.pragma('user_version = 8');
-      db.prepare(`INSERT INTO pending_groups (entra_id, plan, members) VALUES (?, 1, 1)`).run(gid(1));
-      db.prepare(`INSERT INTO source_groups (entra_id, display_name) VALUES (?, 'Kept')`).run(gid(1));
-      db.close();
-    } else {
-      where = await freshDatabase('groups_v8');
-      const pool = new pg.Pool({ connectionString: where, max: 1 });
-      await pool.query('CREATE SCHEMA entrasync');
-      await pool.query(
-        'CREATE TABLE entrasync.schema_version (one boolean PRIMARY KEY DEFAULT true, version integer NOT NULL)',
-      );
-      // PostgreSQL's version 4 is SQLite's version 8.
-      for (const m of PG_MIGRATIONS.slice(0, 4)) await pool.query(m('entrasync'));
-      await pool.query('INSERT INTO entrasync.schema_version (version) VALUES (4)');
-      await pool.query(`INSERT INTO entrasync.pending_groups (entra_id, plan, members) VALUES ($1, 1, 1)`, [
-        gid(1),
-      ]);
-      await pool.query(`INSERT INTO entrasync.source_groups (entra_id, display_name) VALUES ($1, 'Kept')`, [
-        gid(1),
-      ]);
-      await pool.end();
-    }
-    store = await openUserStore(where, { env: {} });
-    opened.push(store);
-    sql = kind === 'sqlite' ? await testStore(kind, dir) : await pgView(where);
-    opened.push(sql);
+    await openAtVersion(8, [
+      ['INSERT INTO t.pending_groups (entra_id, plan, members) VALUES (?, 1, 1)', [gid(1)]],
+      [`INSERT INTO t.source_groups (entra_id, display_name) VALUES (?, 'Kept')`, [gid(1)]],
+    ]);
     expect(await sql.query('SELECT * FROM t.pending_groups')).toEqual([
       { entra_id: gid(1), plan: 1, members: 1, failures: 0, last_error: null, retry_after: null },
     ]);
