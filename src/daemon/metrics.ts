@@ -105,6 +105,11 @@ export class DaemonMetrics {
     help: 'Users whose change failed and who are retried with growing spacing',
     registers: [this.registry],
   });
+  private readonly failingGroups = new Gauge({
+    name: 'entrasync_failing_groups',
+    help: 'Groups whose change failed and that are retried with growing spacing',
+    registers: [this.registry],
+  });
   private readonly lockWaiting = new Gauge({
     name: 'entrasync_store_lock_waiting',
     help: "Writes of this daemon waiting now for the store's write lock, held by another connection (the application)",
@@ -213,6 +218,7 @@ export class DaemonMetrics {
     this.quarantined.set(status.quarantine.quarantined ? 1 : 0);
     this.held.set(status.deletions.held ? status.deletions.count : 0);
     this.failing.set(status.failingUsers.count);
+    this.failingGroups.set(status.failingGroups.count);
     this.ready.set((await readiness(this.store, this.readyMaxAgeSeconds, now)).ready ? 1 : 0);
     // The Graph client keeps running totals; counters only move forward, so add the difference.
     this.graphRequests.inc(this.graph.requests - this.seenGraph.requests);

@@ -123,6 +123,7 @@ describe('the rules and the dashboard', () => {
       'entrasync_users',
       'entrasync_deletions_held',
       'entrasync_failing_users',
+      'entrasync_failing_groups',
       'entrasync_quarantined',
       'entrasync_graph_requests_total',
       'entrasync_graph_throttled_total',

@@ -10,6 +10,8 @@ import { publicStatus } from '../../src/daemon/public-status.js';
 import { buildStatus } from '../../src/sync/status.js';
 import { createEnabledUser, startTestEmulator } from '../support/emulator.js';
 import { runCli } from '../support/harness.js';
+import { NEVER_DURING_TEST } from '../daemon/fixture.js';
+import { cycleFinished, metric, startDaemon } from '../daemon/support.js';
 import { STORE_KINDS, storeHarness, type StoreHarness } from '../support/stores.js';
 
 const HOUR = 3600;
@@ -105,8 +107,22 @@ describe.each(STORE_KINDS)('a failing group on %s', (kind) => {
     expect((await runCli(['status'], h.env)).stdout).toMatch(
       /Failing groups: 1 \(retried with growing spacing/,
     );
-    // The daemon's /status document carries the count too.
+    // The daemon's /status document carries the count too, and /metrics the gauge the alert reads.
     expect(publicStatus(await buildStatus(h.rt.store)).failingGroups).toEqual({ count: 1 });
+    const daemon = await startDaemon({
+      ...h.env,
+      ENTRASYNC_SCHEDULE: NEVER_DURING_TEST,
+      ENTRASYNC_LOG_LEVEL: 'info',
+    });
+    try {
+      expect((await daemon.waitFor(cycleFinished)).msg).toBe('cycle finished');
+      const metrics = (await daemon.get('/metrics')).body;
+      expect(metric(metrics, 'entrasync_failing_groups')).toBe(1);
+      expect(metric(metrics, 'entrasync_failing_users')).toBe(0);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+    expect(await errorRows(eng.id)).toHaveLength(1);
 
     // The spacing passed: retried, failing again, the spacing doubled.
     await spacingPassed();
