@@ -120,8 +120,10 @@ function tiles(doc: PageDocument, now: number): string {
       'failing',
       'Failing users',
       num(doc.failingUsers.count),
-      'retried with growing spacing',
-      doc.failingUsers.count > 0,
+      doc.failingGroups.count > 0
+        ? `and ${num(doc.failingGroups.count)} failing groups; retried with growing spacing`
+        : 'retried with growing spacing',
+      doc.failingUsers.count > 0 || doc.failingGroups.count > 0,
     ) +
     tile(
       'quarantine',

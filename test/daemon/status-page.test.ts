@@ -192,7 +192,7 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
           },
         ],
       },
-      failingGroups: { count: 0 },
+      failingGroups: { count: 2 },
       progress: {
         cycleId: 'c3',
         kind: 'full',
@@ -244,6 +244,9 @@ describe.skipIf(skip !== null)('the status page in headless chromium', () => {
         else expect(await error.count()).toBe(0);
         expect(await textOf(w.page, '#failing-users tbody')).toContain('id-2');
         expect(await textOf(w.page, '#failing .value')).toBe('1');
+        expect(await textOf(w.page, '#failing .note')).toBe(
+          'and 2 failing groups; retried with growing spacing',
+        );
         expect(await w.page.locator('script').count()).toBe(0);
         expectClean(w, origin);
         await w.page.context().close();
