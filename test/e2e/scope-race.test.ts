@@ -99,6 +99,23 @@ describe.each(STORE_KINDS)('a delete between the users round and the scope, on %
     ]);
   });
 
+  it('a user renamed before the cycle, then hard-deleted in the window: deleted (its change was in the round)', async () => {
+    emu.tenant.updateUser(ada, { displayName: 'Ada Renamed' });
+    emu.tenant.updateUser(bob, { displayName: 'Bob Renamed' });
+    await cycleWithChangeInWindow(() => {
+      emu.tenant.hardDeleteUser(ada);
+      emu.tenant.softDeleteUser(bob);
+    });
+    await h.sync();
+
+    expect(await h.rows()).toEqual([expect.objectContaining({ user_name: 'bob@contoso.com', active: 0 })]);
+    expect((await audit(ada)).map((a) => a.reason_code)).toEqual(['new-assignment', 'hard-deleted']);
+    expect((await audit(bob)).map((a) => a.reason_code)).toEqual(['new-assignment', 'soft-deleted']);
+    emu.tenant.hardDeleteUser(bob);
+    await h.sync();
+    expect(await h.rows()).toEqual([]);
+  });
+
   it('a directly assigned user soft-deleted: disabled and still managed, so the purge deletes it', async () => {
     await cycleWithChangeInWindow(() => emu.tenant.softDeleteUser(ada));
     await h.sync();
