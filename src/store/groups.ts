@@ -20,6 +20,7 @@ import {
 import type { AppliedGroupAction, GroupActionWrite, KnownGroup, StoreGroup } from './interface.js';
 import type { RetrySpacing } from './pending.js';
 import { prepared } from './statements.js';
+import { namedGroup } from './named-user.js';
 import { newUserId } from './users.js';
 
 const now = () => new Date().toISOString();
@@ -35,11 +36,6 @@ const MARK_MEMBERS = `INSERT INTO pending_groups (entra_id, members) VALUES (?, 
 
 /** A group's failure state cleared (its change applied). */
 const NOT_FAILING = 'failures = 0, last_error = NULL, retry_after = NULL';
-
-/** pending_groups.entra_id names the group @g: its Entra id, or its mirrored or local display name. */
-const NAMED_GROUP = `(entra_id = @g
-  OR entra_id IN (SELECT entra_id FROM source_groups WHERE display_name = @g COLLATE NOCASE)
-  OR entra_id IN (SELECT external_id FROM groups WHERE id = @g OR display_name = @g COLLATE NOCASE))`;
 
 export class GroupTables {
   private readonly audit: AuditLog;
@@ -190,7 +186,8 @@ export class GroupTables {
   retryFailed(group?: string): number {
     return prepared<{ g: string | null }>(
       this.db,
-      `UPDATE pending_groups SET retry_after = NULL WHERE failures > 0 AND (@g IS NULL OR ${NAMED_GROUP})`,
+      `UPDATE pending_groups SET retry_after = NULL WHERE failures > 0
+       AND (@g IS NULL OR ${namedGroup('', '@g', (c) => `${c} = @g COLLATE NOCASE`)})`,
     ).run({ g: group ?? null }).changes;
   }
 

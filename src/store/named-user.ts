@@ -1,5 +1,5 @@
 /**
- * How a user an operator names (`audit --user`, `retry --user`) is found, the same on both stores:
+ * How a user (or a group) an operator names (`audit --user`, `retry --user`) is found, the same on both stores:
  * by its Entra object id, its local id, or a userName it has or had. Former names are found through
  * the audit rows, which keep the userName each change was made under. `t` prefixes table names
  * (the PostgreSQL schema), `p` is the parameter, `same(column)` compares a column with it as the
@@ -19,6 +19,15 @@ export const userHistory = (t: string, p: string, same: Same) =>
 /** A row keyed by `entra_id` (pending_users) that belongs to the user named. */
 export const namedUser = (t: string, p: string, same: Same) =>
   `(entra_id = ${p} OR entra_id IN (${entraIdsNamed(t, p, same)}))`;
+
+/**
+ * A row keyed by `entra_id` (pending_groups) that belongs to the group named (`retry --group`): by
+ * its Entra id, the display name Graph gives it, or its local group's id or display name.
+ */
+export const namedGroup = (t: string, p: string, same: Same) =>
+  `(entra_id = ${p}
+    OR entra_id IN (SELECT entra_id FROM ${t}source_groups WHERE ${same('display_name')})
+    OR entra_id IN (SELECT external_id FROM ${t}groups WHERE id = ${p} OR ${same('display_name')}))`;
 
 /** A failing user's userName (`p` its pending row, `u` its users row): its row's, else the last audited. */
 export const failingUserName = (t: string) =>

@@ -27,6 +27,7 @@ import type { RetrySpacing } from '../pending.js';
 import { newUserId } from '../users.js';
 import { appendAudit } from './batch.js';
 import { nocase } from './schema.js';
+import { namedGroup } from '../named-user.js';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -369,11 +370,6 @@ async function failGroups(
   );
 }
 
-/** Failing groups: Entra id, mirrored or local display name (case-insensitive) name one. */
-const namedGroup = (s: string, key: string) => `(entra_id = ${key}
-  OR entra_id IN (SELECT entra_id FROM "${s}".source_groups WHERE ${nocase('display_name')} = ${nocase(key)})
-  OR entra_id IN (SELECT external_id FROM "${s}".groups WHERE id = ${key} OR ${nocase('display_name')} = ${nocase(key)}))`;
-
 export async function failingGroupCount(db: Queryable, s: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM "${s}".pending_groups WHERE failures > 0`,
@@ -385,7 +381,7 @@ export async function failingGroupCount(db: Queryable, s: string): Promise<numbe
 export async function retryFailedGroups(db: Queryable, s: string, group?: string): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE "${s}".pending_groups SET retry_after = NULL
-     WHERE failures > 0 AND ($1::text IS NULL OR ${namedGroup(s, '$1::text')})`,
+     WHERE failures > 0 AND ($1::text IS NULL OR ${namedGroup(`"${s}".`, '$1::text', (c) => `${nocase(c)} = ${nocase('$1::text')}`)})`,
     [group ?? null],
   );
   return rowCount ?? 0;
