@@ -15,20 +15,13 @@ import { openUserStore } from '../../src/store/open.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/schema.js';
 import { tempDir } from '../support/harness.js';
 import { freshDatabase } from '../support/postgres.js';
-import { STORE_KINDS, testStore, type TestStore } from '../support/stores.js';
+import { RETRY_SPACING, STORE_KINDS, createAction, testStore, type TestStore } from '../support/stores.js';
 
-const retry = { baseSeconds: 60, maxSeconds: 3600 };
+const retry = RETRY_SPACING;
 const uid = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
 const gid = (n: number) => `99999999-0000-0000-0000-${String(n).padStart(12, '0')}`;
 
-const createUser = (entraId: string, userName: string): PlannedAction => ({
-  kind: 'create',
-  entraId,
-  resource: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName, active: true },
-  modified: [],
-  code: 'new-assignment',
-  reason: 'in scope: assigned directly',
-});
+const createUser = createAction;
 
 const draft = (cycleId: string, action: string, entraId: string): AuditDraft => ({
   cycleId,

@@ -4,33 +4,19 @@
  * created, linked or deleted, after settling the batch's own users (so a report planned in the same
  * batch stays pending).
  */
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PlannedAction, StoreUser } from '../../src/plan/types.js';
-import { Store, type UserStore, type WriteBatch } from '../../src/store/index.js';
-import { openUserStore } from '../../src/store/open.js';
-import { tempDir } from '../support/harness.js';
-import { freshDatabase } from '../support/postgres.js';
+import type { UserStore, WriteBatch } from '../../src/store/index.js';
+import { RETRY_SPACING, createAction, storeFactories } from '../support/stores.js';
 
-const factories: { name: string; open(): Promise<UserStore> }[] = [
-  { name: 'sqlite', open: async () => Store.open(join(tempDir('entrasync-manager-'), 'store.db')) },
-  { name: 'postgres', open: async () => openUserStore(await freshDatabase('manager'), { env: {} }) },
-];
+const factories = storeFactories('manager');
 
 const BOSS = '00000000-0000-0000-0000-0000000000b0';
 const R1 = '00000000-0000-0000-0000-0000000000a1';
 const R2 = '00000000-0000-0000-0000-0000000000a2';
 const OTHER = '00000000-0000-0000-0000-0000000000c0';
-const retry = { baseSeconds: 60, maxSeconds: 3600 };
-
-const create = (entraId: string, userName: string): PlannedAction => ({
-  kind: 'create',
-  entraId,
-  resource: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName, active: true },
-  modified: [],
-  code: 'new-assignment',
-  reason: 'in scope: assigned directly',
-});
+const retry = RETRY_SPACING;
+const create = createAction;
 const mirror = (entraId: string, manager?: string | null) => ({
   op: 'upsert' as const,
   entraId,

@@ -2,48 +2,28 @@
  * The UserStore contract, operation by operation, against a temporary database. One suite for every
  * implementation: each factory opens a fresh, empty store.
  */
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PlannedAction, StoreUser } from '../../src/plan/types.js';
 import {
-  Store,
   UNUSABLE_DATA,
   type CycleKind,
   type GroupWrite,
   type UserStore,
   type WriteBatch,
 } from '../../src/store/index.js';
-import { tempDir } from '../support/harness.js';
-import { freshDatabase } from '../support/postgres.js';
-import { openUserStore } from '../../src/store/open.js';
+import { RETRY_SPACING, createAction, storeFactories } from '../support/stores.js';
 
-const factories: { name: string; open(): Promise<UserStore> }[] = [
-  { name: 'sqlite', open: async () => Store.open(join(tempDir('entrasync-contract-'), 'store.db')) },
-  { name: 'postgres', open: async () => openUserStore(await freshDatabase('contract'), { env: {} }) },
-];
+const factories = storeFactories('contract');
 
 const A = '00000000-0000-0000-0000-00000000000a';
 const B = '00000000-0000-0000-0000-00000000000b';
 const C = '00000000-0000-0000-0000-00000000000c';
 const G = '00000000-0000-0000-0000-0000000000a1';
 const ROLE = '00000000-0000-0000-0000-0000000000f1';
-const retry = { baseSeconds: 60, maxSeconds: 3600 };
+const retry = RETRY_SPACING;
 
-const resource = (userName: string, more: Record<string, unknown> = {}) => ({
-  schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
-  userName,
-  active: true,
-  ...more,
-});
-
-const create = (entraId: string, userName: string): PlannedAction => ({
-  kind: 'create',
-  entraId,
-  resource: resource(userName),
-  modified: [{ target: 'userName', oldValue: null, newValue: userName }],
-  code: 'new-assignment',
-  reason: 'in scope: assigned directly',
-});
+const create = (entraId: string, userName: string): PlannedAction =>
+  createAction(entraId, userName, [{ target: 'userName', oldValue: null, newValue: userName }]);
 
 describe.each(factories)('UserStore on $name', ({ open }) => {
   let store: UserStore;

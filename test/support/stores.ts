@@ -7,7 +7,10 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/index.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
+import type { PlannedAction } from '../../src/plan/types.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { Store, type UserStore } from '../../src/store/index.js';
+import { openUserStore } from '../../src/store/open.js';
 import { runCycle, type CycleOptions, type CycleResult } from '../../src/sync/cycle.js';
 import { emulatorEnv, memoryLogger, tempDir, writeSettings, type StoreRow } from './harness.js';
 import { freshDatabase } from './postgres.js';
@@ -16,6 +19,31 @@ export type StoreKind = 'sqlite' | 'postgres';
 export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
 
 export type UsersRow = StoreRow;
+
+/** A fresh, empty store of each kind, opened through the UserStore interface (store contract tests). */
+export function storeFactories(name: string): { name: StoreKind; open(): Promise<UserStore> }[] {
+  return [
+    { name: 'sqlite', open: async () => Store.open(join(tempDir(`entrasync-${name}-`), 'store.db')) },
+    { name: 'postgres', open: async () => openUserStore(await freshDatabase(name), { env: {} }) },
+  ];
+}
+
+/** The retry spacing the store contract tests write failures with. */
+export const RETRY_SPACING = { baseSeconds: 60, maxSeconds: 3600 };
+
+/** A planned create of an assigned user (store contract tests). */
+export const createAction = (
+  entraId: string,
+  userName: string,
+  modified: Extract<PlannedAction, { kind: 'create' }>['modified'] = [],
+): PlannedAction => ({
+  kind: 'create',
+  entraId,
+  resource: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName, active: true },
+  modified,
+  code: 'new-assignment',
+  reason: 'in scope: assigned directly',
+});
 
 export interface TestStore {
   kind: StoreKind;
